@@ -1,0 +1,293 @@
+//! What every tool shares: the common flags, the context a tool runs in,
+//! and the driver that turns arguments into an exit status
+//! (complete, validate, run).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::converge::{Row, table};
+use crate::environment::Env;
+use crate::gcloud_props::GcloudProps;
+use crate::grammar::{OpSpec, describe, split_op};
+use crate::runner::{Exec, Runner, SystemExec};
+use crate::ui::Ui;
+
+/// Exit statuses, as the README documents them.
+pub const EXIT_ABSENT: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_ERROR: u8 = 3;
+
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Common {
+    /// Run the read-only queries, print the changes instead of making them
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Print each command as it runs
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// The project file (default: the nearest kas.yaml above this folder, or $KAS_CONFIG)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// The gcloud configuration that must be active (default: gcloud.configuration in kas.yaml)
+    #[arg(long, value_name = "NAME", global = true)]
+    pub configuration: Option<String>,
+    /// Status output: a table for people or JSON for scripts
+    #[arg(long, short, value_enum, default_value_t = Format::Text, global = true)]
+    pub output: Format,
+    /// Do not ask before destructive operations (also CLOUDSDK_CORE_DISABLE_PROMPTS=1)
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A tool's arguments carry the common flags.
+pub trait HasCommon {
+    fn common(&self) -> &Common;
+}
+
+/// What an operation found, for the exit status.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// After `=` and `+`: whether the managed thing is there.
+    Present(bool),
+    /// After `-`: whether it is gone.
+    Gone(bool),
+    /// Anything else that finished.
+    Done,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Present(true) | Outcome::Gone(true) | Outcome::Done => 0,
+            Outcome::Present(false) | Outcome::Gone(false) => EXIT_ABSENT,
+        }
+    }
+}
+
+/// Everything a tool runs with.
+pub struct Ctx {
+    pub run: Runner,
+    pub ui: Arc<Ui>,
+    pub config: Config,
+    pub env: Env,
+    pub gcloud: GcloudProps,
+    pub common: Common,
+}
+
+impl Ctx {
+    /// The context of a real run: this process's environment and folder.
+    pub fn from_process(common: &Common) -> Result<Ctx> {
+        let env = Env::from_process();
+        let cwd = std::env::current_dir()?;
+        let config = Config::discover(common.config.as_deref(), env.get("KAS_CONFIG"), &cwd)?;
+        Ok(Ctx::new(
+            Arc::new(SystemExec),
+            Arc::new(Ui::std()),
+            env,
+            config,
+            common,
+        ))
+    }
+
+    pub fn new(exec: Arc<dyn Exec>, ui: Arc<Ui>, env: Env, config: Config, common: &Common) -> Ctx {
+        let gcloud = GcloudProps::load(&env);
+        Ctx {
+            run: Runner::with(exec, ui.clone(), common.dry_run, common.verbose),
+            ui,
+            config,
+            env,
+            gcloud,
+            common: common.clone(),
+        }
+    }
+
+    /// The safety valve: GCP tools act only in the project's own gcloud
+    /// configuration. Checked before any request.
+    pub fn check_gcloud_configuration(&self) -> Result<()> {
+        let expected = self
+            .common
+            .configuration
+            .as_deref()
+            .unwrap_or(&self.config.gcloud.configuration);
+        if self.gcloud.active != expected {
+            bail!(
+                "the active gcloud configuration is `{}`, but this project uses `{expected}` \
+                 (gcloud.configuration in kas.yaml): run `gcloud config configurations activate {expected}`, \
+                 or pass --configuration {} to act in `{}` on purpose",
+                self.gcloud.active,
+                self.gcloud.active,
+                self.gcloud.active
+            );
+        }
+        Ok(())
+    }
+
+    fn property(&self, value: Option<String>, property: &str) -> Result<String> {
+        match value {
+            Some(v) => Ok(v),
+            None => bail!(
+                "gcloud has no value for {property} in configuration `{}`: run `gcloud config set {property} VALUE`",
+                self.gcloud.active
+            ),
+        }
+    }
+
+    pub fn project(&self) -> Result<String> {
+        self.property(self.gcloud.project(), "core/project")
+    }
+
+    pub fn region(&self) -> Result<String> {
+        self.property(self.gcloud.region(), "compute/region")
+    }
+
+    pub fn zone(&self) -> Result<String> {
+        self.property(self.gcloud.zone(), "compute/zone")
+    }
+
+    pub fn artifacts_location(&self) -> Result<String> {
+        self.property(self.gcloud.artifacts_location(), "artifacts/location")
+    }
+
+    /// No questions: `--quiet` or gcloud's own switch.
+    pub fn quiet(&self) -> bool {
+        self.common.quiet || self.env.truthy("CLOUDSDK_CORE_DISABLE_PROMPTS")
+    }
+
+    /// Lists what a destructive operation will remove and, on a terminal,
+    /// asks first.
+    pub fn confirm_deletion(&self, doomed: &[String]) -> Result<()> {
+        if doomed.is_empty() || self.run.dry_run || self.quiet() || !self.ui.interactive {
+            return Ok(());
+        }
+        self.ui.progress("this will delete:");
+        for item in doomed {
+            self.ui.progress(&format!("  {item}"));
+        }
+        if !self.ui.confirm("Continue?", false) {
+            bail!("nothing was deleted (pass --quiet to skip this question)");
+        }
+        Ok(())
+    }
+
+    /// Prints status rows as a table or as JSON.
+    pub fn report(&self, rows: &[Row]) {
+        self.report_with(rows, rows);
+    }
+
+    /// Prints `rows` as a table, or `json` as JSON.
+    pub fn report_with<T: Serialize + ?Sized>(&self, rows: &[Row], json: &T) {
+        match self.common.output {
+            Format::Text => self.ui.say(&table(rows)),
+            Format::Json => self
+                .ui
+                .say(&serde_json::to_string_pretty(json).unwrap_or_default()),
+        }
+    }
+}
+
+/// A tool: its name, its operations and what it does with them.
+pub struct Tool<A, O: 'static> {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub ops: &'static [OpSpec<O>],
+    pub run: fn(&Ctx, O, &A) -> Result<Outcome>,
+}
+
+impl<A, O> Tool<A, O>
+where
+    A: clap::Parser + HasCommon,
+    O: Copy + 'static,
+{
+    /// Runs as a process.
+    pub fn main(&self) -> ExitCode {
+        let code = self.drive(std::env::args_os().collect(), Ctx::from_process);
+        ExitCode::from(code)
+    }
+
+    fn command(&self) -> clap::Command {
+        A::command()
+            .name(self.name)
+            .bin_name(self.name)
+            .about(self.about)
+            .override_usage(format!("{} [OPTIONS] <OPERATION>", self.name))
+            .after_help(describe(self.ops))
+    }
+
+    /// Parses `argv`, builds the context with `make_ctx` and runs. Returns
+    /// the exit status. Tests call this with a scripted context.
+    pub fn drive(&self, argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+        let mut command = self.command();
+        if argv.len() <= 1 {
+            eprintln!("{}", command.render_help());
+            return EXIT_USAGE;
+        }
+        let takes_value = |flag: &str| {
+            command.get_arguments().any(|a| {
+                a.get_action().takes_values()
+                    && (a.get_long().is_some_and(|l| flag == format!("--{l}"))
+                        || a.get_short().is_some_and(|s| flag == format!("-{s}")))
+            })
+        };
+        let split = split_op(self.ops, argv, takes_value);
+        let matches = match command.clone().try_get_matches_from(&split.rest) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() { EXIT_USAGE } else { 0 };
+            }
+        };
+        let args = match A::from_arg_matches(&matches) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = e.print();
+                return EXIT_USAGE;
+            }
+        };
+        let symbols: Vec<&str> = self.ops.iter().map(|s| s.symbol).collect();
+        let op = match (split.op, split.second) {
+            (Some(_), Some(second)) => {
+                eprintln!(
+                    "error: one operation at a time (also got `{second}`)\n\n{}",
+                    describe(self.ops)
+                );
+                return EXIT_USAGE;
+            }
+            (Some(op), None) => op,
+            (None, _) => {
+                eprintln!(
+                    "error: no operation given: expected one of {}\n\n{}",
+                    symbols.join(" "),
+                    command.render_usage()
+                );
+                return EXIT_USAGE;
+            }
+        };
+        let ctx = match make_ctx(args.common()) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return EXIT_ERROR;
+            }
+        };
+        match (self.run)(&ctx, op, &args) {
+            Ok(outcome) => outcome.exit_code(),
+            Err(e) => {
+                ctx.ui.error(&format!("{e:#}"));
+                EXIT_ERROR
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! The project file `kas.yaml`: everything the old scripts hard-coded, with
+//! their values as defaults. Found by walking up from the current folder;
+//! `--config FILE` or `KAS_CONFIG` name another.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+pub const FILE_NAME: &str = "kas.yaml";
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub gcloud: Gcloud,
+    pub admin: Admin,
+    pub gke: Gke,
+    pub nat: Nat,
+    pub registry: Registry,
+    pub ray: Ray,
+    /// The folder that holds `kas.yaml` (not a key: where it was found).
+    #[serde(skip)]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Gcloud {
+    /// The gcloud configuration every GCP tool insists is active (the
+    /// scripts' `.alias`).
+    pub configuration: String,
+    /// Used by `admin-service-account +` to set up that configuration.
+    pub project: String,
+    pub region: String,
+    pub zone: String,
+}
+
+impl Default for Gcloud {
+    fn default() -> Self {
+        Gcloud {
+            configuration: "kas".into(),
+            project: "sentience-reinforce".into(),
+            region: "europe-west4".into(),
+            zone: "europe-west4-a".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    /// The service account's name; its email is NAME@PROJECT.iam.gserviceaccount.com.
+    pub account: String,
+    /// Where its key goes; empty means `~/.CONFIGURATION-auth.json`.
+    pub key_file: String,
+    pub roles: Vec<String>,
+    /// APIs enabled by `+` (never disabled by `-`).
+    pub apis: Vec<String>,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            account: "admin-123".into(),
+            key_file: String::new(),
+            roles: [
+                "roles/compute.admin",
+                "roles/container.admin",
+                "roles/artifactregistry.admin",
+                "roles/resourcemanager.projectIamAdmin",
+                "roles/iam.serviceAccountAdmin",
+                "roles/iam.serviceAccountUser",
+            ]
+            .map(String::from)
+            .to_vec(),
+            apis: [
+                "compute.googleapis.com",
+                "container.googleapis.com",
+                "artifactregistry.googleapis.com",
+                "cloudresourcemanager.googleapis.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Gke {
+    pub cluster: String,
+    pub network: String,
+    pub subnetwork: String,
+    pub release_channel: String,
+    pub master_cidr: String,
+    pub max_pods_per_node: u32,
+    pub machine_type: String,
+    pub disk_type: String,
+    pub disk_size_gb: u32,
+    pub num_nodes: u32,
+    pub min_nodes: u32,
+    pub max_nodes: u32,
+    pub scopes: Vec<String>,
+    pub autoprovisioning: Autoprovisioning,
+    /// URL or path of the NVIDIA driver installer DaemonSet; empty: no step.
+    pub gpu_driver_installer: String,
+    /// Firewall rule for the pods' traffic; empty means `CLUSTER-default`.
+    pub firewall_rule: String,
+}
+
+impl Default for Gke {
+    fn default() -> Self {
+        Gke {
+            cluster: "x-ray".into(),
+            network: "default".into(),
+            subnetwork: "default".into(),
+            release_channel: "regular".into(),
+            master_cidr: "10.13.37.0/28".into(),
+            max_pods_per_node: 32,
+            machine_type: "e2-standard-2".into(),
+            disk_type: "pd-standard".into(),
+            disk_size_gb: 100,
+            num_nodes: 1,
+            min_nodes: 1,
+            max_nodes: 16,
+            scopes: vec!["cloud-platform".into()],
+            autoprovisioning: Autoprovisioning::default(),
+            gpu_driver_installer: "https://raw.githubusercontent.com/GoogleCloudPlatform/container-engine-accelerators/master/nvidia-driver-installer/ubuntu/daemonset-preloaded.yaml".into(),
+            firewall_rule: String::new(),
+        }
+    }
+}
+
+impl Gke {
+    pub fn firewall_rule(&self) -> String {
+        if self.firewall_rule.is_empty() {
+            format!("{}-default", self.cluster)
+        } else {
+            self.firewall_rule.clone()
+        }
+    }
+}
+
+/// Node auto-provisioning: per-node limits times `nodes`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Autoprovisioning {
+    pub min_cpu_platform: String,
+    pub image_type: String,
+    pub cpus_per_node: u32,
+    pub memory_gb_per_node: u32,
+    pub gpus_per_node: u32,
+    pub gpu_type: String,
+    pub nodes: u32,
+    pub scopes: Vec<String>,
+}
+
+impl Default for Autoprovisioning {
+    fn default() -> Self {
+        Autoprovisioning {
+            min_cpu_platform: "Intel Skylake".into(),
+            image_type: "UBUNTU_CONTAINERD".into(),
+            cpus_per_node: 4,
+            memory_gb_per_node: 15,
+            gpus_per_node: 1,
+            gpu_type: "nvidia-tesla-v100".into(),
+            nodes: 16,
+            scopes: [
+                "https://www.googleapis.com/auth/logging.write",
+                "https://www.googleapis.com/auth/monitoring",
+                "https://www.googleapis.com/auth/devstorage.read_only",
+                "https://www.googleapis.com/auth/compute",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Nat {
+    pub router: String,
+    pub name: String,
+    pub network: String,
+}
+
+impl Default for Nat {
+    fn default() -> Self {
+        Nat {
+            router: "router-default-x-ray-nat".into(),
+            name: "default-x-ray-nat".into(),
+            network: "default".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Registry {
+    /// The Docker repository (format docker).
+    pub images: String,
+    /// The Python repository (format python).
+    pub wheels: String,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            images: "images".into(),
+            wheels: "wheels".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ray {
+    /// Created by Ray's own `ray up`, never by these tools.
+    pub autoscaler_account: String,
+    pub reader_account: String,
+    pub reader_display_name: String,
+}
+
+impl Default for Ray {
+    fn default() -> Self {
+        Ray {
+            autoscaler_account: "ray-autoscaler-sa-v1".into(),
+            reader_account: "ray-registry-reader-sa".into(),
+            reader_display_name: "Ray registry reader service account".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file named by `explicit` (a `--config` flag), else by
+    /// `KAS_CONFIG`, else the nearest `kas.yaml` above `cwd`, else defaults.
+    pub fn discover(
+        explicit: Option<&Path>,
+        env_value: Option<&str>,
+        cwd: &Path,
+    ) -> Result<Config> {
+        let named = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| env_value.filter(|v| !v.is_empty()).map(PathBuf::from));
+        if let Some(path) = named {
+            if !path.is_file() {
+                bail!(
+                    "the configuration file {} does not exist: check --config or KAS_CONFIG",
+                    path.display()
+                );
+            }
+            return Config::load(&path);
+        }
+        for dir in cwd.ancestors() {
+            let candidate = dir.join(FILE_NAME);
+            if candidate.is_file() {
+                return Config::load(&candidate);
+            }
+        }
+        Ok(Config::default())
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {}", path.display()))?;
+        let mut config = Config::parse(&text)
+            .with_context(|| format!("{} is not a valid kas configuration", path.display()))?;
+        config.root = path
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        Ok(serde_yaml::from_str(text)?)
+    }
+
+    /// The admin key file, with `~` expanded against `home`.
+    pub fn admin_key_file(&self, home: &Path) -> PathBuf {
+        let raw = if self.admin.key_file.is_empty() {
+            format!("~/.{}-auth.json", self.gcloud.configuration)
+        } else {
+            self.admin.key_file.clone()
+        };
+        expand_home(&raw, home)
+    }
+}
+
+/// `~/x` becomes `HOME/x`.
+pub fn expand_home(path: &str, home: &Path) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None if path == "~" => home.to_path_buf(),
+        None => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_scripts_values() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.gke.cluster, "x-ray");
+        assert_eq!(c.gke.firewall_rule(), "x-ray-default");
+        assert_eq!(c.admin.roles.len(), 6);
+    }
+
+    #[test]
+    fn keys_override_defaults_and_typos_are_refused() {
+        let c = Config::parse("gke:\n  cluster: y-ray\n  gpu_driver_installer: ''\n").unwrap();
+        assert_eq!(c.gke.cluster, "y-ray");
+        assert_eq!(c.gke.firewall_rule(), "y-ray-default");
+        assert!(c.gke.gpu_driver_installer.is_empty());
+        let err = Config::parse("gke:\n  clustr: y\n").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `clustr`"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn found_by_walking_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "gcloud:\n  configuration: lab\n",
+        )
+        .unwrap();
+        let deep = dir.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        let c = Config::discover(None, None, &deep).unwrap();
+        assert_eq!(c.gcloud.configuration, "lab");
+        assert_eq!(c.root.unwrap(), dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn a_named_file_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::discover(None, Some("/nope/kas.yaml"), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("KAS_CONFIG"));
+    }
+
+    #[test]
+    fn key_file_defaults_to_the_configuration_name() {
+        let c = Config::default();
+        assert_eq!(
+            c.admin_key_file(Path::new("/home/u")),
+            PathBuf::from("/home/u/.kas-auth.json")
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! The one place subprocesses run. `--dry-run`, `--verbose` and the tests'
+//! recording all hang off this, so no tool decides them on its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+
+use crate::cmd::{Cmd, Stdio};
+use crate::tools_on_path::locate;
+use crate::ui::Ui;
+
+/// What a finished command left behind.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn ok(stdout: impl Into<String>) -> Output {
+        Output {
+            code: Some(0),
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
+    }
+
+    pub fn failed(code: i32, stderr: impl Into<String>) -> Output {
+        Output {
+            code: Some(code),
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// gcloud's and kubectl's ways of saying "no such thing".
+    pub fn is_not_found(&self) -> bool {
+        let e = &self.stderr;
+        e.contains("NOT_FOUND") || e.contains("was not found") || e.contains("(NotFound)")
+    }
+}
+
+/// A command that ran and failed. Kept as a type so callers can look at the
+/// output (for example to tell "not found" from other failures).
+#[derive(Debug)]
+pub struct CmdFailed {
+    pub line: String,
+    pub output: Output,
+}
+
+impl std::fmt::Display for CmdFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = match self.output.code {
+            Some(code) => format!("exit {code}"),
+            None => "killed by a signal".to_string(),
+        };
+        write!(f, "`{}` failed ({status})", self.line)?;
+        let stderr = self.output.stderr.trim();
+        if !stderr.is_empty() {
+            write!(f, ":\n{stderr}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CmdFailed {}
+
+/// Runs a command for real, or in tests answers from a script.
+pub trait Exec: Send + Sync {
+    fn exec(&self, cmd: &Cmd) -> Result<Output>;
+}
+
+/// Runs commands as child processes with duct.
+pub struct SystemExec;
+
+impl Exec for SystemExec {
+    fn exec(&self, cmd: &Cmd) -> Result<Output> {
+        let program = locate(cmd.program())?;
+        let mut expr = duct::cmd(program, cmd.get_args()).unchecked();
+        for (name, value) in cmd.get_env() {
+            expr = match value {
+                Some(v) => expr.env(name, v),
+                None => expr.env_remove(name),
+            };
+        }
+        if let Some(dir) = cmd.get_cwd() {
+            expr = expr.dir(dir);
+        }
+        if let Some(bytes) = cmd.get_stdin() {
+            expr = expr.stdin_bytes(bytes.to_vec());
+        }
+        if cmd.stdio() == Stdio::Captured {
+            expr = expr.stdout_capture().stderr_capture();
+            if cmd.get_stdin().is_none() {
+                expr = expr.stdin_null();
+            }
+        }
+        let out = expr
+            .run()
+            .with_context(|| format!("could not start `{cmd}`"))?;
+        Ok(Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
+pub struct Runner {
+    exec: Arc<dyn Exec>,
+    pub ui: Arc<Ui>,
+    pub dry_run: bool,
+    pub verbose: bool,
+    spawned: AtomicUsize,
+}
+
+impl Runner {
+    pub fn new(dry_run: bool, verbose: bool) -> Runner {
+        Runner::with(Arc::new(SystemExec), Arc::new(Ui::std()), dry_run, verbose)
+    }
+
+    pub fn with(exec: Arc<dyn Exec>, ui: Arc<Ui>, dry_run: bool, verbose: bool) -> Runner {
+        Runner {
+            exec,
+            ui,
+            dry_run,
+            verbose,
+            spawned: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many commands were really started.
+    pub fn spawned(&self) -> usize {
+        self.spawned.load(Ordering::SeqCst)
+    }
+
+    /// Runs a command and returns its output whatever its exit status.
+    /// Under `--dry-run` a mutation is printed and pretends to succeed.
+    pub fn run(&self, cmd: &Cmd) -> Result<Output> {
+        if self.dry_run && !cmd.is_query() {
+            self.ui.plan(&cmd.to_string());
+            return Ok(Output::ok(""));
+        }
+        if self.verbose {
+            self.ui.trace(&cmd.to_string());
+        }
+        self.spawned.fetch_add(1, Ordering::SeqCst);
+        self.exec.exec(cmd)
+    }
+
+    /// Runs a command that must succeed.
+    pub fn check(&self, cmd: &Cmd) -> Result<Output> {
+        let output = self.run(cmd)?;
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(CmdFailed {
+                line: cmd.to_string(),
+                output,
+            }
+            .into())
+        }
+    }
+
+    /// Runs a query that must succeed and parses its JSON output.
+    pub fn json<T: DeserializeOwned>(&self, cmd: &Cmd) -> Result<T> {
+        let output = self.check(cmd)?;
+        parse_json(cmd, &output.stdout)
+    }
+
+    /// Like [`Runner::json`], but "not found" is `None` instead of an error.
+    pub fn json_if_found<T: DeserializeOwned>(&self, cmd: &Cmd) -> Result<Option<T>> {
+        let output = self.run(cmd)?;
+        if output.success() {
+            return parse_json(cmd, &output.stdout).map(Some);
+        }
+        if output.is_not_found() {
+            return Ok(None);
+        }
+        Err(CmdFailed {
+            line: cmd.to_string(),
+            output,
+        }
+        .into())
+    }
+
+    /// A change made in this process (a file written, a kubeconfig
+    /// rewritten), described the way a command would be.
+    pub fn act(&self, description: &str, change: impl FnOnce() -> Result<()>) -> Result<()> {
+        if self.dry_run {
+            self.ui.plan(&format!("# {description}"));
+            return Ok(());
+        }
+        if self.verbose {
+            self.ui.trace(&format!("# {description}"));
+        }
+        change().with_context(|| format!("could not {description}"))
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(cmd: &Cmd, stdout: &str) -> Result<T> {
+    // Google's list calls print nothing at all when there is nothing.
+    let text = if stdout.trim().is_empty() {
+        "[]"
+    } else {
+        stdout
+    };
+    serde_json::from_str(text)
+        .with_context(|| format!("could not read the JSON that `{cmd}` printed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl Exec for Echo {
+        fn exec(&self, cmd: &Cmd) -> Result<Output> {
+            Ok(Output::ok(cmd.get_args().join(" ")))
+        }
+    }
+
+    #[test]
+    fn dry_run_runs_queries_and_prints_mutations() {
+        let ui = Arc::new(Ui::buffered());
+        let runner = Runner::with(Arc::new(Echo), ui.clone(), true, false);
+        let q = runner.run(&Cmd::query("gcloud").arg("list")).unwrap();
+        assert_eq!(q.stdout, "list");
+        let m = runner.run(&Cmd::mutation("gcloud").arg("create")).unwrap();
+        assert_eq!(m.stdout, "");
+        assert_eq!(runner.spawned(), 1);
+        assert_eq!(ui.lines(), vec!["gcloud create"]);
+    }
+
+    #[test]
+    fn failure_names_the_command_and_its_stderr() {
+        struct Fail;
+        impl Exec for Fail {
+            fn exec(&self, _: &Cmd) -> Result<Output> {
+                Ok(Output::failed(1, "ERROR: boom\n"))
+            }
+        }
+        let runner = Runner::with(Arc::new(Fail), Arc::new(Ui::buffered()), false, false);
+        let err = runner
+            .check(&Cmd::mutation("gcloud").args(["a", "b c"]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`gcloud a 'b c'` failed (exit 1):\nERROR: boom"
+        );
+    }
+}

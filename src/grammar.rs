@@ -169,3 +169,46 @@ mod tests {
         assert_eq!(a.second.as_deref(), Some("--"));
     }
 }
+
+/// The operations the `=`/`+`/`-` tools share; each tool lists the ones it
+/// offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Status,
+    /// `+`
+    Up,
+    /// `-`
+    Down,
+    /// `,`
+    Refresh,
+    /// `==`
+    Status2,
+    /// `++`
+    Up2,
+    /// `--`
+    Down2,
+    /// `env`
+    Env,
+}
+
+pub const STATUS: OpSpec<Op> = OpSpec {
+    symbol: "=",
+    words: &["status"],
+    op: Op::Status,
+    help: "show each piece; exit 0 when present, 1 when not",
+};
+
+pub const UP: OpSpec<Op> = OpSpec {
+    symbol: "+",
+    words: &["up", "start"],
+    op: Op::Up,
+    help: "create what is missing (a rerun finishes an interrupted run)",
+};
+
+pub const DOWN: OpSpec<Op> = OpSpec {
+    symbol: "-",
+    words: &["down", "stop"],
+    op: Op::Down,
+    help: "delete what is there, in reverse order",
+};

@@ -43,6 +43,13 @@ impl Ui {
         }
     }
 
+    /// A line for a test's transcript (buffered only).
+    pub fn record(&self, line: &str) {
+        if let Some(b) = &self.buffer {
+            b.lock().unwrap().push(line.to_string());
+        }
+    }
+
     /// A result: status tables, JSON, URLs.
     pub fn say(&self, text: &str) {
         for line in text.trim_end_matches('\n').lines() {

@@ -1,0 +1,2 @@
+//! One module per tool.
+pub mod artifact_registry;

@@ -212,3 +212,31 @@ pub const DOWN: OpSpec<Op> = OpSpec {
     op: Op::Down,
     help: "delete what is there, in reverse order",
 };
+
+pub const REFRESH: OpSpec<Op> = OpSpec {
+    symbol: ",",
+    words: &["refresh", "credentials"],
+    op: Op::Refresh,
+    help: "refresh the kubeconfig credentials only",
+};
+
+pub const UP2: OpSpec<Op> = OpSpec {
+    symbol: "++",
+    words: &["only"],
+    op: Op::Up2,
+    help: "replace the whole list by your network alone",
+};
+
+pub const DOWN2: OpSpec<Op> = OpSpec {
+    symbol: "--",
+    words: &["lock"],
+    op: Op::Down2,
+    help: "keep authorized networks on with an empty list: nobody reaches the API",
+};
+
+pub const ENV: OpSpec<Op> = OpSpec {
+    symbol: "env",
+    words: &[],
+    op: Op::Env,
+    help: "print `export` lines for eval (KEYFILE, GOOGLE_APPLICATION_CREDENTIALS)",
+};

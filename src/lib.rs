@@ -16,6 +16,7 @@ pub mod gcloud;
 pub mod gcloud_props;
 pub mod grammar;
 pub mod iam;
+pub mod kubeconfig;
 pub mod runner;
 pub mod tools;
 pub mod tools_on_path;

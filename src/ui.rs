@@ -80,6 +80,17 @@ impl Ui {
         self.emit(false, "warning: ", line);
     }
 
+    /// Asks for a line of text on the terminal (empty without one).
+    pub fn ask(&self, question: &str) -> String {
+        if !self.interactive || self.buffer.is_some() {
+            return String::new();
+        }
+        eprint!("{question} ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        answer
+    }
+
     /// Asks a yes/no question on the terminal; without one the answer is
     /// `default`.
     pub fn confirm(&self, question: &str, default: bool) -> bool {

@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
-use crate::converge::{self, Piece};
+use crate::converge::Piece;
 use crate::gcloud::{self, Repository};
 use crate::grammar::{DOWN, Op, OpSpec, STATUS, UP};
 
@@ -70,24 +70,5 @@ fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
         })
         .collect();
     let all_present = pieces.iter().all(Piece::is_present);
-    match op {
-        Op::Status => {
-            ctx.report(&converge::rows(&pieces));
-            Ok(Outcome::Present(all_present))
-        }
-        Op::Up => {
-            converge::up(&ctx.ui, pieces)?;
-            Ok(Outcome::Present(true))
-        }
-        _ => {
-            let doomed: Vec<String> = pieces
-                .iter()
-                .filter(|p| p.is_present())
-                .map(|p| format!("{} in {location} (and every image or wheel in it)", p.name))
-                .collect();
-            ctx.confirm_deletion(&doomed)?;
-            converge::down(&ctx.ui, pieces)?;
-            Ok(Outcome::Gone(true))
-        }
-    }
+    ctx.converge(op, pieces, all_present)
 }

@@ -268,6 +268,26 @@ where
             })
         };
         let split = split_op(self.ops, argv, takes_value);
+        if split.op.is_none() && command.get_positionals().next().is_none() {
+            let mut words = split.rest.iter().skip(1).map(|a| a.to_string_lossy());
+            let mut stray = None;
+            while let Some(word) = words.next() {
+                if !word.starts_with('-') {
+                    stray = Some(word.into_owned());
+                    break;
+                }
+                if !word.contains('=') && takes_value(&word) {
+                    words.next();
+                }
+            }
+            if let Some(word) = stray {
+                eprintln!(
+                    "error: unknown operation `{word}`\n\n{}",
+                    describe(self.ops)
+                );
+                return EXIT_USAGE;
+            }
+        }
         let matches = match command.clone().try_get_matches_from(&split.rest) {
             Ok(m) => m,
             Err(e) => {

@@ -209,6 +209,11 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
+    fn record(done: &RefCell<Vec<&'static str>>, what: &'static str) -> Result<()> {
+        done.borrow_mut().push(what);
+        Ok(())
+    }
+
     #[test]
     fn up_creates_only_what_is_absent_and_down_reverses() {
         let ui = Ui::buffered();
@@ -216,11 +221,11 @@ mod tests {
         let pieces = |a: bool, b: bool| {
             vec![
                 Piece::new("a", a)
-                    .create(|| Ok(done.borrow_mut().push("+a")))
-                    .delete(|| Ok(done.borrow_mut().push("-a"))),
+                    .create(|| record(&done, "+a"))
+                    .delete(|| record(&done, "-a")),
                 Piece::new("b", b)
-                    .create(|| Ok(done.borrow_mut().push("+b")))
-                    .delete(|| Ok(done.borrow_mut().push("-b"))),
+                    .create(|| record(&done, "+b"))
+                    .delete(|| record(&done, "-b")),
             ]
         };
         up(&ui, pieces(true, false)).unwrap();

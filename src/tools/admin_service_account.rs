@@ -7,6 +7,7 @@
 //! steps that needed the person's login (APIs, account, key, roles) are
 //! done, and a rerun does not ask anyone to log in again.
 
+use std::cell::RefCell;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,10 @@ pub const TOOL: Tool<Args, Op> = Tool {
 /// The names this tool works with, resolved once.
 struct Admin<'a> {
     ctx: &'a Ctx,
+    /// `gcloud auth list`, kept until a command changes the accounts.
+    auth: RefCell<Option<Vec<AuthAccount>>>,
+    /// The APIs found disabled by the probe, for the step that enables them.
+    missing: RefCell<Option<Vec<String>>>,
     alias: String,
     project: String,
     email: String,
@@ -63,11 +68,23 @@ impl Admin<'_> {
     }
 
     fn accounts(&self) -> Result<Vec<AuthAccount>> {
-        self.ctx.run.json(&gcloud::query(["auth", "list"]))
+        if let Some(known) = self.auth.borrow().as_ref() {
+            return Ok(known.clone());
+        }
+        let listed: Vec<AuthAccount> = self.ctx.run.json(&gcloud::query(["auth", "list"]))?;
+        *self.auth.borrow_mut() = Some(listed.clone());
+        Ok(listed)
+    }
+
+    /// Runs a command that changes which accounts are logged in or used.
+    fn change_accounts(&self, cmd: &crate::cmd::Cmd) -> Result<()> {
+        *self.auth.borrow_mut() = None;
+        self.ctx.run.check(cmd)?;
+        Ok(())
     }
 
     fn set(&self, property: &str, value: &str) -> Result<()> {
-        self.ctx.run.check(
+        self.change_accounts(
             &gcloud::change(["config", "set", property, value])
                 .arg(self.in_alias())
                 .arg("--quiet"),
@@ -97,12 +114,11 @@ impl Admin<'_> {
                 self.project
             );
         }
-        self.ctx.run.check(
+        self.change_accounts(
             &gcloud::change(["auth", "login"])
                 .arg(self.in_alias())
                 .inherit_stdio(),
-        )?;
-        Ok(())
+        )
     }
 
     fn human_account_in_use(&self) -> Result<bool> {
@@ -133,6 +149,8 @@ fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
         .unwrap_or_else(|| g.configuration.clone());
     let admin = Admin {
         ctx,
+        auth: RefCell::new(None),
+        missing: RefCell::new(None),
         email: gcloud::service_account_email(&ctx.config.admin.account, &g.project),
         key_file: ctx.config.admin_key_file(&ctx.env.home()),
         project: g.project.clone(),
@@ -212,10 +230,18 @@ fn up(a: &Admin) -> Result<Outcome> {
         .create(|| a.use_human_account()),
         Piece::probed(
             "enabled APIs",
-            vouched(activated, || Ok(missing_apis(a)?.is_empty())),
+            vouched(activated, || {
+                let missing = missing_apis(a)?;
+                let none = missing.is_empty();
+                *a.missing.borrow_mut() = Some(missing);
+                Ok(none)
+            }),
         )
         .create(|| {
-            let missing = missing_apis(a)?;
+            let missing = match a.missing.take() {
+                Some(m) => m,
+                None => missing_apis(a)?,
+            };
             ctx.run.check(
                 &gcloud::change(["services", "enable"])
                     .args(missing)
@@ -290,13 +316,12 @@ fn up(a: &Admin) -> Result<Outcome> {
             Ok(())
         }),
         Piece::new(format!("{} activated from its key", a.email), activated).create(|| {
-            ctx.run.check(
+            a.change_accounts(
                 &gcloud::change(["auth", "activate-service-account", &a.email])
                     .arg(format!("--key-file={}", a.key_file.display()))
                     .arg(a.project_flag())
                     .arg(a.in_alias()),
-            )?;
-            Ok(())
+            )
         }),
         Piece::probed("only service accounts logged in", || {
             Ok(humans(a)?.is_empty())

@@ -57,6 +57,23 @@ impl World {
         self
     }
 
+    /// A world where `prefix` fails with `stderr`.
+    pub fn fails(mut self, prefix: &str, stderr: &str) -> World {
+        self.answers
+            .push((prefix.to_string(), Output::failed(1, stderr)));
+        self
+    }
+
+    pub fn config(mut self, yaml: &str) -> World {
+        self.config = kas_infra::config::Config::parse(yaml).expect("test configuration parses");
+        self
+    }
+
+    pub fn unset(mut self, name: &str) -> World {
+        self.env.remove(name);
+        self
+    }
+
     pub fn env(mut self, name: &str, value: &str) -> World {
         self.env.set(name, value);
         self
@@ -75,6 +92,7 @@ impl World {
         let ui = Arc::new(Ui::buffered());
         *self.ui.lock().unwrap() = Some(ui.clone());
         let env = self.env.clone();
+        let self_home = env.home().to_string_lossy().into_owned();
         let config = self.config.clone();
         let world = Arc::new(self);
         let args: Vec<OsString> = argv.split(' ').map(OsString::from).collect();
@@ -82,9 +100,10 @@ impl World {
         let code = tool.drive(args, |common| {
             Ok(Ctx::new(exec, ui.clone(), env, config, common))
         });
+        let home = self_home.clone();
         let mut out = format!("$ {argv}\n");
         for line in ui.lines() {
-            out.push_str(&line);
+            out.push_str(&line.replace(&home, "$HOME"));
             out.push('\n');
         }
         out.push_str(&format!("exit {code}\n"));
@@ -103,9 +122,24 @@ impl Exec for World {
             .expect("transcript() sets the ui");
         ui.record(&format!("? {line}"));
         assert!(cmd.is_query(), "a mutation ran in a dry run: {line}");
-        for (prefix, output) in &self.answers {
+        // The answer given last wins, so a world can be varied.
+        for (prefix, output) in self.answers.iter().rev() {
             if line.starts_with(prefix.as_str()) {
                 return Ok(output.clone());
+            }
+        }
+        // An empty cloud project: every list is empty, every named
+        // resource is missing.
+        if cmd.program() == "gcloud" {
+            let args = cmd.get_args();
+            if args.iter().any(|a| a == "list") {
+                return Ok(Output::ok("[]"));
+            }
+            if args.iter().any(|a| a == "describe") {
+                return Ok(Output::failed(
+                    1,
+                    "ERROR: (gcloud) NOT_FOUND: The resource was not found.",
+                ));
             }
         }
         ui.record("  (unscripted query: answered with failure)");

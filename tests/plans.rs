@@ -33,7 +33,10 @@ fn safety_valve_for_every_tool() {
     use kas_infra::tools::*;
     let other = || world::World::new().env("CLOUDSDK_ACTIVE_CONFIG_NAME", "other");
     let transcripts = [
-        other().transcript(&artifact_registry::TOOL, "artifact-registry = --configuration=other"),
+        other().transcript(
+            &artifact_registry::TOOL,
+            "artifact-registry = --configuration=other",
+        ),
         other().transcript(&gke_cluster::TOOL, "gke-cluster + --cidr 203.0.113.7/32"),
         other().transcript(&gke_nat::TOOL, "gke-nat ="),
         other().transcript(&gke_allow::TOOL, "gke-allow -- --quiet"),

@@ -7,6 +7,7 @@
 # nothing is left running here. The venv is not put on PATH (its python
 # would shadow the system one for everything else): the tests read
 # KAS_TEST_PYTHON_BIN and put it on the PATH of the tool under test only.
+# KAS_TEST_WHEELHOUSE holds the fixtures' build backend.
 # shellcheck shell=bash
 
 python_venv="$KAS_CI_DIR/python-venv"
@@ -18,5 +19,13 @@ if [ ! -x "$python_venv/bin/pypi-server" ] || [ ! -x "$python_venv/bin/uv" ]; th
       pypiserver passlib uv build twine poetry
   )
 fi
+# The fixtures' build backend (setuptools) for the isolated builds, so the
+# tests' builds read it from this folder instead of an index.
+python_wheelhouse="$KAS_CI_DIR/wheelhouse"
+if ! compgen -G "$python_wheelhouse/setuptools-*.whl" >/dev/null; then
+  "$python_venv/bin/pip" download --quiet --disable-pip-version-check \
+    --only-binary :all: --dest "$python_wheelhouse" setuptools
+fi
 export KAS_TEST_PYTHON_BIN="$python_venv/bin"
+export KAS_TEST_WHEELHOUSE="$python_wheelhouse"
 echo "python tools: $("$python_venv/bin/uv" --version), $("$python_venv/bin/poetry" --version), twine $("$python_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("twine"))'), pypiserver $("$python_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pypiserver"))')"

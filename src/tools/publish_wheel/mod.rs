@@ -332,7 +332,11 @@ fn build_in_clean_copy(
         .parent()
         .and_then(|p| p.strip_prefix(&git.top).ok())
         .unwrap_or(Path::new(""));
-    let project_copy = copy.join(rel);
+    let project_copy = if rel.as_os_str().is_empty() {
+        copy.clone()
+    } else {
+        copy.join(rel)
+    };
     let pyproject_copy = project_copy.join(pyproject::FILE_NAME);
 
     ctx.run.act(

@@ -11,10 +11,10 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::converge::{Row, table};
+use crate::converge::{self, Piece, Row, State, table};
 use crate::environment::Env;
 use crate::gcloud_props::GcloudProps;
-use crate::grammar::{OpSpec, describe, split_op};
+use crate::grammar::{Op, OpSpec, describe, split_op};
 use crate::runner::{Exec, Runner, SystemExec};
 use crate::ui::Ui;
 
@@ -182,6 +182,32 @@ impl Ctx {
         Ok(())
     }
 
+    /// The usual `=`/`+`/`-` over a tool's pieces. `present` is what `=`
+    /// answers with its exit status.
+    pub fn converge(&self, op: Op, pieces: Vec<Piece<'_>>, present: bool) -> Result<Outcome> {
+        match op {
+            Op::Status => {
+                self.report(&converge::rows(&pieces));
+                Ok(Outcome::Present(present))
+            }
+            Op::Up => {
+                converge::up_with(&self.ui, pieces, self.run.dry_run)?;
+                Ok(Outcome::Present(true))
+            }
+            Op::Down => {
+                let doomed: Vec<String> = pieces
+                    .iter()
+                    .filter(|p| p.state != State::Absent)
+                    .map(|p| p.name.clone())
+                    .collect();
+                self.confirm_deletion(&doomed)?;
+                converge::down_with(&self.ui, pieces, self.run.dry_run)?;
+                Ok(Outcome::Gone(true))
+            }
+            other => bail!("{other:?} is not a converging operation"),
+        }
+    }
+
     /// Prints status rows as a table or as JSON.
     pub fn report(&self, rows: &[Row]) {
         self.report_with(rows, rows);
@@ -266,6 +292,26 @@ where
             })
         };
         let split = split_op(self.ops, argv, takes_value);
+        if split.op.is_none() && command.get_positionals().next().is_none() {
+            let mut words = split.rest.iter().skip(1).map(|a| a.to_string_lossy());
+            let mut stray = None;
+            while let Some(word) = words.next() {
+                if !word.starts_with('-') {
+                    stray = Some(word.into_owned());
+                    break;
+                }
+                if !word.contains('=') && takes_value(&word) {
+                    words.next();
+                }
+            }
+            if let Some(word) = stray {
+                eprintln!(
+                    "error: unknown operation `{word}`\n\n{}",
+                    describe(self.ops)
+                );
+                return EXIT_USAGE;
+            }
+        }
         let matches = match command.clone().try_get_matches_from(&split.rest) {
             Ok(m) => m,
             Err(e) => {

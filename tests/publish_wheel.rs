@@ -285,3 +285,31 @@ fn a_package_name_other_than_configured_is_refused() {
         out.stderr
     );
 }
+
+#[test]
+fn a_project_in_a_subfolder_of_the_repository() {
+    let Some(py) = Python::find() else { return };
+    let index = Index::start(&py);
+    let sb = Sandbox::new("wheel-poetry", &py, &index.url(), &["poetry", "twine"]);
+    fs::create_dir(sb.proj.join("python")).unwrap();
+    sb.git(&["mv", "pyproject.toml", "attack_simulator", "python/"]);
+    fs::write(sb.proj.join("README.md"), "the repository's own file\n").unwrap();
+    sb.git(&["add", "README.md"]);
+    sb.git(&["commit", "-q", "-m", "move the package"]);
+    let before = sb.snapshot();
+
+    // From the repository's top, naming the folder.
+    let out = sb.run(&["-", "--project-dir", "python"], &index.twine_env());
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        index.files(),
+        vec!["attack_simulator-1.0.0-py3-none-any.whl"]
+    );
+
+    // From inside the package, found by walking up.
+    let inside = sb.proj.join("python/attack_simulator");
+    let out = sb.run_in(&inside, &["="], &index.twine_env());
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stdout.contains(&format!("1.0.0+{}", sb.short_commit())));
+    assert_eq!(sb.snapshot(), before, "the user's files changed");
+}

@@ -410,3 +410,32 @@ fn upload(ctx: &Ctx, repository: &Repository, uploader: Uploader, wheel: &Path) 
     ctx.run.check(&cmd).context("the upload failed")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_wheel_must_carry_the_checked_version() {
+        let v = Version::parse("0.3.1+abc1234").unwrap();
+        let ok = Path::new("/t/dist/attack_simulator-0.3.1+abc1234-py3-none-any.whl");
+        assert!(check_wheel_version(ok, &v).is_ok());
+        let other = Path::new("/t/dist/attack_simulator-0.3.1-py3-none-any.whl");
+        let err = check_wheel_version(other, &v).unwrap_err().to_string();
+        assert!(err.contains("whose version is not 0.3.1+abc1234"), "{err}");
+    }
+
+    #[test]
+    fn the_version_file_follows_xdg() {
+        let env = Env::from_pairs([("HOME", "/home/u")]);
+        assert_eq!(
+            version_file(&env, "attack-simulator"),
+            PathBuf::from("/home/u/.local/state/kas/attack-simulator-version")
+        );
+        let env = Env::from_pairs([("HOME", "/home/u"), ("XDG_STATE_HOME", "/s")]);
+        assert_eq!(
+            version_file(&env, "attack-simulator"),
+            PathBuf::from("/s/kas/attack-simulator-version")
+        );
+    }
+}

@@ -243,6 +243,16 @@ where
         ExitCode::from(code)
     }
 
+    /// Runs as a process whose operation may be left out: `default` then.
+    pub fn main_or(&self, default: O) -> ExitCode {
+        let code = self.drive_or(
+            std::env::args_os().collect(),
+            Some(default),
+            Ctx::from_process,
+        );
+        ExitCode::from(code)
+    }
+
     fn command(&self) -> clap::Command {
         A::command()
             .name(self.name)
@@ -255,8 +265,22 @@ where
     /// Parses `argv`, builds the context with `make_ctx` and runs. Returns
     /// the exit status. Tests call this with a scripted context.
     pub fn drive(&self, argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+        self.drive_or(argv, None, make_ctx)
+    }
+
+    /// Like [`Tool::drive`]; without an operation in `argv`, `default`
+    /// runs (and usage is printed only when there is none).
+    pub fn drive_or(
+        &self,
+        argv: Vec<OsString>,
+        default: Option<O>,
+        make_ctx: impl FnOnce(&Common) -> Result<Ctx>,
+    ) -> u8 {
         let mut command = self.command();
-        if argv.len() <= 1 {
+        if default.is_some() {
+            command = command.override_usage(format!("{} [OPTIONS] [OPERATION]", self.name));
+        }
+        if argv.len() <= 1 && default.is_none() {
             eprintln!("{}", command.render_help());
             return EXIT_USAGE;
         }
@@ -312,6 +336,7 @@ where
                 return EXIT_USAGE;
             }
             (Some(op), None) => op,
+            (None, _) if let Some(op) = default => op,
             (None, _) => {
                 eprintln!(
                     "error: no operation given: expected one of {}\n\n{}",

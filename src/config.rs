@@ -18,6 +18,7 @@ pub struct Config {
     pub nat: Nat,
     pub registry: Registry,
     pub ray: Ray,
+    pub wheel: Wheel,
     /// The folder that holds `kas.yaml` (not a key: where it was found).
     #[serde(skip)]
     pub root: Option<PathBuf>,
@@ -228,6 +229,26 @@ impl Default for Ray {
             autoscaler_account: "ray-autoscaler-sa-v1".into(),
             reader_account: "ray-registry-reader-sa".into(),
             reader_display_name: "Ray registry reader service account".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Wheel {
+    /// The Python package `publish-wheel` builds and publishes.
+    pub package: String,
+    /// Where it goes. `LOCATION` and `PROJECT` are filled from gcloud's
+    /// `artifacts/location` and `core/project`; any other package index's
+    /// upload URL works too.
+    pub repository: String,
+}
+
+impl Default for Wheel {
+    fn default() -> Self {
+        Wheel {
+            package: "attack-simulator".into(),
+            repository: "https://LOCATION-python.pkg.dev/PROJECT/wheels/".into(),
         }
     }
 }

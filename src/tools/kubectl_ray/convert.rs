@@ -287,7 +287,7 @@ fn template(
         .and_then(Value::as_mapping)
         .cloned()
         .with_context(|| format!("pod type `{group}` has no podConfig.spec"))?;
-    spec.remove("restartPolicy");
+    spec.shift_remove("restartPolicy");
     let containers = spec
         .get_mut("containers")
         .and_then(Value::as_sequence_mut)
@@ -297,8 +297,8 @@ fn template(
             bail!("a container of pod type `{group}` is not a mapping");
         };
         if index == 0 {
-            let command = container.remove("command");
-            let args = container.remove("args");
+            let command = container.shift_remove("command");
+            let args = container.shift_remove("args");
             if !is_keep_alive(command.as_ref(), args.as_ref()) {
                 notes.push(format!(
                     "pod type `{group}`: dropped the Ray container's command and args \

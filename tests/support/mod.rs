@@ -1,0 +1,6 @@
+//! Shared by the kubectl-ray tests.
+#![allow(dead_code)]
+
+pub mod openapi;
+pub mod shared;
+pub mod world;

@@ -116,7 +116,10 @@ impl<'a> Helm<'a> {
         if !upgrade {
             cmd = cmd.arg("--create-namespace");
         }
-        cmd = cmd.args(["--wait".to_string(), format!("--timeout={}s", how.timeout_secs)]);
+        cmd = cmd.args([
+            "--wait".to_string(),
+            format!("--timeout={}s", how.timeout_secs),
+        ]);
         self.run.check(&self.connect(cmd, how.namespace))?;
         Ok(())
     }
@@ -149,7 +152,10 @@ mod tests {
 
     #[test]
     fn a_local_chart_has_no_repository_or_version() {
-        assert_eq!(ChartSource::Local("./charts/k".into()).args(), vec!["./charts/k"]);
+        assert_eq!(
+            ChartSource::Local("./charts/k".into()).args(),
+            vec!["./charts/k"]
+        );
         let repo = ChartSource::Repo {
             name: "kuberay-operator".into(),
             url: "https://example.test/helm/".into(),

@@ -86,14 +86,35 @@ impl<'a> Kubectl<'a> {
     }
 
     /// One object, or `None` when it (or its whole kind) is not there.
-    pub fn get<T: DeserializeOwned>(&self, resource: &str, name: &str, ns: Ns<'_>) -> Result<Option<T>> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        name: &str,
+        ns: Ns<'_>,
+    ) -> Result<Option<T>> {
+        Ok(match self.lookup(resource, name, ns)? {
+            Lookup::Found(object) => Some(object),
+            Lookup::Missing | Lookup::UnknownKind => None,
+        })
+    }
+
+    /// One object, telling "no such object" from "no such kind".
+    pub fn lookup<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        name: &str,
+        ns: Ns<'_>,
+    ) -> Result<Lookup<T>> {
         let cmd = self.query(["get", resource, name, "--output=json"], ns);
         let out = self.run.run(&cmd)?;
         if out.success() {
-            return Ok(Some(parse(&cmd, &out.stdout)?));
+            return Ok(Lookup::Found(parse(&cmd, &out.stdout)?));
         }
-        if out.is_not_found() || is_unknown_kind(&out) {
-            return Ok(None);
+        if is_unknown_kind(&out) {
+            return Ok(Lookup::UnknownKind);
+        }
+        if out.is_not_found() {
+            return Ok(Lookup::Missing);
         }
         Err(failed(&cmd, out))
     }
@@ -125,9 +146,8 @@ impl<'a> Kubectl<'a> {
 }
 
 fn parse<T: DeserializeOwned>(cmd: &Cmd, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| {
-        anyhow::anyhow!("could not read the JSON that `{cmd}` printed: {e}")
-    })
+    serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!("could not read the JSON that `{cmd}` printed: {e}"))
 }
 
 fn failed(cmd: &Cmd, output: Output) -> anyhow::Error {
@@ -141,8 +161,18 @@ fn failed(cmd: &Cmd, output: Output) -> anyhow::Error {
 /// kubectl's answer when a kind is not served, for example a custom
 /// resource whose CRD is not installed.
 pub fn is_unknown_kind(out: &Output) -> bool {
-    out.stderr.contains("the server doesn't have a resource type")
+    out.stderr
+        .contains("the server doesn't have a resource type")
         || out.stderr.contains("no matches for kind")
+}
+
+/// What looking up one object found.
+#[derive(Debug)]
+pub enum Lookup<T> {
+    Found(T),
+    Missing,
+    /// The cluster does not serve the kind (its CRD is not installed).
+    UnknownKind,
 }
 
 /// A `...List` answer.

@@ -32,7 +32,11 @@ fn as_json(value: &serde_yaml::Value) -> Value {
 
 fn assert_valid(what: &str, cluster: &serde_yaml::Value) {
     let errors = validate(schema(), &as_json(cluster));
-    assert!(errors.is_empty(), "{what} breaks the RayCluster schema:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{what} breaks the RayCluster schema:\n{}",
+        errors.join("\n")
+    );
 }
 
 fn shipped_clusters() -> Vec<PathBuf> {
@@ -54,11 +58,20 @@ fn every_shipped_cluster_is_a_valid_kuberay_raycluster() {
         .collect();
     assert_eq!(
         names,
-        ["gke-cpu-only.yaml", "gke-gpu-head.yaml", "gke-gpu-only.yaml", "local-cpu-only.yaml"]
+        [
+            "gke-cpu-only.yaml",
+            "gke-gpu-head.yaml",
+            "gke-gpu-only.yaml",
+            "local-cpu-only.yaml"
+        ]
     );
     for path in files {
         let file = ClusterFile::load(&path).unwrap();
-        assert!(file.converted.is_none(), "{} is not ray.io/v1", path.display());
+        assert!(
+            file.converted.is_none(),
+            "{} is not ray.io/v1",
+            path.display()
+        );
         assert_valid(&path.display().to_string(), &file.cluster);
     }
 }
@@ -75,12 +88,18 @@ fn the_tests_own_legacy_file_converts_to_a_valid_raycluster() {
     let cluster = converted(&path);
     assert_valid("the converted custom-resources.yaml", &cluster);
     let workers = &cluster["spec"]["workerGroupSpecs"][0];
-    assert_eq!(workers["maxReplicas"], 4, "capped by the cluster's maxWorkers");
+    assert_eq!(
+        workers["maxReplicas"], 4,
+        "capped by the cluster's maxWorkers"
+    );
     assert_eq!(
         workers["template"]["spec"]["tolerations"][0]["key"],
         "cloud.google.com/gke-spot"
     );
-    assert_eq!(cluster["spec"]["autoscalerOptions"]["upscalingMode"], "Conservative");
+    assert_eq!(
+        cluster["spec"]["autoscalerOptions"]["upscalingMode"],
+        "Conservative"
+    );
     assert_eq!(
         cluster["spec"]["headGroupSpec"]["rayStartParams"]["metrics-export-port"],
         "8080"
@@ -94,7 +113,10 @@ fn every_legacy_seed_converts_to_a_valid_raycluster() {
     };
     assert_eq!(files.len(), 4, "{files:?}");
     for path in files {
-        assert_valid(&format!("the conversion of {}", path.display()), &converted(&path));
+        assert_valid(
+            &format!("the conversion of {}", path.display()),
+            &converted(&path),
+        );
     }
 }
 
@@ -153,8 +175,8 @@ fn the_validator_catches_mistakes() {
         (
             "int-or-string",
             Box::new(|c| {
-                c["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["resources"]
-                    ["limits"]["cpu"] = true.into()
+                c["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+                    ["cpu"] = true.into()
             }),
             "limits.cpu: expected an integer or a string, got boolean",
         ),

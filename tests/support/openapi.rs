@@ -16,7 +16,9 @@ pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
 
 /// The `openAPIV3Schema` of version `version` of a CRD.
 pub fn crd_schema<'a>(crd: &'a Value, version: &str) -> &'a Value {
-    let versions = crd["spec"]["versions"].as_array().expect("a CRD lists versions");
+    let versions = crd["spec"]["versions"]
+        .as_array()
+        .expect("a CRD lists versions");
     let found = versions
         .iter()
         .find(|v| v["name"] == version)
@@ -43,7 +45,10 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     }
     if schema["x-kubernetes-int-or-string"] == true {
         if !matches!(type_of(value), "integer" | "string") {
-            errors.push(format!("{at}: expected an integer or a string, got {}", type_of(value)));
+            errors.push(format!(
+                "{at}: expected an integer or a string, got {}",
+                type_of(value)
+            ));
         }
         return;
     }
@@ -58,7 +63,10 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     if let Some(options) = schema["enum"].as_array()
         && !options.contains(value)
     {
-        errors.push(format!("{at}: {value} is not one of {}", Value::from(options.clone())));
+        errors.push(format!(
+            "{at}: {value} is not one of {}",
+            Value::from(options.clone())
+        ));
     }
     for sub in schema["allOf"].as_array().into_iter().flatten() {
         check(sub, value, path, errors);

@@ -81,7 +81,10 @@ impl Exec for World {
             .filter(|r| line.starts_with(&r.prefix))
             .max_by_key(|r| r.prefix.len());
         match rule {
-            Some(rule) => Ok(rule.answers.pop_front().unwrap_or_else(|| rule.last.clone())),
+            Some(rule) => Ok(rule
+                .answers
+                .pop_front()
+                .unwrap_or_else(|| rule.last.clone())),
             None => panic!("the scripted world has no answer for `{line}`"),
         }
     }

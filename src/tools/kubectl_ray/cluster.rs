@@ -7,14 +7,14 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
+use super::Args;
 use super::manifest::ClusterFile;
 use super::operator::Operator;
 use super::pull_secret;
 use super::wait::{self, Patience};
-use super::Args;
 use crate::cli::{Ctx, Outcome};
 use crate::converge::{Row, State, up as converge_up};
-use crate::kubectl::{Kubectl, Ns, Object, Pod};
+use crate::kubectl::{Kubectl, Lookup, Ns, Object, Pod};
 
 const RAYCLUSTERS: &str = "rayclusters.ray.io";
 
@@ -80,12 +80,23 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let target = args.target();
     let kubectl = Kubectl::new(&ctx.run, &target);
     let name = &file.name;
-    let cluster = kubectl.get::<Object>(RAYCLUSTERS, name, ns)?;
+    let lookup = kubectl.lookup::<Object>(RAYCLUSTERS, name, ns)?;
+    let unknown_kind = matches!(lookup, Lookup::UnknownKind);
+    let cluster = match lookup {
+        Lookup::Found(c) => Some(c),
+        _ => None,
+    };
     let mut rows = Vec::new();
     let mut ready = false;
     match &cluster {
         None => {
-            rows.push(Row::present(format!("RayCluster {name}"), false));
+            let mut row = Row::present(format!("RayCluster {name}"), false);
+            if unknown_kind {
+                row = row.detail(
+                    "this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`",
+                );
+            }
+            rows.push(row);
         }
         Some(c) => {
             let mut row = Row::present(describe(c), true);
@@ -148,7 +159,10 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
             .mutation(["apply", "--filename=-"], ns)
             .stdin(yaml.as_bytes()),
         None => kubectl.mutation(
-            ["apply".to_string(), format!("--filename={}", path.display())],
+            [
+                "apply".to_string(),
+                format!("--filename={}", path.display()),
+            ],
             ns,
         ),
     };
@@ -184,7 +198,8 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
         None => {
             let seen = last_seen.into_inner();
             let state = if seen.is_empty() {
-                "no head pod exists yet: is the KubeRay operator running? (kubectl ray ==)".to_string()
+                "no head pod exists yet: is the KubeRay operator running? (kubectl ray ==)"
+                    .to_string()
             } else {
                 seen.iter().map(Pod::summary).collect::<Vec<_>>().join("; ")
             };
@@ -238,9 +253,8 @@ pub fn delete_and_wait(
             continue;
         }
         ctx.ui.progress(&format!("deleting {}", describe(cluster)));
-        ctx.run.check(
-            &kubectl.mutation(["delete", RAYCLUSTERS, name, "--wait=false"], ns),
-        )?;
+        ctx.run
+            .check(&kubectl.mutation(["delete", RAYCLUSTERS, name, "--wait=false"], ns))?;
     }
     let what = if clusters.len() == 1 {
         format!("{} to be gone", describe(&clusters[0]))
@@ -279,7 +293,13 @@ pub fn delete_and_wait(
     if !force {
         let list: Vec<String> = held
             .iter()
-            .map(|c| format!("{} (finalizers: {})", describe(c), c.metadata.finalizers.join(", ")))
+            .map(|c| {
+                format!(
+                    "{} (finalizers: {})",
+                    describe(c),
+                    c.metadata.finalizers.join(", ")
+                )
+            })
             .collect();
         bail!(
             "still there after {}, held by finalizers: {}\n\

@@ -178,8 +178,8 @@ fn ray_resources(pod_type: &Value) -> Result<Mapping> {
     let mut custom = serde_json::Map::new();
     for (key, value) in resources {
         let key = key.as_str().context("a rayResources key is not a string")?;
-        let number = number_text(value)
-            .with_context(|| format!("rayResources {key} is not a number"))?;
+        let number =
+            number_text(value).with_context(|| format!("rayResources {key} is not a number"))?;
         match key {
             "CPU" => {
                 params.insert("num-cpus".into(), number.into());
@@ -432,7 +432,10 @@ mod tests {
         let worker = &c["spec"]["workerGroupSpecs"][0];
         assert_eq!(worker["groupName"], "worker");
         assert_eq!(worker["minReplicas"], 1);
-        assert_eq!(worker["maxReplicas"], 3, "capped by the cluster's maxWorkers");
+        assert_eq!(
+            worker["maxReplicas"], 3,
+            "capped by the cluster's maxWorkers"
+        );
         assert_eq!(c["spec"]["enableInTreeAutoscaling"], true);
         assert_eq!(c["spec"]["autoscalerOptions"]["idleTimeoutSeconds"], 120);
         assert_eq!(c["spec"]["autoscalerOptions"]["upscalingMode"], "Default");

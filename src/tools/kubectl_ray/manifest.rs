@@ -55,7 +55,11 @@ impl ClusterFile {
             bail!(
                 "{shown} is a {} `{}`, not a RayCluster: expected apiVersion {API_VERSION} \
                  (or the legacy {LEGACY_API_VERSION}) and kind RayCluster",
-                if api.is_empty() { "(no apiVersion)" } else { api },
+                if api.is_empty() {
+                    "(no apiVersion)"
+                } else {
+                    api
+                },
                 if kind.is_empty() { "(no kind)" } else { kind },
             );
         }

@@ -9,7 +9,7 @@ mod cluster;
 pub mod convert;
 pub mod manifest;
 mod operator;
-mod pull_secret;
+pub mod pull_secret;
 pub mod wait;
 
 use std::ffi::OsString;

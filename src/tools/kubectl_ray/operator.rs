@@ -247,8 +247,9 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         }),
     ];
     if keep_namespace {
-        ctx.ui
-            .progress(&format!("keeping namespace {namespace} (a system namespace)"));
+        ctx.ui.progress(&format!(
+            "keeping namespace {namespace} (a system namespace)"
+        ));
     } else {
         pieces.push(
             Piece::new(format!("namespace {namespace}"), namespace_present).delete(|| {
@@ -265,15 +266,19 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     }
     pieces.push(
         Piece::new(operator.release_label(), found.release.is_some()).delete(|| {
-            operator
-                .helm()
-                .uninstall(&operator.config.release, namespace, patience.timeout.as_secs())
+            operator.helm().uninstall(
+                &operator.config.release,
+                namespace,
+                patience.timeout.as_secs(),
+            )
         }),
     );
     pieces.push(
-        Piece::new(format!("RayClusters ({})", clusters.len()), !clusters.is_empty()).delete(
-            || cluster::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force),
-        ),
+        Piece::new(
+            format!("RayClusters ({})", clusters.len()),
+            !clusters.is_empty(),
+        )
+        .delete(|| cluster::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
     );
     down(&ctx.ui, pieces)?;
     Ok(Outcome::Gone(true))

@@ -120,7 +120,11 @@ fn holds(secret: &Secret, wanted: &serde_json::Value) -> bool {
     let Some(bytes) = base64_decode(encoded) else {
         return false;
     };
-    secret.kind == TYPE && serde_json::from_slice::<serde_json::Value>(&bytes).ok().as_ref() == Some(wanted)
+    secret.kind == TYPE
+        && serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .as_ref()
+            == Some(wanted)
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -129,7 +133,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -171,7 +179,10 @@ mod tests {
             ("f", "Zg=="),
             ("fo", "Zm8="),
             ("foo", "Zm9v"),
-            ("oauth2accesstoken:ya29.x", "b2F1dGgyYWNjZXNzdG9rZW46eWEyOS54"),
+            (
+                "oauth2accesstoken:ya29.x",
+                "b2F1dGgyYWNjZXNzdG9rZW46eWEyOS54",
+            ),
         ] {
             assert_eq!(base64_encode(plain.as_bytes()), coded);
             assert_eq!(base64_decode(coded).unwrap(), plain.as_bytes());

@@ -89,7 +89,9 @@ impl<'a> Helm<'a> {
     /// The release `name` in `namespace`, whatever its state.
     pub fn release(&self, name: &str, namespace: &str) -> Result<Option<Release>> {
         let cmd = self.connect(
-            Cmd::query("helm").args(["list", "--all", "--output=json"]),
+            // Helm 4 lists releases in every state (and has no `--all`);
+            // Helm 3 lists deployed and failed ones, which is what counts.
+            Cmd::query("helm").args(["list", "--output=json"]),
             namespace,
         );
         let out = self.run.check(&cmd)?;

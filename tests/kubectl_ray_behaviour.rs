@@ -287,7 +287,7 @@ fn uninstall_deletes_in_order_and_waits_for_the_clusters() {
 fn a_system_namespace_is_never_deleted() {
     let w = World::new();
     w.on(
-        "helm list --all --output=json --namespace=default",
+        "helm list --output=json --namespace=default",
         ok("[]"),
     );
     w.on(

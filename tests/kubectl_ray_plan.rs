@@ -67,7 +67,7 @@ fn operator_install_with_connection_flags() {
     let w = World::new();
     // Every kubectl and helm call carries the flags.
     w.on(
-        "helm list --all --output=json --kubeconfig=/k/cfg --kube-context=lab --namespace=ops",
+        "helm list --output=json --kubeconfig=/k/cfg --kube-context=lab --namespace=ops",
         support::world::ok("[]"),
     );
     w.on(

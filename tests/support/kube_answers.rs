@@ -7,7 +7,7 @@ use super::world::{World, failed, ok};
 
 pub const TOKEN: &str = "ya29.test-access-token";
 
-pub const HELM_LIST: &str = "helm list --all --output=json --namespace=ray";
+pub const HELM_LIST: &str = "helm list --output=json --namespace=ray";
 pub const GET_CRD: &str = "kubectl get customresourcedefinitions rayclusters.ray.io --output=json";
 pub const LIST_CRDS: &str = "kubectl get customresourcedefinitions --output=json";
 pub const LIST_CLUSTERS: &str = "kubectl get rayclusters.ray.io --output=json --all-namespaces";

@@ -14,5 +14,6 @@ pub mod environment;
 pub mod gcloud_props;
 pub mod grammar;
 pub mod runner;
+pub mod tools;
 pub mod tools_on_path;
 pub mod ui;

@@ -1,0 +1,3 @@
+//! One module per tool.
+
+pub mod kas;

@@ -572,6 +572,8 @@ fn push_merges_this_platform_into_the_manifest_list() {
     let pushed = registry_digest(&registry, &format!("{name}-x86_64"));
     assert_eq!(amd64, pushed, "the list holds this push's image");
 
+    let first_image = docker_stdout(&["image", "inspect", "--format", "{{.Id}}", &fx.image]);
+
     // A new build pushed again replaces the amd64 entry and keeps arm64.
     std::fs::write(fx.repo.join("bin/marker"), "second build\n").unwrap();
     fx.build("");
@@ -593,7 +595,7 @@ fn push_merges_this_platform_into_the_manifest_list() {
             .unwrap_or(false),
         "the local copy of the list is purged"
     );
-    let _ = docker(&["image", "rm", "--force", &arm, &format!("{remote}-x86_64")]);
+    let _ = docker(&["image", "rm", "--force", &arm, &format!("{remote}-x86_64"), &first_image]);
 }
 
 /// `architecture -> digest` of the list `name` in the registry.

@@ -1,8 +1,8 @@
 # Sourced by .ci/run: a throwaway Docker engine and a local registry for
 # tests/kas_docker.rs (`kubectl kas` in Docker mode).
 #
-# Installs Debian's docker.io, docker-registry and busybox-static when
-# missing, starts `dockerd` with its own data root, exec root, pid file and
+# Installs Debian's docker.io, docker-registry, busybox-static and
+# openssh-client when missing, starts `dockerd` with its own data root, exec root, pid file and
 # unix socket under $KAS_CI_DIR/docker, starts the registry on a free
 # 127.0.0.1 port, and exports
 #   DOCKER_HOST        unix socket of that engine
@@ -16,6 +16,8 @@
 kas_docker_missing=()
 command -v dockerd >/dev/null || kas_docker_missing+=(docker.io)
 command -v docker-registry >/dev/null || kas_docker_missing+=(docker-registry)
+# `kubectl kas run` checks the SSH folder with ssh-keygen.
+command -v ssh-keygen >/dev/null || kas_docker_missing+=(openssh-client)
 # The fixture images are FROM scratch: they need a statically linked busybox.
 if ! dpkg -s busybox-static >/dev/null 2>&1; then kas_docker_missing+=(busybox-static); fi
 if ((${#kas_docker_missing[@]})); then

@@ -595,7 +595,14 @@ fn push_merges_this_platform_into_the_manifest_list() {
             .unwrap_or(false),
         "the local copy of the list is purged"
     );
-    let _ = docker(&["image", "rm", "--force", &arm, &format!("{remote}-x86_64"), &first_image]);
+    let _ = docker(&[
+        "image",
+        "rm",
+        "--force",
+        &arm,
+        &format!("{remote}-x86_64"),
+        &first_image,
+    ]);
 }
 
 /// `architecture -> digest` of the list `name` in the registry.
@@ -685,7 +692,7 @@ fn jlab_tboard_and_dash_open_their_urls() {
     assert!(commands[1].starts_with("docker run ") && commands[1].contains("--detach"));
     assert!(commands[2].starts_with(&format!("docker exec {} sh -c", fx.image)));
     let url = format!("http://127.0.0.1:{jupyterlab}/lab?token=fixture-token-1234");
-    assert_eq!(fx.browser_opened(), [url.clone()]);
+    assert_eq!(fx.browser_opened(), std::slice::from_ref(&url));
     assert!(out.stdout().contains(&url), "{out}");
     let started = fx.kas(&["exec", "cat", "/tmp/jupyter-starts"]);
     assert_eq!(

@@ -97,6 +97,13 @@ mod tests {
     }
 
     #[test]
+    fn the_projects_own_dockerfile_gives_root() {
+        let text = include_str!("../../../Dockerfile");
+        let wd = final_workdir(text).unwrap();
+        assert_eq!(home_of(wd.as_deref()), "/root");
+    }
+
+    #[test]
     fn a_variable_asks_for_kas_home() {
         let err = final_workdir("FROM a\nWORKDIR $HOME/app\n").unwrap_err();
         assert!(err.to_string().contains("kas.home"));

@@ -9,6 +9,7 @@ use super::catalog::ResourceType;
 use super::discovery;
 use super::openapi;
 use super::patch;
+use super::protobuf;
 use super::select::{FieldSelector, LabelSelector};
 use super::store::{ApiError, DeleteOptions, Part, State};
 
@@ -397,17 +398,21 @@ fn body_rv(req: &Request) -> Option<String> {
     body.pointer("/metadata/resourceVersion")?.as_str().map(String::from)
 }
 
-/// JSON, or YAML for server-side apply. Protobuf is refused (clients fall
-/// back to JSON when the server does not speak it).
+/// JSON, YAML (server-side apply), or protobuf for the few kinds Helm
+/// sends that way.
 fn parse_body(req: &Request) -> Result<Value, ApiError> {
     if req.body.is_empty() {
         return Err(ApiError::bad_request("the request has no body"));
     }
-    if req.content_type.contains("protobuf") || req.content_type.contains("cbor") {
+    if req.content_type.contains("protobuf") {
+        return protobuf::decode(&req.body)
+            .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
+    }
+    if req.content_type.contains("cbor") {
         return Err(ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the emulator speaks JSON only, not {}", req.content_type),
+            format!("the emulator speaks JSON, not {}", req.content_type),
         ));
     }
     if req.content_type.contains("yaml") {

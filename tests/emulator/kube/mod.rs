@@ -20,6 +20,7 @@ mod faults;
 mod http;
 mod openapi;
 mod patch;
+mod protobuf;
 mod raycluster;
 mod select;
 mod store;

@@ -12,7 +12,7 @@ pub fn serve(_types: &[ResourceType], rest: &str, _req: &Request) -> Option<Repl
         // document, in which no kind has a schema to check against.
         "/v2" => Some(Reply::Bytes(
             200,
-            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
             vec![],
         )),
         "/v3" => Some(Reply::Json(200, json!({"paths": {}}))),

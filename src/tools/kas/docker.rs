@@ -28,9 +28,8 @@ pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
     let clutter = find_clutter(&root);
     if !clutter.is_empty() {
         let description = format!(
-            "remove {} from the build context ({})",
-            clutter.len(),
-            CONTEXT_CLUTTER.join(", ")
+            "remove {} from the build context",
+            describe(&root, &clutter)
         );
         p.ctx.run.act(&description, || {
             for path in &clutter {
@@ -284,6 +283,19 @@ fn find_clutter(root: &Path) -> Vec<std::path::PathBuf> {
     }
     found.sort();
     found
+}
+
+/// `a/__pycache__, .tox` (relative to `root`), at most five named.
+fn describe(root: &Path, paths: &[std::path::PathBuf]) -> String {
+    let mut named: Vec<String> = paths
+        .iter()
+        .take(5)
+        .map(|p| show(p.strip_prefix(root).unwrap_or(p)))
+        .collect();
+    if paths.len() > 5 {
+        named.push(format!("and {} more", paths.len() - 5));
+    }
+    named.join(", ")
 }
 
 fn remove(path: &Path) -> std::io::Result<()> {

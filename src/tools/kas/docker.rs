@@ -162,7 +162,16 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
         exec = exec.args(["-i", "-t"]);
     }
     let exec = exec.arg(&p.name).args(cmd).inherit_stdio();
-    passthrough(p.ctx.run.run(&exec)?)
+    let out = p.ctx.run.run(&exec)?;
+    // docker says 1 both for "no such container" and for a command that
+    // failed with 1: only then is it worth asking which.
+    if out.code == Some(1) && !p.ctx.run.dry_run && container_state(p)? != Some(true) {
+        bail!(
+            "the container {0} is not running: start it with `kubectl kas run -d` (or use `kubectl kas shell`, which starts one)",
+            p.name
+        );
+    }
+    passthrough(out)
 }
 
 /// `shell`: into the running container, or a new one.

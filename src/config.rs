@@ -18,6 +18,7 @@ pub struct Config {
     pub nat: Nat,
     pub registry: Registry,
     pub ray: Ray,
+    pub wheel: Wheel,
     pub kas: Kas,
     /// The folder that holds `kas.yaml` (not a key: where it was found).
     #[serde(skip)]
@@ -221,6 +222,8 @@ pub struct Ray {
     pub autoscaler_account: String,
     pub reader_account: String,
     pub reader_display_name: String,
+    /// The KubeRay operator that `kubectl ray ++` installs with Helm.
+    pub operator: RayOperator,
 }
 
 impl Default for Ray {
@@ -229,6 +232,65 @@ impl Default for Ray {
             autoscaler_account: "ray-autoscaler-sa-v1".into(),
             reader_account: "ray-registry-reader-sa".into(),
             reader_display_name: "Ray registry reader service account".into(),
+            operator: RayOperator::default(),
+        }
+    }
+}
+
+/// The KubeRay operator's Helm chart and where it goes.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RayOperator {
+    /// A chart name in `repository`, a local chart folder or archive, or an
+    /// `oci://` reference.
+    pub chart: String,
+    /// The Helm repository that holds `chart` when it is a plain name.
+    pub repository: String,
+    /// The chart version (ignored for a local chart).
+    pub version: String,
+    /// The Helm release name.
+    pub release: String,
+    /// The namespace the operator runs in (created by `++`, deleted by `--`).
+    pub namespace: String,
+    /// Helm values file, relative to the folder of kas.yaml; empty: none.
+    pub values: String,
+}
+
+/// The values file `kubectl ray ++` uses unless configured otherwise.
+pub const DEFAULT_OPERATOR_VALUES: &str = "yaml/k8s/ray-operator.yaml";
+
+impl Default for RayOperator {
+    fn default() -> Self {
+        RayOperator {
+            chart: "kuberay-operator".into(),
+            repository: "https://ray-project.github.io/kuberay-helm/".into(),
+            // KubeRay's newest release line at the time of writing (v1.5,
+            // December 2025; 1.5.1 completes its token authentication).
+            version: "1.5.1".into(),
+            release: "kuberay-operator".into(),
+            // The old scripts' `operatorNamespace`.
+            namespace: "ray".into(),
+            values: DEFAULT_OPERATOR_VALUES.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Wheel {
+    /// The Python package `publish-wheel` builds and publishes.
+    pub package: String,
+    /// Where it goes. `LOCATION` and `PROJECT` are filled from gcloud's
+    /// `artifacts/location` and `core/project`; any other package index's
+    /// upload URL works too.
+    pub repository: String,
+}
+
+impl Default for Wheel {
+    fn default() -> Self {
+        Wheel {
+            package: "attack-simulator".into(),
+            repository: "https://LOCATION-python.pkg.dev/PROJECT/wheels/".into(),
         }
     }
 }

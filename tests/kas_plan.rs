@@ -230,6 +230,35 @@ fn shell_enters_a_running_container() {
 }
 
 #[test]
+fn dash_opens_with_browser_else_xdg_open_else_prints() {
+    let case = Case::new()
+        .config("kas:\n  ports:\n    dashboard: 18265\n")
+        .env("BROWSER", "firefox --new-window %s");
+    insta::assert_snapshot!(case.plan("dash"));
+
+    let bin = case.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("xdg-open"), "#!/bin/sh\n").unwrap();
+    let mut perms = std::fs::metadata(bin.join("xdg-open"))
+        .unwrap()
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(bin.join("xdg-open"), perms).unwrap();
+    let plan = Case::new().env("PATH", bin.to_str().unwrap()).plan("dash");
+    assert!(
+        plan.contains("\nxdg-open http://127.0.0.1:8265\n"),
+        "{plan}"
+    );
+
+    let bare = Case::new().env("PATH", "/nowhere");
+    let plan = bare.plan("dash");
+    assert_eq!(
+        plan,
+        "$ kubectl kas --dry-run dash\nhttp://127.0.0.1:8265\nexit 0\n"
+    );
+}
+
+#[test]
 fn build_clears_the_context() {
     let case = Case::new();
     let repo = case.dir.path().join("repo");

@@ -286,10 +286,7 @@ fn uninstall_deletes_in_order_and_waits_for_the_clusters() {
 #[test]
 fn a_system_namespace_is_never_deleted() {
     let w = World::new();
-    w.on(
-        "helm list --output=json --namespace=default",
-        ok("[]"),
-    );
+    w.on("helm list --output=json --namespace=default", ok("[]"));
     w.on(
         GET_CRD,
         failed(1, "Error from server (NotFound): not found"),

@@ -11,6 +11,7 @@
 ARG CUDA_IMAGE=nvidia/cuda:12.9.1-cudnn-runtime-ubuntu24.04
 FROM ${CUDA_IMAGE}
 
+# A Python the base image's Ubuntu ships (24.04: 3.12).
 ARG PYTHON_VERSION=3.12
 ARG RAY_VERSION=2.60.0
 ARG KUBECTL_VERSION=v1.35.2

@@ -41,7 +41,9 @@ dockerd \
   -H "unix://$kas_docker_dir/docker.sock" \
   >"$kas_docker_dir/dockerd.log" 2>&1 &
 kas_dockerd_pid=$!
-on_exit "kill $kas_dockerd_pid 2>/dev/null; for _ in \$(seq 100); do kill -0 $kas_dockerd_pid 2>/dev/null || break; sleep 0.2; done; rm -rf '$kas_docker_dir/data' '$kas_docker_dir/exec'"
+# Stopping: dockerd stops its containers and containerd first (bounded:
+# after 20 s it is killed).
+on_exit "kill $kas_dockerd_pid 2>/dev/null; for _ in \$(seq 100); do kill -0 $kas_dockerd_pid 2>/dev/null || break; sleep 0.2; done; kill -9 $kas_dockerd_pid 2>/dev/null; wait $kas_dockerd_pid 2>/dev/null; rm -rf '$kas_docker_dir/data' '$kas_docker_dir/exec'"
 export DOCKER_HOST="unix://$kas_docker_dir/docker.sock"
 
 kas_docker_ready=

@@ -411,10 +411,20 @@ fn run_sets_limits_ports_mounts_and_exec_passes_the_status_through() {
         "ls\n"
     );
 
+    let out = fx.kas(&["exec", "sh", "-c", "exit 1"]);
+    assert_eq!(out.code(), 1, "a command's own 1 is passed through: {out}");
+
     // run -: removes it, and a second time finds nothing to do.
     let out = fx.kas(&["run", "-"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(!exists("container", &fx.image));
+    let out = fx.kas(&["exec", "echo", "hi"]);
+    assert_eq!(out.code(), 3, "{out}");
+    assert!(
+        out.stderr()
+            .contains("is not running: start it with `kubectl kas run -d`"),
+        "{out}"
+    );
     let out = fx.kas(&["run", "-"]);
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(out.docker_commands().len(), 1, "{out}");

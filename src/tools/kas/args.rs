@@ -28,7 +28,7 @@ Kubernetes mode (`kubectl kas . COMMAND`, `--k8s`, `kfwd PORT [-|LOCAL]`) is not
 supported by this version yet.
 
 Examples:
-  kubectl kas build --build-arg PYTHON=3.12
+  kubectl kas build --build-arg RAY_VERSION=2.60.0
   kubectl kas .dev run -d -- sleep infinity
   kubectl kas exec python -V
   kubectl kas run -";
@@ -59,7 +59,8 @@ pub struct Args {
     #[arg(
         value_name = "COMMAND",
         trailing_var_arg = true,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        hide = true
     )]
     pub words: Vec<String>,
 }

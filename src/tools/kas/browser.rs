@@ -45,8 +45,9 @@ fn opener(ctx: &Ctx, url: &str) -> Option<Cmd> {
     } else {
         "xdg-open"
     };
-    // `which` looks at this process's PATH, as the runner will.
-    which::which(system)
+    let path = ctx.env.get("PATH")?;
+    let cwd = std::env::current_dir().ok()?;
+    which::which_in(system, Some(path), cwd)
         .ok()
         .map(|_| Cmd::mutation(system).arg(url))
 }

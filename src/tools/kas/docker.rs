@@ -28,9 +28,8 @@ pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
     let clutter = find_clutter(&root);
     if !clutter.is_empty() {
         let description = format!(
-            "remove {} from the build context ({})",
-            clutter.len(),
-            CONTEXT_CLUTTER.join(", ")
+            "remove {} from the build context",
+            describe(&root, &clutter)
         );
         p.ctx.run.act(&description, || {
             for path in &clutter {
@@ -163,7 +162,16 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
         exec = exec.args(["-i", "-t"]);
     }
     let exec = exec.arg(&p.name).args(cmd).inherit_stdio();
-    passthrough(p.ctx.run.run(&exec)?)
+    let out = p.ctx.run.run(&exec)?;
+    // docker says 1 both for "no such container" and for a command that
+    // failed with 1: only then is it worth asking which.
+    if out.code == Some(1) && !p.ctx.run.dry_run && container_state(p)? != Some(true) {
+        bail!(
+            "the container {0} is not running: start it with `kubectl kas run -d` (or use `kubectl kas shell`, which starts one)",
+            p.name
+        );
+    }
+    passthrough(out)
 }
 
 /// `shell`: into the running container, or a new one.
@@ -284,6 +292,19 @@ fn find_clutter(root: &Path) -> Vec<std::path::PathBuf> {
     }
     found.sort();
     found
+}
+
+/// `a/__pycache__, .tox` (relative to `root`), at most five named.
+fn describe(root: &Path, paths: &[std::path::PathBuf]) -> String {
+    let mut named: Vec<String> = paths
+        .iter()
+        .take(5)
+        .map(|p| show(p.strip_prefix(root).unwrap_or(p)))
+        .collect();
+    if paths.len() > 5 {
+        named.push(format!("and {} more", paths.len() - 5));
+    }
+    named.join(", ")
 }
 
 fn remove(path: &Path) -> std::io::Result<()> {

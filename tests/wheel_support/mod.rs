@@ -273,7 +273,7 @@ impl Sandbox {
 
     /// A script named `name` first on PATH that logs its command line and
     /// runs `real`.
-    fn wrap(&self, name: &str, real: &Path) {
+    pub fn wrap(&self, name: &str, real: &Path) {
         let script = format!(
             "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{}'\nexec '{}' \"$@\"\n",
             self.log.display(),
@@ -283,6 +283,12 @@ impl Sandbox {
         std::fs::write(&path, script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// The wrappers first, then the system's folders (for programs such as
+    /// gcloud, whose launcher needs the usual shell tools).
+    pub fn path_with_system(&self) -> (String, String) {
+        ("PATH".into(), format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display()))
     }
 
     /// Runs git (the real one, unlogged) in the project.

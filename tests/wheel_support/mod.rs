@@ -98,7 +98,9 @@ impl Index {
                 if child.try_wait().unwrap().is_some() {
                     break; // The port was taken after all: try another.
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Its own health page, and still alive: not another
+                // server that happened to take the port.
+                if healthy(port) && child.try_wait().unwrap().is_none() {
                     return Index {
                         child,
                         dir,
@@ -288,7 +290,10 @@ impl Sandbox {
     /// The wrappers first, then the system's folders (for programs such as
     /// gcloud, whose launcher needs the usual shell tools).
     pub fn path_with_system(&self) -> (String, String) {
-        ("PATH".into(), format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display()))
+        (
+            "PATH".into(),
+            format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display()),
+        )
     }
 
     /// Runs git (the real one, unlogged) in the project.
@@ -449,6 +454,23 @@ fn write_private(path: &Path, text: &str) {
         .open(path)
         .unwrap();
     file.write_all(text.as_bytes()).unwrap();
+}
+
+fn healthy(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
 
 fn free_port() -> u16 {

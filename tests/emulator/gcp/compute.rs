@@ -224,6 +224,11 @@ fn merge(target: &mut Value, patch: &Value) {
             if ["id", "kind", "selfLink", "creationTimestamp"].contains(&k.as_str()) {
                 continue;
             }
+            // Google leaves empty lists out of its answers.
+            if v.as_array().is_some_and(|a| a.is_empty()) {
+                t.remove(k);
+                continue;
+            }
             t.insert(k.clone(), v.clone());
         }
     }

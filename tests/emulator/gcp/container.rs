@@ -111,10 +111,29 @@ fn create(s: &mut State, req: &Req, location: &str) -> Reply {
     cluster["currentNodeVersion"] = json!(version);
     cluster["initialClusterVersion"] = json!(version);
     cluster["id"] = json!(format!("{:032x}", 0xc1u128 << 96 | n as u128));
-    if cluster["privateClusterConfig"]["enablePrivateNodes"] == true {
-        cluster["privateClusterConfig"]["privateEndpoint"] = json!("10.13.37.2");
-        cluster["privateClusterConfig"]["publicEndpoint"] = json!(endpoint);
-    }
+    let private_nodes = cluster["privateClusterConfig"]["enablePrivateNodes"] == true
+        || cluster["networkConfig"]["defaultEnablePrivateNodes"] == true;
+    cluster["privateClusterConfig"]["enablePrivateNodes"] = json!(private_nodes);
+    cluster["privateClusterConfig"]["privateEndpoint"] = json!("10.13.37.2");
+    cluster["privateClusterConfig"]["publicEndpoint"] = json!(endpoint);
+    cluster["networkConfig"]["defaultEnablePrivateNodes"] = json!(private_nodes);
+    cluster["networkConfig"]["network"] = json!(format!("projects/{}/global/networks/{}", s.project, cluster["network"].as_str().unwrap_or("default")));
+    // gcloud 528 sends authorized networks in the newer
+    // `controlPlaneEndpointsConfig`; GKE answers with both shapes filled.
+    let networks = match &cluster["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] {
+        Value::Null => cluster["masterAuthorizedNetworksConfig"].clone(),
+        given => given.clone(),
+    };
+    let ip = &mut cluster["controlPlaneEndpointsConfig"]["ipEndpointsConfig"];
+    ip["enabled"] = json!(true);
+    ip["enablePublicEndpoint"] = json!(true);
+    ip["publicEndpoint"] = json!(endpoint);
+    ip["privateEndpoint"] = json!("10.13.37.2");
+    cluster["controlPlaneEndpointsConfig"]["dnsEndpointConfig"] = json!({
+        "endpoint": format!("gke-{:032x}.{location}.gke.goog", n),
+        "allowExternalTraffic": false,
+    });
+    set_authorized_networks(&mut cluster, networks);
     let mut nodes = 0;
     for pool in cluster["nodePools"].as_array_mut().into_iter().flatten() {
         nodes += pool["initialNodeCount"].as_u64().unwrap_or(0);
@@ -163,12 +182,13 @@ fn update(s: &mut State, req: &Req, location: &str, full: &str) -> Reply {
     for (key, value) in fields {
         match key.as_str() {
             "desiredMasterAuthorizedNetworksConfig" => {
-                let mut config = value.clone();
-                // An absent list means none: store it as Google returns it.
-                if config["enabled"] == true && config["cidrBlocks"].is_null() {
-                    config.as_object_mut().map(|o| o.remove("cidrBlocks"));
+                set_authorized_networks(cluster, value.clone());
+            }
+            "desiredControlPlaneEndpointsConfig" => {
+                let networks = value["ipEndpointsConfig"]["authorizedNetworksConfig"].clone();
+                if !networks.is_null() {
+                    set_authorized_networks(cluster, networks);
                 }
-                cluster["masterAuthorizedNetworksConfig"] = config;
             }
             other => {
                 // Others land on the field their name points at
@@ -254,4 +274,19 @@ fn poll(s: &mut State, _req: &Req, location: &str, id: &str) -> Reply {
             Reply::ok(op)
         }
     }
+}
+
+/// Stores master authorized networks in both places GKE reports them
+/// (`masterAuthorizedNetworksConfig` and
+/// `controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig`).
+fn set_authorized_networks(cluster: &mut Value, mut networks: Value) {
+    if networks.is_null() {
+        networks = json!({});
+    }
+    // An empty list is left out, as Google does.
+    if networks["cidrBlocks"].as_array().is_some_and(|b| b.is_empty()) {
+        networks.as_object_mut().map(|o| o.remove("cidrBlocks"));
+    }
+    cluster["masterAuthorizedNetworksConfig"] = networks.clone();
+    cluster["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] = networks;
 }

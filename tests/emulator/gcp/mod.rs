@@ -255,6 +255,8 @@ impl GcpEmulator {
         s.kube_endpoint = (endpoint.to_string(), ca_pem.to_string());
         for c in s.clusters.values_mut() {
             c["endpoint"] = json!(endpoint);
+            c["privateClusterConfig"]["publicEndpoint"] = json!(endpoint);
+            c["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["publicEndpoint"] = json!(endpoint);
             c["masterAuth"]["clusterCaCertificate"] = json!(crypto::b64(ca_pem.as_bytes()));
         }
     }
@@ -403,6 +405,7 @@ impl GcpEmulator {
         if !blocks.is_empty() {
             networks["cidrBlocks"] = json!(blocks);
         }
+        let dns = format!("gke-{n:032x}.{ZONE}.gke.goog");
         s.clusters.insert(
             full.clone(),
             json!({
@@ -411,6 +414,14 @@ impl GcpEmulator {
                 "clusterIpv4Cidr": pod_range, "endpoint": endpoint,
                 "masterAuth": {"clusterCaCertificate": crypto::b64(ca.as_bytes())},
                 "masterAuthorizedNetworksConfig": networks,
+                "privateClusterConfig": {"enablePrivateNodes": true, "masterIpv4CidrBlock": "10.13.37.0/28",
+                                         "privateEndpoint": "10.13.37.2", "publicEndpoint": endpoint},
+                "controlPlaneEndpointsConfig": {
+                    "dnsEndpointConfig": {"endpoint": dns, "allowExternalTraffic": false},
+                    "ipEndpointsConfig": {"enabled": true, "enablePublicEndpoint": true,
+                                          "publicEndpoint": endpoint, "privateEndpoint": "10.13.37.2",
+                                          "authorizedNetworksConfig": networks},
+                },
                 "currentMasterVersion": "1.33.5-gke.1000000",
                 "currentNodeVersion": "1.33.5-gke.1000000",
                 "selfLink": format!("{}/container/v1/{full}", self.shared.base),

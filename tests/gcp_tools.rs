@@ -11,6 +11,8 @@ mod emulator;
 #[path = "gcp_tools/harness.rs"]
 mod harness;
 
+#[path = "gcp_tools/counts.rs"]
+mod counts;
 #[path = "gcp_tools/faults.rs"]
 mod faults;
 

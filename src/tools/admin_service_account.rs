@@ -132,7 +132,7 @@ impl Admin<'_> {
     fn activated(&self) -> Result<bool> {
         let credentialed = self.accounts()?.iter().any(|a| a.account == self.email);
         let in_use = self.alias_props().get("core/account") == Some(&self.email);
-        Ok(credentialed && in_use && self.key_file.exists())
+        Ok(credentialed && in_use && key_is_usable(&self.key_file))
     }
 
     fn member(&self) -> String {
@@ -288,7 +288,7 @@ fn up(a: &Admin) -> Result<Outcome> {
         }),
         Piece::new(
             format!("key file {}", a.key_file.display()),
-            a.key_file.exists(),
+            key_is_usable(&a.key_file),
         )
         .create(|| create_key(a)),
         Piece::probed(
@@ -355,10 +355,25 @@ fn missing_apis(a: &Admin) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Whether the key file holds a service account key. gcloud leaves an
+/// empty file behind when creating the key fails.
+fn key_is_usable(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|key| key.get("private_key").is_some())
+}
+
 /// The key, readable by its owner only (the script left it to the umask).
 fn create_key(a: &Admin) -> Result<()> {
     let run = &a.ctx.run;
     let path = &a.key_file;
+    if path.exists() {
+        run.act(
+            &format!("remove the unusable key file {}", path.display()),
+            || Ok(std::fs::remove_file(path)?),
+        )?;
+    }
     if let Some(dir) = path.parent().filter(|d| !d.exists()) {
         run.act(&format!("create folder {}", dir.display()), || {
             Ok(std::fs::create_dir_all(dir)?)

@@ -44,7 +44,8 @@ pub fn every_mutation_fails_once(case: &Case) -> usize {
     for (method, path) in &mutations {
         let cloud = Cloud::new();
         (case.setup)(&cloud);
-        cloud.emu.fail_once(method, path, 503);
+        // 403: gcloud itself retries a 503, which the tools then survive unseen.
+        cloud.emu.fail_once(method, path, 403);
         let failed = cloud.run(case.tool, case.args);
         assert!(
             cloud.emu.pending_faults().is_empty(),
@@ -61,7 +62,7 @@ pub fn every_mutation_fails_once(case: &Case) -> usize {
         let rerun = cloud.run(case.tool, case.args);
         assert!(
             rerun.ok(),
-            "rerun after a fault on {method} {path}: {rerun}"
+            "rerun after a fault on {method} {path}: {rerun}\nafter the failed run: {failed}"
         );
         assert_eq!(
             (case.end_state)(&cloud),

@@ -46,7 +46,11 @@ fn done(home: &Path) -> World {
         "[core]\nproject = sentience-reinforce\naccount = {SA}\n[artifacts]\nlocation = europe-west4\n\
          [compute]\nregion = europe-west4\nzone = europe-west4-a\n"
     );
-    std::fs::write(home.join(".kas-auth.json"), "{}").unwrap();
+    std::fs::write(
+        home.join(".kas-auth.json"),
+        r#"{"type":"service_account","private_key":"(test)"}"#,
+    )
+    .unwrap();
     gcloud_home(home, &[("default", ""), ("kas", &config)], "kas").answer(
         AUTH,
         &format!(r#"[{{"account":"{SA}","status":"ACTIVE"}}]"#),

@@ -52,6 +52,19 @@ pub enum Format {
     Json,
 }
 
+/// A usage mistake found after parsing (a missing FILE, say): the driver
+/// prints it with the usage line and exits with [`EXIT_USAGE`].
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// A tool's arguments carry the common flags.
 pub trait HasCommon {
     fn common(&self) -> &Common;
@@ -355,6 +368,11 @@ where
         };
         match (self.run)(&ctx, op, &args) {
             Ok(outcome) => outcome.exit_code(),
+            Err(e) if e.is::<UsageError>() => {
+                ctx.ui.error(&format!("{e}"));
+                eprintln!("\n{}", command.render_usage());
+                EXIT_USAGE
+            }
             Err(e) => {
                 ctx.ui.error(&format!("{e:#}"));
                 EXIT_ERROR

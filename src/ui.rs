@@ -2,7 +2,7 @@
 //! `--verbose` trace and warnings on stderr. Tests use a buffer instead, so
 //! a plan snapshot holds exactly what a user would have read.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 pub struct Ui {
@@ -38,8 +38,13 @@ impl Ui {
     fn emit(&self, to_stdout: bool, prefix: &str, line: &str) {
         match &self.buffer {
             Some(b) => b.lock().unwrap().push(format!("{prefix}{line}")),
-            None if to_stdout => println!("{line}"),
-            None => eprintln!("{prefix}{line}"),
+            // A closed pipe (`| head`) is not worth a panic.
+            None if to_stdout => {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "{prefix}{line}");
+            }
         }
     }
 

@@ -81,11 +81,11 @@ pub const TOOL: Tool<Args, Op> = Tool {
     run,
 };
 
-/// The image's name in the registry.
-pub fn image_name(flavor: Option<&str>) -> String {
+/// The image's name in the registry: `kas.image`, with `.FLAVOR`.
+pub fn image_name(base: &str, flavor: Option<&str>) -> String {
     match flavor {
-        Some(f) => format!("kas.{f}"),
-        None => "kas".to_string(),
+        Some(f) => format!("{base}.{f}"),
+        None => base.to_string(),
     }
 }
 
@@ -106,7 +106,7 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
         ctx.artifacts_location()?,
         ctx.project()?,
         ctx.config.registry.images,
-        image_name(args.flavor.as_deref())
+        image_name(&ctx.config.kas.image, args.flavor.as_deref())
     );
     let images: Vec<DockerImage> = ctx.run.json(&gcloud::query([
         "artifacts",

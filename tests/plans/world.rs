@@ -57,13 +57,6 @@ impl World {
         self
     }
 
-    /// A world where `prefix` fails with `stderr`.
-    pub fn fails(mut self, prefix: &str, stderr: &str) -> World {
-        self.answers
-            .push((prefix.to_string(), Output::failed(1, stderr)));
-        self
-    }
-
     pub fn config(mut self, yaml: &str) -> World {
         self.config = kas_infra::config::Config::parse(yaml).expect("test configuration parses");
         self
@@ -102,7 +95,18 @@ impl World {
         });
         let home = self_home.clone();
         let mut out = format!("$ {argv}\n");
-        for line in ui.lines() {
+        // Independent reads run concurrently: a run of queries is listed
+        // in a fixed order so the transcript does not depend on timing.
+        let mut lines = ui.lines();
+        let mut start = 0;
+        while start < lines.len() {
+            let end = (start..lines.len())
+                .find(|&i| !lines[i].starts_with("? "))
+                .unwrap_or(lines.len());
+            lines[start..end].sort();
+            start = end + 1;
+        }
+        for line in lines {
             out.push_str(&line.replace(&home, "$HOME"));
             out.push('\n');
         }

@@ -326,3 +326,26 @@ fn a_project_in_a_subfolder_of_the_repository() {
     assert!(out.stdout.contains(&format!("1.0.0+{}", sb.short_commit())));
     assert_eq!(sb.snapshot(), before, "the user's files changed");
 }
+
+#[test]
+fn an_api_token_works_with_either_uploader() {
+    let Some(py) = Python::find() else { return };
+    // PyPI-like indexes take a token as the password of `__token__`.
+    let index = Index::start_for(&py, "__token__");
+    let token = vec![("UV_PUBLISH_TOKEN".to_string(), index.password.clone())];
+
+    let sb = Sandbox::new("wheel-pep621", &py, &index.url(), &["uv", "python3"]);
+    let out = sb.run(&[], &token);
+    assert_eq!(out.code, 0, "{out}");
+    sb.assert_log_free_of(&index.password);
+
+    let sb = Sandbox::new("wheel-poetry", &py, &index.url(), &["poetry", "twine"]);
+    let out = sb.run(&["-v"], &token);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("TWINE_USERNAME=__token__ TWINE_PASSWORD=***")
+    );
+    sb.assert_log_free_of(&index.password);
+    assert_eq!(index.files().len(), 2, "{:?}", index.files());
+}

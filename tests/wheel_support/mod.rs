@@ -56,11 +56,16 @@ pub struct Index {
 
 impl Index {
     pub fn start(py: &Python) -> Index {
+        Index::start_for(py, "uploader")
+    }
+
+    /// An index whose one account is `user`.
+    pub fn start_for(py: &Python, user: &str) -> Index {
         let dir = tempfile::tempdir().unwrap();
         let packages = dir.path().join("packages");
         std::fs::create_dir(&packages).unwrap();
         let htpasswd = dir.path().join("htpasswd");
-        let user = "uploader".to_string();
+        let user = user.to_string();
         let password = format!("pw-{}-{}", std::process::id(), nanos());
         let mut make = Command::new(py.bin.join("python"))
             .args([

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::pyproject::PyProject;
-use super::repository::Credentials;
+use super::repository::{Credentials, TOKEN_USER};
 use crate::cli::Ctx;
 use crate::cmd::Cmd;
 use crate::tools_on_path::locate;
@@ -103,7 +103,7 @@ pub fn upload_cmd(
     credentials: Option<&Credentials>,
 ) -> Cmd {
     let wheel = wheel.to_string_lossy().into_owned();
-    let (mut cmd, user_var, password_var) = match uploader {
+    let (cmd, user_var, password_var) = match uploader {
         Uploader::Uv => (
             Cmd::mutation("uv")
                 .args(["publish", "--publish-url", url])
@@ -119,12 +119,22 @@ pub fn upload_cmd(
             "TWINE_PASSWORD",
         ),
     };
-    if let Some(c) = credentials {
-        cmd = cmd
-            .env(user_var, &c.username)
-            .secret_env(password_var, &c.password);
+    match credentials {
+        // uv takes a token on its own and refuses it beside a user name.
+        Some(c) if uploader == Uploader::Uv && c.username == TOKEN_USER => {
+            cmd.secret_env("UV_PUBLISH_TOKEN", &c.password)
+        }
+        Some(c) => {
+            let cmd = if uploader == Uploader::Uv {
+                cmd.env_remove("UV_PUBLISH_TOKEN")
+            } else {
+                cmd
+            };
+            cmd.env(user_var, &c.username)
+                .secret_env(password_var, &c.password)
+        }
+        None => cmd,
     }
-    cmd
 }
 
 /// The files of the work tree that git knows or would add: tracked ones and

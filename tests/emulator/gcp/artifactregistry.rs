@@ -170,9 +170,17 @@ fn in_repository(s: &mut State, method: &str, repo: &str, rest: &[&str], req: &R
                     ))
                 }
                 ("GET", ["tags"]) => {
+                    // gcloud asks for one version's tags with
+                    // `filter=version="projects/.../versions/V"`.
+                    let wanted = req
+                        .param("filter")
+                        .and_then(|f| f.strip_prefix("version="))
+                        .map(|v| v.trim_matches('"'))
+                        .map(|v| v.rsplit("/versions/").next().unwrap_or(v).to_string());
                     let tags: Vec<Value> = package
                         .tags
                         .iter()
+                        .filter(|(_, v)| wanted.as_ref().is_none_or(|w| w == *v))
                         .map(|(t, v)| tag_json(&pkg_name, t, v))
                         .collect();
                     list_or_empty("tags", tags)

@@ -268,6 +268,12 @@ impl GcpEmulator {
         }
     }
 
+    /// Makes Compute, GKE and Artifact Registry answer 403
+    /// `SERVICE_DISABLED` until their API is enabled (off by default).
+    pub fn require_enabled_services(&self, on: bool) {
+        self.state().require_enabled_services = on;
+    }
+
     pub fn enabled_services(&self) -> Vec<String> {
         self.state().services.iter().cloned().collect()
     }
@@ -703,6 +709,9 @@ fn route(s: &mut State, req: &Req) -> Reply {
              login cookie or other valid authentication credential.",
         );
     }
+    if let Some(disabled) = disabled_service(s, api) {
+        return disabled;
+    }
     match api {
         "serviceusage" => serviceusage::handle(s, req),
         "cloudresourcemanager" => resourcemanager::handle(s, req),
@@ -712,6 +721,37 @@ fn route(s: &mut State, req: &Req) -> Reply {
         "compute" => compute::handle(s, req),
         _ => Reply::not_found(&format!("The emulator does not serve {}.", req.path)),
     }
+}
+
+/// Google's answer to a call to an API the project has not enabled.
+fn disabled_service(s: &State, api: &str) -> Option<Reply> {
+    let (service, title) = match api {
+        "compute" => ("compute.googleapis.com", "Compute Engine API"),
+        "container" => ("container.googleapis.com", "Kubernetes Engine API"),
+        "artifactregistry" => ("artifactregistry.googleapis.com", "Artifact Registry API"),
+        _ => return None,
+    };
+    if !s.require_enabled_services || s.services.contains(service) {
+        return None;
+    }
+    let number = s.project_number;
+    let message = format!(
+        "{title} has not been used in project {number} before or it is disabled. Enable it \
+         by visiting https://console.developers.google.com/apis/api/{service}/overview?project={number} \
+         then retry."
+    );
+    let body = json!({"error": {
+        "code": 403,
+        "message": message,
+        "status": "PERMISSION_DENIED",
+        "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "SERVICE_DISABLED",
+            "domain": "googleapis.com",
+            "metadata": {"service": service, "consumer": format!("projects/{number}")},
+        }],
+    }});
+    Some(Reply::json(403, &body))
 }
 
 fn redact_query(req: &Req) -> String {

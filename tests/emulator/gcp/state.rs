@@ -68,6 +68,9 @@ pub struct State {
     pub ops: BTreeMap<String, PendingOp>,
     /// How many polls an operation answers "running" before "done".
     pub operation_polls: u32,
+    /// Refuse Compute, GKE and Artifact Registry calls (403
+    /// `SERVICE_DISABLED`) until their API is enabled, as Google does.
+    pub require_enabled_services: bool,
     /// Endpoint and CA certificate (PEM) given to clusters, so a cluster
     /// can lead to a Kubernetes emulator.
     pub kube_endpoint: (String, String),
@@ -94,6 +97,7 @@ impl State {
             routers: BTreeMap::new(),
             ops: BTreeMap::new(),
             operation_polls: 1,
+            require_enabled_services: false,
             kube_endpoint: (
                 "203.0.113.100".to_string(),
                 "-----BEGIN CERTIFICATE-----\nZW11bGF0b3I=\n-----END CERTIFICATE-----\n"

@@ -237,8 +237,81 @@ fn a_failed_helm_install_is_reported_and_a_rerun_upgrades() {
         "helm upgrade kuberay-operator",
         ok("Release \"kuberay-operator\" has been upgraded.\n"),
     );
+    w.on(HELM_LIST, ok(&release("deployed")));
     let r = run(w, &["++"]);
     assert_eq!(r.code, 0, "{:#?}", r.ui);
+}
+
+#[test]
+fn an_interrupted_install_is_removed_and_redone() {
+    let w = World::new();
+    operator_with_release(&w, "pending-install");
+    w.on("helm uninstall kuberay-operator", ok(""));
+    w.on("helm install kuberay-operator", ok(""));
+    w.on(HELM_LIST, ok(&release("deployed")));
+    let r = run(w, &["++"]);
+    assert_eq!(r.code, 0, "{:#?}", r.ui);
+    let helm: Vec<String> = r
+        .world
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("helm "))
+        .collect();
+    assert!(
+        helm[1].starts_with("helm uninstall kuberay-operator --wait"),
+        "{helm:#?}"
+    );
+    assert!(
+        helm[2].starts_with("helm install kuberay-operator"),
+        "{helm:#?}"
+    );
+    assert!(
+        r.ui.iter().any(|l| l.contains("stuck in pending-install")),
+        "{:#?}",
+        r.ui
+    );
+}
+
+#[test]
+fn an_interrupted_upgrade_is_rolled_back_then_redone() {
+    let w = World::new();
+    operator_with_release(&w, "pending-upgrade");
+    w.on("helm rollback kuberay-operator", ok(""));
+    w.on("helm upgrade kuberay-operator", ok(""));
+    w.on(HELM_LIST, ok(&release("deployed")));
+    let r = run(w, &["++"]);
+    assert_eq!(r.code, 0, "{:#?}", r.ui);
+    let helm: Vec<String> = r
+        .world
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("helm "))
+        .collect();
+    assert!(
+        helm[1].starts_with("helm rollback kuberay-operator --wait"),
+        "{helm:#?}"
+    );
+    assert!(
+        helm[2].starts_with("helm upgrade kuberay-operator"),
+        "{helm:#?}"
+    );
+}
+
+#[test]
+fn a_release_helm_left_unrecorded_is_reported() {
+    let w = World::new();
+    operator_absent(&w);
+    w.on("helm install", ok(""));
+    w.on(HELM_LIST, ok(&release("pending-install")));
+    let r = run(w, &["++"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        error_text(&r).contains(
+            "Helm finished, but the helm release kuberay-operator in namespace ray is pending-install"
+        ),
+        "{}",
+        error_text(&r)
+    );
 }
 
 #[test]
@@ -394,6 +467,7 @@ fn a_local_chart_is_installed_without_repository_or_version() {
     let mut config = kas_infra::config::Config::default();
     config.ray.operator.chart = "./charts/kuberay-operator".into();
     config.ray.operator.values = String::new();
+    w.on(HELM_LIST, ok(&release("deployed")));
     let r = support::world::run_with(w, config, &["++"]);
     assert_eq!(r.code, 0, "{:#?}", r.ui);
     assert!(r.world.lines().contains(

@@ -421,3 +421,26 @@ fn every_kubectl_and_helm_call_uses_the_given_kubeconfig_and_context() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(w.crd().is_some());
 }
+
+#[test]
+fn a_head_pod_that_never_gets_ready_ends_the_wait_with_its_state() {
+    let Some(w) = World::new() else { return };
+    let mut cluster: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root().join(LOCAL)).unwrap()).unwrap();
+    cluster["metadata"]["name"] = "stalled".into();
+    cluster["spec"]["headGroupSpec"]["template"]["metadata"]["annotations"][kube::NOT_READY] =
+        "true".into();
+    let file = w.dir.path().join("stalled.yaml");
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+    let out = w.kubectl_ray(&["+", file, "--timeout", "2s"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the head pod of RayCluster stalled is not Ready after 2s"),
+        "{err}"
+    );
+    assert!(err.contains("stalled-head"), "names the pod: {err}");
+    assert_eq!(w.code(&["=", file]), 1, "status: present but not ready");
+    assert!(w.cluster("stalled").is_some());
+}

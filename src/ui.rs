@@ -48,6 +48,13 @@ impl Ui {
         }
     }
 
+    /// A line for a test's transcript (buffered only).
+    pub fn record(&self, line: &str) {
+        if let Some(b) = &self.buffer {
+            b.lock().unwrap().push(line.to_string());
+        }
+    }
+
     /// A result: status tables, JSON, URLs.
     pub fn say(&self, text: &str) {
         for line in text.trim_end_matches('\n').lines() {
@@ -76,6 +83,17 @@ impl Ui {
 
     pub fn warn(&self, line: &str) {
         self.emit(false, "warning: ", line);
+    }
+
+    /// Asks for a line of text on the terminal (empty without one).
+    pub fn ask(&self, question: &str) -> String {
+        if !self.interactive || self.buffer.is_some() {
+            return String::new();
+        }
+        eprint!("{question} ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        answer
     }
 
     /// Asks a yes/no question on the terminal; without one the answer is

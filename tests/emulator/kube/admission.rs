@@ -75,7 +75,8 @@ pub fn on_update(ty: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
         if obj.get("type").is_none() {
             obj["type"] = json!("Opaque");
         }
-        if let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
+        if let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+        {
             for (k, v) in plain {
                 let text = v.as_str().unwrap_or_default().to_string();
                 obj["data"][k] = json!(base64_encode(text.as_bytes()));

@@ -29,7 +29,10 @@ pub struct Request {
 
 impl Request {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn flag(&self, name: &str) -> bool {
@@ -44,7 +47,7 @@ impl Request {
 pub enum Reply {
     Json(u16, Value),
     Bytes(u16, &'static str, Vec<u8>),
-    Watch(Watch),
+    Watch(Box<Watch>),
 }
 
 impl From<ApiError> for Reply {
@@ -87,7 +90,11 @@ pub fn handle(state: &mut State, req: &Request) -> Reply {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
 fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
@@ -97,7 +104,9 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
         "/version" => return Ok(Reply::Json(200, discovery::version())),
         "/api" => return Ok(Reply::Json(200, discovery::core_versions(&req.server))),
         "/apis" => return Ok(Reply::Json(200, discovery::group_list(&types))),
-        "/healthz" | "/livez" | "/readyz" => return Ok(Reply::Bytes(200, "text/plain", b"ok".to_vec())),
+        "/healthz" | "/livez" | "/readyz" => {
+            return Ok(Reply::Bytes(200, "text/plain", b"ok".to_vec()));
+        }
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/openapi") {
@@ -107,7 +116,9 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
     let (group, version, rest) = match segs.as_slice() {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group] => {
-            return discovery::group(&types, group).map(|g| Reply::Json(200, g)).ok_or_else(not_found);
+            return discovery::group(&types, group)
+                .map(|g| Reply::Json(200, g))
+                .ok_or_else(not_found);
         }
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(not_found()),
@@ -123,19 +134,39 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
     };
     let namespaced_path = rest.len() >= 3
         && rest[0] == "namespaces"
-        && types.iter().any(|t| t.group == group && t.plural == rest[2] && t.namespaced);
-    let (namespace, rest) = if namespaced_path { (Some(rest[1]), &rest[2..]) } else { (None, rest) };
+        && types
+            .iter()
+            .any(|t| t.group == group && t.plural == rest[2] && t.namespaced);
+    let (namespace, rest) = if namespaced_path {
+        (Some(rest[1]), &rest[2..])
+    } else {
+        (None, rest)
+    };
     let ty = types
         .iter()
-        .find(|t| t.group == group && t.plural == rest[0] && t.versions.iter().any(|v| v == version))
+        .find(|t| {
+            t.group == group && t.plural == rest[0] && t.versions.iter().any(|v| v == version)
+        })
         .cloned()
         .ok_or_else(not_found)?;
     let name = rest.get(1).copied();
-    let sub = if rest.len() > 2 { Some(rest[2..].join("/")) } else { None };
-    if sub.as_deref().is_some_and(|s| !ty.subresources.iter().any(|t| t == s)) {
+    let sub = if rest.len() > 2 {
+        Some(rest[2..].join("/"))
+    } else {
+        None
+    };
+    if sub
+        .as_deref()
+        .is_some_and(|s| !ty.subresources.iter().any(|t| t == s))
+    {
         return Err(not_found());
     }
-    let at = At { ty: &ty, version, namespace: namespace.unwrap_or(""), all_namespaces: namespace.is_none() };
+    let at = At {
+        ty: &ty,
+        version,
+        namespace: namespace.unwrap_or(""),
+        all_namespaces: namespace.is_none(),
+    };
     match (req.method.as_str(), name, sub.as_deref()) {
         ("GET", None, None) if legacy_watch || req.flag("watch") => at.watch(state, req),
         ("GET", None, None) => at.list(state, req),
@@ -155,7 +186,11 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
             "MethodNotAllowed",
             format!("{} {sub} is not supported by the emulator", req.method),
         )),
-        _ => Err(ApiError::new(405, "MethodNotAllowed", format!("{} is not supported here", req.method))),
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{} is not supported here", req.method),
+        )),
     }
 }
 
@@ -247,9 +282,9 @@ impl At<'_> {
             _ if initial => None,
             None | Some("") | Some("0") => None,
             Some(rv) => {
-                let rv: u64 = rv
-                    .parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?;
+                let rv: u64 = rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+                })?;
                 Some(rv.min(state.rv))
             }
         };
@@ -257,7 +292,7 @@ impl At<'_> {
             .param("timeoutSeconds")
             .and_then(|t| t.parse().ok())
             .unwrap_or(1800);
-        Ok(Reply::Watch(Watch {
+        Ok(Reply::Watch(Box::new(Watch {
             ty: self.ty.clone(),
             version: self.version.to_string(),
             namespace: (!self.all_namespaces).then(|| self.namespace.to_string()),
@@ -267,7 +302,7 @@ impl At<'_> {
             timeout: Duration::from_secs(timeout),
             bookmarks: req.flag("allowWatchBookmarks"),
             initial_events_end: initial,
-        }))
+        })))
     }
 
     fn create(&self, state: &mut State, req: &Request) -> Result<Reply, ApiError> {
@@ -281,7 +316,13 @@ impl At<'_> {
         Ok(Reply::Json(201, self.shown(created)))
     }
 
-    fn update(&self, state: &mut State, req: &Request, name: &str, part: Part) -> Result<Reply, ApiError> {
+    fn update(
+        &self,
+        state: &mut State,
+        req: &Request,
+        name: &str,
+        part: Part,
+    ) -> Result<Reply, ApiError> {
         let body = parse_body(req)?;
         let updated = state.update(self.ty, self.namespace, name, body, part, req.dry_run())?;
         Ok(Reply::Json(200, self.shown(updated)))
@@ -294,12 +335,21 @@ impl At<'_> {
             .get(self.ty, "", name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(self.ty, name))?;
-        obj["spec"]["finalizers"] = body.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+        obj["spec"]["finalizers"] = body
+            .pointer("/spec/finalizers")
+            .cloned()
+            .unwrap_or(json!([]));
         let updated = state.update(self.ty, "", name, obj, Part::Whole, req.dry_run())?;
         Ok(Reply::Json(200, self.shown(updated)))
     }
 
-    fn patch(&self, state: &mut State, req: &Request, name: &str, part: Part) -> Result<Reply, ApiError> {
+    fn patch(
+        &self,
+        state: &mut State,
+        req: &Request,
+        name: &str,
+        part: Part,
+    ) -> Result<Reply, ApiError> {
         let body = parse_body(req)?;
         let kind = req.content_type.split(';').next().unwrap_or("").trim();
         let current = state.get(self.ty, self.namespace, name).cloned();
@@ -329,7 +379,11 @@ impl At<'_> {
             }
             "application/json-patch+json" => {
                 patch::json_patch(&mut target, &body).map_err(|e| {
-                    ApiError::new(422, "Invalid", format!("the JSON patch could not be applied: {e}"))
+                    ApiError::new(
+                        422,
+                        "Invalid",
+                        format!("the JSON patch could not be applied: {e}"),
+                    )
                 })?
             }
             _ if is_apply => {
@@ -343,15 +397,17 @@ impl At<'_> {
                 return Err(ApiError::new(
                     415,
                     "UnsupportedMediaType",
-                    format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"),
+                    format!(
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"
+                    ),
                 ));
             }
         }
         // A patch only conflicts when it names a resourceVersion itself.
-        if body_rv(req).is_none() {
-            if let Some(meta) = target.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.remove("resourceVersion");
-            }
+        if body_rv(req).is_none()
+            && let Some(meta) = target.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.remove("resourceVersion");
         }
         let updated = state.update(self.ty, self.namespace, name, target, part, req.dry_run())?;
         Ok(Reply::Json(200, self.shown(updated)))
@@ -370,7 +426,10 @@ impl At<'_> {
         let mut items = vec![];
         for obj in state.list(&self.ty.group, &self.ty.plural, ns) {
             if labels.matches(&obj) && fields.matches(&obj) {
-                let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+                let ns = obj["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
                 items.push(self.shown(state.delete(self.ty, &ns, &name, &opts)?));
             }
@@ -388,14 +447,14 @@ impl At<'_> {
 }
 
 fn is_builtin_group(group: &str) -> bool {
-    group == "apps"
-        || group == "batch"
-        || group.ends_with(".k8s.io")
+    group == "apps" || group == "batch" || group.ends_with(".k8s.io")
 }
 
 fn body_rv(req: &Request) -> Option<String> {
     let body: Value = serde_json::from_slice(&req.body).ok()?;
-    body.pointer("/metadata/resourceVersion")?.as_str().map(String::from)
+    body.pointer("/metadata/resourceVersion")?
+        .as_str()
+        .map(String::from)
 }
 
 /// JSON, YAML (server-side apply), or protobuf for the few kinds Helm
@@ -420,7 +479,8 @@ fn parse_body(req: &Request) -> Result<Value, ApiError> {
             .map_err(|e| ApiError::bad_request(format!("invalid YAML body: {e}")))?;
         return serde_json::to_value(value).map_err(|e| ApiError::bad_request(e.to_string()));
     }
-    serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 fn delete_options(req: &Request) -> Result<DeleteOptions, ApiError> {
@@ -435,12 +495,19 @@ fn delete_options(req: &Request) -> Result<DeleteOptions, ApiError> {
             .get("propagationPolicy")
             .and_then(text)
             .or_else(|| req.param("propagationPolicy").map(String::from))
-            .or_else(|| match body.get("orphanDependents").and_then(Value::as_bool) {
-                Some(true) => Some("Orphan".to_string()),
-                _ => None,
-            }),
+            .or_else(
+                || match body.get("orphanDependents").and_then(Value::as_bool) {
+                    Some(true) => Some("Orphan".to_string()),
+                    _ => None,
+                },
+            ),
         precondition_uid: body.pointer("/preconditions/uid").and_then(text),
-        precondition_rv: body.pointer("/preconditions/resourceVersion").and_then(text),
-        dry_run: req.dry_run() || body.get("dryRun").is_some_and(|d| d.as_array().is_some_and(|a| !a.is_empty())),
+        precondition_rv: body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(text),
+        dry_run: req.dry_run()
+            || body
+                .get("dryRun")
+                .is_some_and(|d| d.as_array().is_some_and(|a| !a.is_empty())),
     })
 }

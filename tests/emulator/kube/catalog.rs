@@ -163,7 +163,11 @@ pub fn builtins() -> Vec<ResourceType> {
             singular: t.kind.to_lowercase(),
             namespaced: t.namespaced,
             short_names: t.short.iter().map(|s| s.to_string()).collect(),
-            categories: if t.in_all { vec!["all".to_string()] } else { vec![] },
+            categories: if t.in_all {
+                vec!["all".to_string()]
+            } else {
+                vec![]
+            },
             subresources: t.subresources.iter().map(|s| s.to_string()).collect(),
             printer_columns: vec![],
         })
@@ -177,7 +181,11 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
     let names = spec.get("names")?;
     let strings = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let versions = spec.get("versions")?.as_array()?;

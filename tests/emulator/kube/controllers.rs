@@ -59,7 +59,10 @@ pub fn name_of(obj: &Value) -> String {
 }
 
 pub fn namespace_of(obj: &Value) -> String {
-    obj["metadata"]["namespace"].as_str().unwrap_or("").to_string()
+    obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 pub fn uid_of(obj: &Value) -> String {
@@ -81,11 +84,19 @@ pub fn save(state: &mut State, ty: &ResourceType, obj: Value) {
 }
 
 pub fn delete(state: &mut State, ty: &ResourceType, obj: &Value) {
-    let _ = state.delete(ty, &namespace_of(obj), &name_of(obj), &DeleteOptions::default());
+    let _ = state.delete(
+        ty,
+        &namespace_of(obj),
+        &name_of(obj),
+        &DeleteOptions::default(),
+    );
 }
 
 fn without_finalizer(mut obj: Value, finalizer: &str) -> Value {
-    let kept: Vec<String> = finalizers(&obj).into_iter().filter(|f| f != finalizer).collect();
+    let kept: Vec<String> = finalizers(&obj)
+        .into_iter()
+        .filter(|f| f != finalizer)
+        .collect();
     obj["metadata"]["finalizers"] = json!(kept);
     obj
 }
@@ -99,7 +110,8 @@ pub fn conditions(old: Option<&Value>, new: &[(&str, bool, &str)]) -> Value {
         .map(|(kind, ok, reason)| {
             let status = if *ok { "True" } else { "False" };
             let previous = old.and_then(Value::as_array).and_then(|cs| {
-                cs.iter().find(|c| c["type"] == *kind && c["status"] == status && c["reason"] == *reason)
+                cs.iter()
+                    .find(|c| c["type"] == *kind && c["status"] == status && c["reason"] == *reason)
             });
             match previous {
                 Some(p) => p.clone(),
@@ -119,7 +131,11 @@ fn crds(state: &mut State) {
         if deleting(&crd) {
             // Delete every custom resource first, then let the CRD go.
             let Some(defined) = catalog::from_crd(&crd) else {
-                save(state, &ty, without_finalizer(crd, "customresourcecleanup.apiextensions.k8s.io"));
+                save(
+                    state,
+                    &ty,
+                    without_finalizer(crd, "customresourcecleanup.apiextensions.k8s.io"),
+                );
                 continue;
             };
             let left = state.list(&defined.group, &defined.plural, None);
@@ -127,7 +143,11 @@ fn crds(state: &mut State) {
                 delete(state, &defined, obj);
             }
             if state.list(&defined.group, &defined.plural, None).is_empty() {
-                save(state, &ty, without_finalizer(crd, "customresourcecleanup.apiextensions.k8s.io"));
+                save(
+                    state,
+                    &ty,
+                    without_finalizer(crd, "customresourcecleanup.apiextensions.k8s.io"),
+                );
             }
         } else if !is_established(&crd) {
             let names = crd["spec"]["names"].clone();
@@ -136,11 +156,17 @@ fn crds(state: &mut State) {
                 accepted["singular"] = json!(names["kind"].as_str().unwrap_or("").to_lowercase());
             }
             if accepted.get("listKind").is_none() {
-                accepted["listKind"] = json!(format!("{}List", names["kind"].as_str().unwrap_or("")));
+                accepted["listKind"] =
+                    json!(format!("{}List", names["kind"].as_str().unwrap_or("")));
             }
             let storage: Vec<Value> = crd["spec"]["versions"]
                 .as_array()
-                .map(|vs| vs.iter().filter(|v| v["storage"] == true).map(|v| v["name"].clone()).collect())
+                .map(|vs| {
+                    vs.iter()
+                        .filter(|v| v["storage"] == true)
+                        .map(|v| v["name"].clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             crd["status"] = json!({
                 "acceptedNames": accepted,
@@ -157,7 +183,11 @@ fn crds(state: &mut State) {
 
 fn namespaces(state: &mut State) {
     let ty = builtin(state, "", "namespaces");
-    for ns in state.list("", "namespaces", None).into_iter().filter(deleting) {
+    for ns in state
+        .list("", "namespaces", None)
+        .into_iter()
+        .filter(deleting)
+    {
         let name = name_of(&ns);
         let inside: Vec<(String, String, Value)> = state
             .objects
@@ -166,10 +196,10 @@ fn namespaces(state: &mut State) {
             .map(|(k, v)| (k.0.clone(), k.1.clone(), v.clone()))
             .collect();
         for (group, plural, obj) in &inside {
-            if !deleting(obj) {
-                if let Some(t) = state.find_type(group, plural) {
-                    delete(state, &t, obj);
-                }
+            if !deleting(obj)
+                && let Some(t) = state.find_type(group, plural)
+            {
+                delete(state, &t, obj);
             }
         }
         let empty = !state.objects.keys().any(|k| k.2 == name);
@@ -198,11 +228,16 @@ fn garbage_collect(state: &mut State) {
         .map(|(k, v)| (k.0.clone(), k.1.clone(), v.clone()))
         .collect();
     for (group, plural, obj) in all {
-        let refs = obj["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+        let refs = obj["metadata"]["ownerReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if refs.is_empty() {
             continue;
         }
-        let Some(ty) = state.find_type(&group, &plural) else { continue };
+        let Some(ty) = state.find_type(&group, &plural) else {
+            continue;
+        };
         let found: Vec<Option<&Value>> = refs
             .iter()
             .map(|r| owners.get(r["uid"].as_str().unwrap_or("")))
@@ -240,8 +275,13 @@ fn garbage_collect(state: &mut State) {
         for finalizer in ["foregroundDeletion", "orphan"] {
             let uid = uid_of(owner);
             if finalizers(owner).iter().any(|f| f == finalizer) && !referenced.contains(&uid) {
-                let Some(ty) = type_of(state, owner) else { continue };
-                let Some(current) = state.get(&ty, &namespace_of(owner), &name_of(owner)).cloned() else {
+                let Some(ty) = type_of(state, owner) else {
+                    continue;
+                };
+                let Some(current) = state
+                    .get(&ty, &namespace_of(owner), &name_of(owner))
+                    .cloned()
+                else {
                     continue;
                 };
                 save(state, &ty, without_finalizer(current, finalizer));
@@ -254,7 +294,10 @@ fn type_of(state: &State, obj: &Value) -> Option<ResourceType> {
     let api_version = obj["apiVersion"].as_str()?;
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     let kind = obj["kind"].as_str()?;
-    state.types().into_iter().find(|t| t.group == group && t.kind == kind)
+    state
+        .types()
+        .into_iter()
+        .find(|t| t.group == group && t.kind == kind)
 }
 
 /// A short stable hash of a pod template, like `pod-template-hash`.
@@ -293,9 +336,10 @@ pub fn owned_by<'a>(objs: &'a [Value], owner: &Value) -> Vec<&'a Value> {
 
 pub fn pod_ready(pod: &Value) -> bool {
     pod["status"]["phase"] == "Running"
-        && pod["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        && pod["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 fn deployments(state: &mut State) {
@@ -310,7 +354,11 @@ fn deployments(state: &mut State) {
         let template = deploy["spec"]["template"].clone();
         let hash = template_hash(&template);
         let pods = state.list("", "pods", Some(&ns));
-        let mine: Vec<Value> = owned_by(&pods, &deploy).into_iter().filter(|p| !deleting(p)).cloned().collect();
+        let mine: Vec<Value> = owned_by(&pods, &deploy)
+            .into_iter()
+            .filter(|p| !deleting(p))
+            .cloned()
+            .collect();
         let (current, stale): (Vec<Value>, Vec<Value>) = mine
             .into_iter()
             .partition(|p| p["metadata"]["labels"]["pod-template-hash"] == hash.as_str());
@@ -334,7 +382,10 @@ fn deployments(state: &mut State) {
             let _ = state.create(&pod_ty, &ns, pod, false);
         }
         let pods = state.list("", "pods", Some(&ns));
-        let live: Vec<&Value> = owned_by(&pods, &deploy).into_iter().filter(|p| !deleting(p)).collect();
+        let live: Vec<&Value> = owned_by(&pods, &deploy)
+            .into_iter()
+            .filter(|p| !deleting(p))
+            .collect();
         let ready = live.iter().filter(|p| pod_ready(p)).count();
         let available = ready >= want;
         let mut status = json!({

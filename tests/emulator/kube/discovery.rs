@@ -60,7 +60,10 @@ fn group_entry(group: &str, versions: &[String]) -> Value {
 /// `GET /apis`: a plain `APIGroupList` (clients that ask for aggregated
 /// discovery accept it).
 pub fn group_list(types: &[ResourceType]) -> Value {
-    let groups: Vec<Value> = groups(types).iter().map(|(g, vs)| group_entry(g, vs)).collect();
+    let groups: Vec<Value> = groups(types)
+        .iter()
+        .map(|(g, vs)| group_entry(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -83,7 +86,11 @@ pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Opti
         return None;
     }
     let resources: Vec<Value> = here.iter().flat_map(|t| t.discovery_entries()).collect();
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",

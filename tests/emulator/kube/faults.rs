@@ -58,7 +58,10 @@ impl Fault {
         ApiError::new(
             self.code,
             reason,
-            format!("injected fault: {} {} fails with {}", self.method, self.path, self.code),
+            format!(
+                "injected fault: {} {} fails with {}",
+                self.method, self.path, self.code
+            ),
         )
     }
 }

@@ -28,7 +28,10 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
     let req = read_request(&mut request);
     let reply = {
         let mut state = shared.state.lock().expect("state lock");
-        let fault = state.faults.iter().position(|f| f.matches(&req.method, &req.path));
+        let fault = state
+            .faults
+            .iter()
+            .position(|f| f.matches(&req.method, &req.path));
         let reply = match fault {
             Some(at) => state.faults.remove(at).error().into(),
             None => api::handle(&mut state, &req),
@@ -111,7 +114,11 @@ fn respond(request: tiny_http::Request, code: u16, content_type: &str, bytes: Ve
 fn stream(shared: &Shared, mut out: Box<dyn Write + Send>, watch: &Watch) {
     let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                 Cache-Control: no-cache, private\r\nTransfer-Encoding: chunked\r\n\r\n";
-    if out.write_all(head.as_bytes()).and_then(|_| out.flush()).is_err() {
+    if out
+        .write_all(head.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
         return;
     }
     let deadline = Instant::now() + watch.timeout;
@@ -141,8 +148,14 @@ fn stream(shared: &Shared, mut out: Box<dyn Write + Send>, watch: &Watch) {
             break;
         }
         if state.rv <= cursor {
-            let wait = deadline.saturating_duration_since(now).min(Duration::from_secs(1));
-            state = shared.changed.wait_timeout(state, wait).expect("state lock").0;
+            let wait = deadline
+                .saturating_duration_since(now)
+                .min(Duration::from_secs(1));
+            state = shared
+                .changed
+                .wait_timeout(state, wait)
+                .expect("state lock")
+                .0;
         }
         let start = state.events.partition_point(|e| e.rv <= cursor);
         for event in &state.events[start..] {
@@ -181,7 +194,10 @@ fn view(watch: &Watch, event: &super::store::Event) -> Option<Value> {
         return None;
     }
     let now = watch.matches(&event.namespace, &event.object);
-    let before = event.old.as_ref().is_some_and(|o| watch.matches(&event.namespace, o));
+    let before = event
+        .old
+        .as_ref()
+        .is_some_and(|o| watch.matches(&event.namespace, o));
     let kind = match (event.kind, before, now) {
         (EventType::Added, _, true) => "ADDED",
         (EventType::Deleted, _, true) => "DELETED",

@@ -34,9 +34,8 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result, anyhow};
 use serde_json::Value;
 
-pub use controllers::NOT_READY;
-pub use faults::RequestRecord;
 use faults::Fault;
+pub use faults::RequestRecord;
 use store::State;
 
 /// State and the signal that it changed (wakes watches and controllers).
@@ -60,7 +59,9 @@ pub struct KubeEmulator {
 impl KubeEmulator {
     /// Starts on a free port with a kubeconfig in a fresh temporary folder.
     pub fn start() -> Result<KubeEmulator> {
-        let temp = tempfile::Builder::new().prefix("kube-emulator.").tempdir()?;
+        let temp = tempfile::Builder::new()
+            .prefix("kube-emulator.")
+            .tempdir()?;
         let dir = temp.path().to_path_buf();
         KubeEmulator::start_in(None, dir, Some(temp), false)
     }
@@ -94,7 +95,14 @@ impl KubeEmulator {
                 std::thread::spawn(move || controllers::run(shared))
             },
         ];
-        let emulator = KubeEmulator { shared, server, port, dir, _temp: temp, threads };
+        let emulator = KubeEmulator {
+            shared,
+            server,
+            port,
+            dir,
+            _temp: temp,
+            threads,
+        };
         std::fs::create_dir_all(emulator.dir.join("kubectl-cache"))?;
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
         Ok(emulator)
@@ -166,8 +174,17 @@ impl KubeEmulator {
     /// Makes the next `method` request whose path matches `path` (`*`
     /// matches anything) fail with `code` and a Kubernetes `Status` body.
     pub fn fail_once(&self, method: &str, path: &str, code: u16) {
-        let fault = Fault { method: method.to_string(), path: path.to_string(), code };
-        self.shared.state.lock().expect("state lock").faults.push(fault);
+        let fault = Fault {
+            method: method.to_string(),
+            path: path.to_string(),
+            code,
+        };
+        self.shared
+            .state
+            .lock()
+            .expect("state lock")
+            .faults
+            .push(fault);
     }
 
     /// Faults injected and not yet triggered.
@@ -222,7 +239,10 @@ pub fn run_foreground(port: Option<u16>) -> Result<()> {
     std::fs::create_dir_all(&base)?;
     let emulator = KubeEmulator::start_in(port, base, None, true)?;
     println!("export KUBECONFIG={}", emulator.kubeconfig().display());
-    eprintln!("Kubernetes API emulator on {} (Ctrl-C to stop)", emulator.url());
+    eprintln!(
+        "Kubernetes API emulator on {} (Ctrl-C to stop)",
+        emulator.url()
+    );
     loop {
         std::thread::park();
     }

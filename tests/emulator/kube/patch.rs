@@ -119,11 +119,20 @@ fn strip_directives(value: &mut Value) {
 
 /// RFC 6902 JSON patch. Errors name the failing operation.
 pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops.as_array().ok_or("a JSON patch must be a list of operations")?;
+    let ops = ops
+        .as_array()
+        .ok_or("a JSON patch must be a list of operations")?;
     for op in ops {
         let name = op.get("op").and_then(Value::as_str).unwrap_or("");
-        let path = op.get("path").and_then(Value::as_str).ok_or("operation without a path")?;
-        let value = || op.get("value").cloned().ok_or(format!("{name} {path}: no value"));
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or("operation without a path")?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or(format!("{name} {path}: no value"))
+        };
         match name {
             "add" => add(target, path, value()?)?,
             "remove" => {
@@ -143,7 +152,10 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
                 let moved = if name == "move" {
                     remove(target, from)?
                 } else {
-                    target.pointer(from).cloned().ok_or(format!("copy: {from} not found"))?
+                    target
+                        .pointer(from)
+                        .cloned()
+                        .ok_or(format!("copy: {from} not found"))?
                 };
                 add(target, path, moved)?;
             }
@@ -154,7 +166,9 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
 }
 
 fn split_pointer(path: &str) -> Result<(String, String), String> {
-    let at = path.rfind('/').ok_or(format!("bad JSON pointer {path:?}"))?;
+    let at = path
+        .rfind('/')
+        .ok_or(format!("bad JSON pointer {path:?}"))?;
     let last = path[at + 1..].replace("~1", "/").replace("~0", "~");
     Ok((path[..at].to_string(), last))
 }
@@ -206,7 +220,10 @@ mod tests {
     #[test]
     fn merge_patch_deletes_with_null() {
         let mut v = json!({"metadata": {"finalizers": ["a"], "labels": {"x": "1"}}});
-        merge(&mut v, &json!({"metadata": {"finalizers": null, "labels": {"y": "2"}}}));
+        merge(
+            &mut v,
+            &json!({"metadata": {"finalizers": null, "labels": {"y": "2"}}}),
+        );
         assert_eq!(v, json!({"metadata": {"labels": {"x": "1", "y": "2"}}}));
     }
 
@@ -214,20 +231,30 @@ mod tests {
     fn strategic_merges_containers_by_name() {
         let mut v = json!({"spec": {"containers": [
             {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]}});
-        strategic(&mut v, &json!({"spec": {
+        strategic(
+            &mut v,
+            &json!({"spec": {
             "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
-            "containers": [{"name": "b", "image": "b:2"}, {"name": "a", "$patch": "delete"}]}}));
-        assert_eq!(v, json!({"spec": {"containers": [{"name": "b", "image": "b:2"}]}}));
+            "containers": [{"name": "b", "image": "b:2"}, {"name": "a", "$patch": "delete"}]}}),
+        );
+        assert_eq!(
+            v,
+            json!({"spec": {"containers": [{"name": "b", "image": "b:2"}]}})
+        );
     }
 
     #[test]
     fn json_patch_operations() {
         let mut v = json!({"a": [1, 2], "b": {"c": 1}});
-        json_patch(&mut v, &json!([
+        json_patch(
+            &mut v,
+            &json!([
             {"op": "add", "path": "/a/-", "value": 3},
             {"op": "replace", "path": "/b/c", "value": 2},
             {"op": "remove", "path": "/a/0"},
-            {"op": "test", "path": "/b/c", "value": 2}])).unwrap();
+            {"op": "test", "path": "/b/c", "value": 2}]),
+        )
+        .unwrap();
         assert_eq!(v, json!({"a": [2, 3], "b": {"c": 2}}));
         assert!(json_patch(&mut v, &json!([{"op": "remove", "path": "/nope"}])).is_err());
     }

@@ -38,7 +38,11 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         "Secret" => secret(raw)?,
         "ConfigMap" => config_map(raw)?,
         "DeleteOptions" => delete_options(raw)?,
-        other => return Err(format!("the emulator cannot read {other} as protobuf; send JSON")),
+        other => {
+            return Err(format!(
+                "the emulator cannot read {other} as protobuf; send JSON"
+            ));
+        }
     };
     obj["apiVersion"] = json!(api_version);
     obj["kind"] = json!(kind);
@@ -77,7 +81,10 @@ fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, String> {
             }
             2 => {
                 let len = varint(buf, &mut at)? as usize;
-                let end = at.checked_add(len).filter(|e| *e <= buf.len()).ok_or("truncated protobuf field")?;
+                let end = at
+                    .checked_add(len)
+                    .filter(|e| *e <= buf.len())
+                    .ok_or("truncated protobuf field")?;
                 let bytes = &buf[at..end];
                 at = end;
                 Wire::Bytes(bytes)
@@ -132,7 +139,15 @@ fn time(b: &[u8]) -> Result<Option<String>, String> {
 
 fn object_meta(b: &[u8]) -> Result<Value, String> {
     let mut meta = json!({});
-    let names = ["", "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"];
+    let names = [
+        "",
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+    ];
     for (f, v) in fields(b)? {
         match (f, v) {
             (1..=6, Wire::Bytes(s)) if !s.is_empty() => meta[names[f as usize]] = json!(text(s)),
@@ -216,7 +231,9 @@ fn delete_options(b: &[u8]) -> Result<Value, String> {
                 for (f, v) in fields(p)? {
                     match (f, v) {
                         (1, Wire::Bytes(s)) => obj["preconditions"]["uid"] = json!(text(s)),
-                        (2, Wire::Bytes(s)) => obj["preconditions"]["resourceVersion"] = json!(text(s)),
+                        (2, Wire::Bytes(s)) => {
+                            obj["preconditions"]["resourceVersion"] = json!(text(s))
+                        }
                         _ => {}
                     }
                 }
@@ -244,9 +261,19 @@ mod tests {
     fn decodes_a_secret_envelope() {
         let type_meta = [field(1, b"v1"), field(2, b"Secret")].concat();
         let labels = [field(1, b"owner"), field(2, b"helm")].concat();
-        let meta = [field(1, b"sh.helm.release.v1.op.v1"), field(3, b""), field(11, &labels)].concat();
+        let meta = [
+            field(1, b"sh.helm.release.v1.op.v1"),
+            field(3, b""),
+            field(11, &labels),
+        ]
+        .concat();
         let data = [field(1, b"release"), field(2, b"hi")].concat();
-        let secret = [field(1, &meta), field(2, &data), field(3, b"helm.sh/release.v1")].concat();
+        let secret = [
+            field(1, &meta),
+            field(2, &data),
+            field(3, b"helm.sh/release.v1"),
+        ]
+        .concat();
         let body = [MAGIC.to_vec(), field(1, &type_meta), field(2, &secret)].concat();
         let obj = decode(&body).unwrap();
         assert_eq!(obj["kind"], "Secret");

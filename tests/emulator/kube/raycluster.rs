@@ -35,15 +35,26 @@ pub fn reconcile(state: &mut State) {
             replicas: usize::from(!suspended),
             template: cluster["spec"]["headGroupSpec"]["template"].clone(),
         }];
-        for spec in cluster["spec"]["workerGroupSpecs"].as_array().cloned().unwrap_or_default() {
+        for spec in cluster["spec"]["workerGroupSpecs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             let min = spec["minReplicas"].as_u64().unwrap_or(0);
             let max = spec["maxReplicas"].as_u64().unwrap_or(u64::from(u32::MAX));
-            let replicas = spec["replicas"].as_u64().unwrap_or(min).clamp(min, max.max(min));
+            let replicas = spec["replicas"]
+                .as_u64()
+                .unwrap_or(min)
+                .clamp(min, max.max(min));
             let hosts = spec["numOfHosts"].as_u64().unwrap_or(1).max(1);
             groups.push(Group {
                 name: spec["groupName"].as_str().unwrap_or("workers").to_string(),
                 node_type: "worker",
-                replicas: if suspended { 0 } else { (replicas * hosts) as usize },
+                replicas: if suspended {
+                    0
+                } else {
+                    (replicas * hosts) as usize
+                },
                 template: spec["template"].clone(),
             });
         }
@@ -176,17 +187,28 @@ fn status(state: &State, cluster: &Value, groups: &[Group], suspended: bool) -> 
         desired += group.replicas;
         let pods = pods_of(state, cluster, &group.name);
         ready += pods.iter().filter(|p| pod_ready(p)).count();
-        running += pods.iter().filter(|p| p["status"]["phase"] == "Running").count();
+        running += pods
+            .iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .count();
     }
     let svc_name = format!("{name}-head-svc");
     let svc_ty = builtin(state, "", "services");
     let svc = state.get(&svc_ty, &ns, &svc_name);
     let mut endpoints = json!({});
-    for port in svc.and_then(|s| s["spec"]["ports"].as_array()).cloned().unwrap_or_default() {
+    for port in svc
+        .and_then(|s| s["spec"]["ports"].as_array())
+        .cloned()
+        .unwrap_or_default()
+    {
         endpoints[port["name"].as_str().unwrap_or("port")] = json!(port["port"].to_string());
     }
     let (mut min, mut max) = (0, 0);
-    for spec in cluster["spec"]["workerGroupSpecs"].as_array().cloned().unwrap_or_default() {
+    for spec in cluster["spec"]["workerGroupSpecs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         min += spec["minReplicas"].as_u64().unwrap_or(0);
         max += spec["maxReplicas"].as_u64().unwrap_or(0);
     }

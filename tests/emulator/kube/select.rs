@@ -74,7 +74,9 @@ fn parse_requirement(term: &str) -> Result<Requirement, String> {
             let inner = set
                 .strip_prefix('(')
                 .and_then(|s| s.strip_suffix(')'))
-                .ok_or_else(|| format!("unable to parse requirement: {term:?}: expected a (set)"))?;
+                .ok_or_else(|| {
+                    format!("unable to parse requirement: {term:?}: expected a (set)")
+                })?;
             let values = inner.split(',').map(|v| v.trim().to_string()).collect();
             return Ok(if notin {
                 Requirement::NotIn(key, values)
@@ -93,7 +95,10 @@ fn parse_requirement(term: &str) -> Result<Requirement, String> {
             });
         }
     }
-    if term.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+    if term
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
         Ok(Requirement::Exists(term.to_string()))
     } else {
         Err(format!("unable to parse requirement: {term:?}"))
@@ -116,7 +121,11 @@ impl FieldSelector {
             } else {
                 return Err(format!("invalid selector: {term:?}; can't understand it"));
             };
-            out.push((parsed.0.trim().to_string(), parsed.1, parsed.2.trim().to_string()));
+            out.push((
+                parsed.0.trim().to_string(),
+                parsed.1,
+                parsed.2.trim().to_string(),
+            ));
         }
         Ok(FieldSelector(out))
     }
@@ -143,11 +152,24 @@ mod tests {
     #[test]
     fn label_selectors() {
         let pod = json!({"metadata": {"labels": {"app": "x", "tier": "web"}}});
-        let yes = ["app=x", "app==x,tier", "tier in (web, db)", "app!=y", "!missing", "tier notin (db)"];
+        let yes = [
+            "app=x",
+            "app==x,tier",
+            "tier in (web, db)",
+            "app!=y",
+            "!missing",
+            "tier notin (db)",
+        ];
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&pod), "{s}");
         }
-        let no = ["app=y", "missing", "tier in (db)", "!app", "app=x,tier notin (web)"];
+        let no = [
+            "app=y",
+            "missing",
+            "tier in (db)",
+            "!app",
+            "app=x,tier notin (web)",
+        ];
         for s in no {
             assert!(!LabelSelector::parse(s).unwrap().matches(&pod), "{s}");
         }
@@ -156,11 +178,20 @@ mod tests {
 
     #[test]
     fn field_selectors() {
-        let pod = json!({"metadata": {"name": "p", "namespace": "n"}, "status": {"phase": "Running"}});
+        let pod =
+            json!({"metadata": {"name": "p", "namespace": "n"}, "status": {"phase": "Running"}});
         let sel = FieldSelector::parse("metadata.name=p,status.phase!=Pending").unwrap();
         assert!(sel.matches(&pod));
-        assert!(!FieldSelector::parse("metadata.namespace==m").unwrap().matches(&pod));
-        assert!(FieldSelector::parse("spec.nodeName=").unwrap().matches(&pod));
+        assert!(
+            !FieldSelector::parse("metadata.namespace==m")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            FieldSelector::parse("spec.nodeName=")
+                .unwrap()
+                .matches(&pod)
+        );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

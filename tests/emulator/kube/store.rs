@@ -16,7 +16,12 @@ pub type Key = (String, String, String, String);
 
 pub fn key(ty: &ResourceType, namespace: &str, name: &str) -> Key {
     let ns = if ty.namespaced { namespace } else { "" };
-    (ty.group.clone(), ty.plural.clone(), ns.to_string(), name.to_string())
+    (
+        ty.group.clone(),
+        ty.plural.clone(),
+        ns.to_string(),
+        name.to_string(),
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,8 +83,12 @@ impl ApiError {
     }
 
     pub fn not_found(ty: &ResourceType, name: &str) -> ApiError {
-        ApiError::new(404, "NotFound", format!("{} \"{name}\" not found", resource_name(ty)))
-            .about(ty, name)
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", resource_name(ty)),
+        )
+        .about(ty, name)
     }
 
     pub fn already_exists(ty: &ResourceType, name: &str) -> ApiError {
@@ -191,7 +200,9 @@ impl State {
                 "nodeInfo": {"kubeletVersion": "v1.35.0", "architecture": "amd64", "operatingSystem": "linux"}
             }
         });
-        let created = state.create(&node, "", obj.clone(), false).expect("fresh state");
+        let created = state
+            .create(&node, "", obj.clone(), false)
+            .expect("fresh state");
         let mut with_status = created;
         with_status["status"] = obj["status"].clone();
         state
@@ -203,14 +214,16 @@ impl State {
     /// Built-in types plus one per established CRD.
     pub fn types(&self) -> Vec<ResourceType> {
         let mut types = self.builtins.clone();
-        let crds = self.objects.range(range_of("apiextensions.k8s.io", "customresourcedefinitions"));
+        let crds = self.objects.range(range_of(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+        ));
         for (_, crd) in crds {
-            if is_established(crd) {
-                if let Some(ty) = catalog::from_crd(crd) {
-                    if !types.iter().any(|t| t.is(&ty.group, &ty.plural)) {
-                        types.push(ty);
-                    }
-                }
+            if is_established(crd)
+                && let Some(ty) = catalog::from_crd(crd)
+                && !types.iter().any(|t| t.is(&ty.group, &ty.plural))
+            {
+                types.push(ty);
             }
         }
         types
@@ -247,7 +260,10 @@ impl State {
             obj["metadata"] = json!({});
         }
         let meta = &obj["metadata"];
-        let name = match (meta.get("name").and_then(Value::as_str), meta.get("generateName")) {
+        let name = match (
+            meta.get("name").and_then(Value::as_str),
+            meta.get("generateName"),
+        ) {
             (Some(name), _) if !name.is_empty() => name.to_string(),
             (_, Some(Value::String(prefix))) => loop {
                 let candidate = format!("{prefix}{}", random_suffix(5));
@@ -256,16 +272,21 @@ impl State {
                 }
             },
             _ => {
-                return Err(ApiError::invalid(ty, "", "metadata.name: Required value: name or generateName is required"));
+                return Err(ApiError::invalid(
+                    ty,
+                    "",
+                    "metadata.name: Required value: name or generateName is required",
+                ));
             }
         };
         if ty.namespaced {
-            if let Some(body_ns) = meta.get("namespace").and_then(Value::as_str) {
-                if !body_ns.is_empty() && body_ns != namespace {
-                    return Err(ApiError::bad_request(
-                        "the namespace of the provided object does not match the namespace sent on the request",
-                    ));
-                }
+            if let Some(body_ns) = meta.get("namespace").and_then(Value::as_str)
+                && !body_ns.is_empty()
+                && body_ns != namespace
+            {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
             self.check_namespace_open(namespace)?;
         }
@@ -282,7 +303,12 @@ impl State {
         meta.insert("uid".into(), json!(super::util::new_uid()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         meta.insert("generation".into(), json!(1));
-        for server_owned in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"] {
+        for server_owned in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "resourceVersion",
+            "selfLink",
+        ] {
             meta.remove(server_owned);
         }
         obj["apiVersion"] = json!(ty.api_version(ty.preferred_version()));
@@ -298,13 +324,24 @@ impl State {
     }
 
     fn check_namespace_open(&self, namespace: &str) -> Result<(), ApiError> {
-        let ns_key = ("".to_string(), "namespaces".to_string(), String::new(), namespace.to_string());
+        let ns_key = (
+            "".to_string(),
+            "namespaces".to_string(),
+            String::new(),
+            namespace.to_string(),
+        );
         match self.objects.get(&ns_key) {
-            None => Err(ApiError::new(404, "NotFound", format!("namespaces \"{namespace}\" not found"))),
+            None => Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("namespaces \"{namespace}\" not found"),
+            )),
             Some(ns) if ns.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::new(
                 403,
                 "Forbidden",
-                format!("unable to create new content in namespace {namespace} because it is being terminated"),
+                format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                ),
             )),
             Some(_) => Ok(()),
         }
@@ -323,24 +360,34 @@ impl State {
         dry_run: bool,
     ) -> Result<Value, ApiError> {
         let k = key(ty, namespace, name);
-        let old = self.objects.get(&k).cloned().ok_or_else(|| ApiError::not_found(ty, name))?;
+        let old = self
+            .objects
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(ty, name))?;
         if !new.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
         }
         if !new.get("metadata").is_some_and(Value::is_object) {
             new["metadata"] = json!({});
         }
-        if let Some(rv) = new.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
-            if !rv.is_empty() && Some(rv) != old.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
-                return Err(ApiError::conflict(ty, name));
-            }
+        if let Some(rv) = new
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            && !rv.is_empty()
+            && Some(rv)
+                != old
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+        {
+            return Err(ApiError::conflict(ty, name));
         }
-        if let Some(body_name) = new.pointer("/metadata/name").and_then(Value::as_str) {
-            if body_name != name {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
-                )));
-            }
+        if let Some(body_name) = new.pointer("/metadata/name").and_then(Value::as_str)
+            && body_name != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         let mut next = match part {
             Part::Status => {
@@ -361,7 +408,15 @@ impl State {
         };
         // Fields only the server sets.
         let meta = next["metadata"].as_object_mut().expect("checked above");
-        for owned in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+        for owned in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+            "name",
+        ] {
             match old["metadata"].get(owned) {
                 Some(v) => meta.insert(owned.into(), v.clone()),
                 None => meta.remove(owned),
@@ -382,11 +437,17 @@ impl State {
         }
         admission::on_update(ty, &mut next)?;
         if spec_of(&next) != spec_of(&old) {
-            let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             next["metadata"]["generation"] = json!(generation + 1);
         }
         let mut old_cmp = old.clone();
-        old_cmp["metadata"].as_object_mut().expect("stored objects have metadata").remove("resourceVersion");
+        old_cmp["metadata"]
+            .as_object_mut()
+            .expect("stored objects have metadata")
+            .remove("resourceVersion");
         if next == old_cmp {
             return Ok(old);
         }
@@ -412,17 +473,21 @@ impl State {
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
         let k = key(ty, namespace, name);
-        let old = self.objects.get(&k).cloned().ok_or_else(|| ApiError::not_found(ty, name))?;
+        let old = self
+            .objects
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(ty, name))?;
         let meta = &old["metadata"];
-        if let Some(uid) = &opts.precondition_uid {
-            if meta.get("uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                return Err(ApiError::conflict(ty, name));
-            }
+        if let Some(uid) = &opts.precondition_uid
+            && meta.get("uid").and_then(Value::as_str) != Some(uid.as_str())
+        {
+            return Err(ApiError::conflict(ty, name));
         }
-        if let Some(rv) = &opts.precondition_rv {
-            if meta.get("resourceVersion").and_then(Value::as_str) != Some(rv.as_str()) {
-                return Err(ApiError::conflict(ty, name));
-            }
+        if let Some(rv) = &opts.precondition_rv
+            && meta.get("resourceVersion").and_then(Value::as_str) != Some(rv.as_str())
+        {
+            return Err(ApiError::conflict(ty, name));
         }
         if opts.dry_run || meta.get("deletionTimestamp").is_some() {
             return Ok(old);
@@ -452,9 +517,15 @@ impl State {
         next["metadata"]["finalizers"] = json!(holds);
         next["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
         next["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-        next["metadata"].as_object_mut().expect("object").remove("resourceVersion");
+        next["metadata"]
+            .as_object_mut()
+            .expect("object")
+            .remove("resourceVersion");
         if holds.is_empty() {
-            next["metadata"].as_object_mut().expect("object").remove("finalizers");
+            next["metadata"]
+                .as_object_mut()
+                .expect("object")
+                .remove("finalizers");
         }
         Ok(self.commit(k, next, EventType::Modified))
     }
@@ -505,8 +576,18 @@ impl State {
 }
 
 fn range_of(group: &str, plural: &str) -> std::ops::RangeInclusive<Key> {
-    let lo = (group.to_string(), plural.to_string(), String::new(), String::new());
-    let hi = (group.to_string(), plural.to_string(), "\u{10FFFF}".to_string(), String::new());
+    let lo = (
+        group.to_string(),
+        plural.to_string(),
+        String::new(),
+        String::new(),
+    );
+    let hi = (
+        group.to_string(),
+        plural.to_string(),
+        "\u{10FFFF}".to_string(),
+        String::new(),
+    );
     lo..=hi
 }
 
@@ -524,7 +605,11 @@ pub fn is_held(obj: &Value) -> bool {
 pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -543,6 +628,7 @@ pub fn is_established(crd: &Value) -> bool {
     crd.pointer("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
-            cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True")
+            cs.iter()
+                .any(|c| c["type"] == "Established" && c["status"] == "True")
         })
 }

@@ -46,7 +46,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -63,7 +67,10 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let mut acc = 0u32;
     let mut bits = 0;
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
+    for c in text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+    {
         let v = B64.iter().position(|&b| b == c)? as u32;
         acc = (acc << 6) | v;
         bits += 6;
@@ -189,17 +196,26 @@ mod tests {
     #[test]
     fn dates_and_base64() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T08:26:40Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
         for s in ["", "a", "ab", "abc", "abcd", "{\"auths\":{}}"] {
-            assert_eq!(base64_decode(&base64_encode(s.as_bytes())).unwrap(), s.as_bytes());
+            assert_eq!(
+                base64_decode(&base64_encode(s.as_bytes())).unwrap(),
+                s.as_bytes()
+            );
         }
         assert_eq!(base64_encode(b"hi!?"), "aGkhPw==");
     }
 
     #[test]
     fn globs_and_decoding() {
-        assert!(glob_match("/api/v1/namespaces/*/pods", "/api/v1/namespaces/x/pods"));
-        assert!(!glob_match("/api/v1/namespaces/*/pods", "/api/v1/namespaces/x/pods/y"));
+        assert!(glob_match(
+            "/api/v1/namespaces/*/pods",
+            "/api/v1/namespaces/x/pods"
+        ));
+        assert!(!glob_match(
+            "/api/v1/namespaces/*/pods",
+            "/api/v1/namespaces/x/pods/y"
+        ));
         assert!(glob_match("*", "anything"));
         assert_eq!(percent_decode("app%3Dx%2Cb+c"), "app=x,b c");
     }

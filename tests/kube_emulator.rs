@@ -805,3 +805,58 @@ fn an_injected_fault_fails_one_request_once() {
     );
     kubectl(&emu, &["get", "configmap", "flaky"]);
 }
+
+#[test]
+fn exec_runs_commands_over_websocket_and_returns_their_status() {
+    let Some(emu) = start() else { return };
+    kubectl(
+        &emu,
+        &["run", "box", "--image=busybox", "--env=GREETING=hello"],
+    );
+    kubectl(
+        &emu,
+        &["wait", "--for=condition=Ready", "pod/box", "--timeout=20s"],
+    );
+
+    let out = kubectl(&emu, &["exec", "box", "--", "echo", "hi"]);
+    assert_eq!(out, "hi\n");
+    let out = kubectl(
+        &emu,
+        &[
+            "exec",
+            "box",
+            "--",
+            "sh",
+            "-c",
+            "echo $GREETING $HOSTNAME; pwd; echo oops >&2",
+        ],
+    );
+    assert_eq!(out, format!("hello box\n{}\n", emu.exec_dir().display()));
+
+    let failed = run(emu
+        .kubectl()
+        .args(["exec", "box", "--", "sh", "-c", "exit 3"]));
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+
+    // Standard input reaches the command (read to its end first).
+    let mut piped = emu.kubectl();
+    piped
+        .args(["exec", "-i", "box", "--", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = piped.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"shout\n").unwrap();
+    let upper = child.wait_with_output().unwrap();
+    assert_eq!(text(&upper.stdout), "SHOUT\n");
+
+    let exec = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/pods/box/exec"))
+        .unwrap();
+    assert_eq!(exec.status, 101);
+    assert!(exec.query.contains("command=echo&command=hi"), "{exec}");
+
+    emu.append_log("default", "box", "started\n");
+    assert_eq!(kubectl(&emu, &["logs", "box"]), "started\n");
+}

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::catalog::ResourceType;
 use super::discovery;
+use super::exec::{self, Exec};
 use super::openapi;
 use super::patch;
 use super::protobuf;
@@ -22,6 +23,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub content_type: String,
     pub accept: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// host:port the client reached us at.
     pub server: String,
@@ -32,6 +35,13 @@ impl Request {
         self.query
             .iter()
             .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -48,6 +58,8 @@ pub enum Reply {
     Json(u16, Value),
     Bytes(u16, &'static str, Vec<u8>),
     Watch(Box<Watch>),
+    /// Upgrade to WebSocket and run a command (`pods/NAME/exec`).
+    Exec(Box<Exec>),
 }
 
 impl From<ApiError> for Reply {
@@ -174,7 +186,8 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
         ("DELETE", None, None) => at.delete_collection(state, req),
         ("GET", Some(name), None | Some("status")) => at.get(state, name),
         ("GET", Some(name), Some("scale")) => at.get_scale(state, name),
-        ("GET", Some(_), Some("log")) => Ok(Reply::Bytes(200, "text/plain", vec![])),
+        ("GET", Some(name), Some("log")) => at.log(state, name),
+        ("GET" | "POST", Some(name), Some("exec")) => at.exec(state, req, name),
         ("PUT", Some(name), None) => at.update(state, req, name, Part::Main),
         ("PUT", Some(name), Some("status")) => at.update(state, req, name, Part::Status),
         ("PUT", Some(name), Some("finalize")) => at.finalize(state, req, name),
@@ -241,6 +254,43 @@ impl At<'_> {
                 "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0))},
             }),
         ))
+    }
+
+    fn running_pod(&self, state: &State, name: &str) -> Result<Value, ApiError> {
+        let pod = state
+            .get(self.ty, self.namespace, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(self.ty, name))?;
+        if pod["status"]["phase"] != "Running" {
+            return Err(ApiError::bad_request(format!(
+                "pod {name} is not running (phase {})",
+                pod["status"]["phase"]
+            )));
+        }
+        Ok(pod)
+    }
+
+    /// What tests wrote with `KubeEmulator::append_log` (no streaming:
+    /// `--follow` gets what there is).
+    fn log(&self, state: &State, name: &str) -> Result<Reply, ApiError> {
+        self.running_pod(state, name)?;
+        let key = (self.namespace.to_string(), name.to_string());
+        let text = state.logs.get(&key).cloned().unwrap_or_default();
+        Ok(Reply::Bytes(200, "text/plain", text.into_bytes()))
+    }
+
+    fn exec(&self, state: &State, req: &Request, name: &str) -> Result<Reply, ApiError> {
+        let pod = self.running_pod(state, name)?;
+        if !req
+            .header("Upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+        {
+            return Err(ApiError::bad_request(
+                "the emulator serves exec over WebSocket only (Upgrade: websocket); kubectl 1.30 or later speaks it",
+            ));
+        }
+        let spec = exec::from_query(&pod, &req.query).map_err(ApiError::bad_request)?;
+        Ok(Reply::Exec(Box::new(spec)))
     }
 
     fn selectors(&self, req: &Request) -> Result<(LabelSelector, FieldSelector), ApiError> {

@@ -168,6 +168,8 @@ pub struct State {
     pub log: Vec<RequestRecord>,
     pub faults: Vec<Fault>,
     pub shutdown: bool,
+    /// Pod logs by (namespace, pod), as tests set them.
+    pub logs: BTreeMap<(String, String), String>,
     /// Counts addresses handed out (cluster IPs, pod IPs).
     pub addresses: u32,
 }
@@ -182,6 +184,7 @@ impl State {
             log: vec![],
             faults: vec![],
             shutdown: false,
+            logs: BTreeMap::new(),
             addresses: 0,
         };
         let ns = state.find_type("", "namespaces").expect("built in");

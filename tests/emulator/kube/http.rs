@@ -9,9 +9,11 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::api::{self, Reply, Request, Watch};
+use super::exec::{self, Exec};
 use super::faults::RequestRecord;
 use super::store::{EventType, State};
 use super::util::percent_decode;
+use super::websocket;
 
 /// How often a watch with bookmarks allowed sends one (real servers: about
 /// a minute; sooner here also notices clients that went away).
@@ -39,6 +41,7 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
         let status = match &reply {
             Reply::Json(code, _) | Reply::Bytes(code, _, _) => *code,
             Reply::Watch(_) => 200,
+            Reply::Exec(_) => 101,
         };
         let record = RequestRecord {
             method: req.method.clone(),
@@ -63,7 +66,40 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
         }
         Reply::Bytes(code, content_type, bytes) => respond(request, code, content_type, bytes),
         Reply::Watch(watch) => stream(shared, request.into_writer(), &watch),
+        Reply::Exec(spec) => upgrade_and_exec(shared, request, &req, &spec),
     }
+}
+
+/// Answers the WebSocket handshake with a channel protocol both sides
+/// speak, then runs the command on the upgraded connection.
+fn upgrade_and_exec(shared: &Shared, request: tiny_http::Request, req: &Request, spec: &Exec) {
+    let offered: Vec<&str> = req
+        .header("Sec-WebSocket-Protocol")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let Some(protocol) = exec::PROTOCOLS.iter().find(|p| offered.contains(p)) else {
+        let message = format!(
+            "no supported WebSocket subprotocol among {offered:?}; want one of {:?}",
+            exec::PROTOCOLS
+        );
+        let status = super::store::ApiError::bad_request(message).to_status();
+        respond(
+            request,
+            400,
+            "application/json",
+            serde_json::to_vec(&status).expect("JSON"),
+        );
+        return;
+    };
+    let key = req.header("Sec-WebSocket-Key").unwrap_or("");
+    let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k, v).expect("valid header");
+    let response = tiny_http::Response::empty(101)
+        .with_header(header("Sec-WebSocket-Accept", &websocket::accept_key(key)))
+        .with_header(header("Sec-WebSocket-Protocol", protocol));
+    let stream = request.upgrade("websocket", response);
+    exec::run(stream, spec, &shared.exec_dir);
 }
 
 fn read_request(request: &mut tiny_http::Request) -> Request {
@@ -86,8 +122,23 @@ fn read_request(request: &mut tiny_http::Request) -> Request {
             .unwrap_or_default()
     };
     let (content_type, accept, host) = (header("Content-Type"), header("Accept"), header("Host"));
+    let headers = request
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .collect();
     let mut body = vec![];
-    let _ = request.as_reader().read_to_end(&mut body);
+    // On an upgrade the reader is the raw connection: it is the protocol's
+    // to read, and it does not end.
+    let upgrading = request.headers().iter().any(|h| h.field.equiv("Upgrade"));
+    if !upgrading {
+        let _ = request.as_reader().read_to_end(&mut body);
+    }
     Request {
         method: request.method().as_str().to_ascii_uppercase(),
         path: percent_decode(path),
@@ -95,6 +146,7 @@ fn read_request(request: &mut tiny_http::Request) -> Request {
         query,
         content_type,
         accept,
+        headers,
         body,
         server: host,
     }

@@ -16,6 +16,7 @@ mod api;
 mod catalog;
 mod controllers;
 mod discovery;
+mod exec;
 mod faults;
 mod http;
 mod openapi;
@@ -25,6 +26,7 @@ mod raycluster;
 mod select;
 mod store;
 mod util;
+mod websocket;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,7 +36,6 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result, anyhow};
 use serde_json::Value;
 
-pub use controllers::NOT_READY;
 use faults::Fault;
 pub use faults::RequestRecord;
 use store::State;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     changed: Condvar,
     /// Print each request on stderr (the foreground server does).
     echo: bool,
+    /// Where `kubectl exec` commands run.
+    exec_dir: PathBuf,
 }
 
 pub struct KubeEmulator {
@@ -85,6 +88,7 @@ impl KubeEmulator {
             state: Mutex::new(State::new()),
             changed: Condvar::new(),
             echo,
+            exec_dir: dir.join("exec"),
         });
         let threads = vec![
             {
@@ -199,6 +203,18 @@ impl KubeEmulator {
         let state = self.shared.state.lock().expect("state lock");
         let ty = state.find_type(group, plural)?;
         state.get(&ty, namespace, name).cloned()
+    }
+
+    /// The folder where `kubectl exec` runs commands (created on first use).
+    pub fn exec_dir(&self) -> PathBuf {
+        self.shared.exec_dir.clone()
+    }
+
+    /// Adds text to what `kubectl logs` shows for a pod.
+    pub fn append_log(&self, namespace: &str, pod: &str, text: &str) {
+        let mut state = self.shared.state.lock().expect("state lock");
+        let key = (namespace.to_string(), pod.to_string());
+        state.logs.entry(key).or_default().push_str(text);
     }
 
     /// Stored objects of a type, in one namespace or (`None`) all.

@@ -428,7 +428,7 @@ fn a_head_pod_that_never_gets_ready_ends_the_wait_with_its_state() {
     let mut cluster: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(root().join(LOCAL)).unwrap()).unwrap();
     cluster["metadata"]["name"] = "stalled".into();
-    cluster["spec"]["headGroupSpec"]["template"]["metadata"]["annotations"][kube::NOT_READY] =
+    cluster["spec"]["headGroupSpec"]["template"]["metadata"]["annotations"]["emulator.kas.dev/not-ready"] =
         "true".into();
     let file = w.dir.path().join("stalled.yaml");
     std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();

@@ -475,3 +475,20 @@ fn a_local_chart_is_installed_without_repository_or_version() {
             .to_string()
     ));
 }
+
+#[test]
+fn an_oci_chart_is_installed_with_its_version() {
+    let w = World::new();
+    operator_absent(&w);
+    w.on("helm install", ok(""));
+    w.on(HELM_LIST, ok(&release("deployed")));
+    let mut config = kas_infra::config::Config::default();
+    config.ray.operator.chart = "oci://registry.example.test/charts/kuberay-operator".into();
+    config.ray.operator.values = String::new();
+    let r = support::world::run_with(w, config, &["++"]);
+    assert_eq!(r.code, 0, "{:#?}", r.ui);
+    assert!(r.world.lines().contains(
+        &"helm install kuberay-operator oci://registry.example.test/charts/kuberay-operator --version=1.5.1 --create-namespace --wait --timeout=600s --namespace=ray"
+            .to_string()
+    ), "{:#?}", r.world.lines());
+}

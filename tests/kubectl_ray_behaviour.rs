@@ -492,3 +492,18 @@ fn an_oci_chart_is_installed_with_its_version() {
             .to_string()
     ), "{:#?}", r.world.lines());
 }
+
+#[test]
+fn convert_of_a_kuberay_file_prints_it_unchanged_with_a_warning() {
+    let r = run(World::new(), &["convert", LOCAL]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.ui[0].starts_with("warning: yaml/k8s/local-cpu-only.yaml is already a KubeRay"),
+        "{:#?}",
+        r.ui
+    );
+    let printed: serde_yaml::Value = serde_yaml::from_str(&r.ui[1..].join("\n")).unwrap();
+    let file: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(LOCAL).unwrap()).unwrap();
+    assert_eq!(printed, file);
+}

@@ -10,6 +10,7 @@ use super::discovery;
 use super::exec::{self, Exec};
 use super::openapi;
 use super::patch;
+use super::portforward::{self, PortForward};
 use super::protobuf;
 use super::select::{FieldSelector, LabelSelector};
 use super::store::{ApiError, DeleteOptions, Part, State};
@@ -60,6 +61,8 @@ pub enum Reply {
     Watch(Box<Watch>),
     /// Upgrade to WebSocket and run a command (`pods/NAME/exec`).
     Exec(Box<Exec>),
+    /// Upgrade to SPDY and relay ports (`pods/NAME/portforward`).
+    PortForward(Box<PortForward>),
 }
 
 impl From<ApiError> for Reply {
@@ -188,6 +191,7 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
         ("GET", Some(name), Some("scale")) => at.get_scale(state, name),
         ("GET", Some(name), Some("log")) => at.log(state, name),
         ("GET" | "POST", Some(name), Some("exec")) => at.exec(state, req, name),
+        ("GET" | "POST", Some(name), Some("portforward")) => at.port_forward(state, req, name),
         ("PUT", Some(name), None) => at.update(state, req, name, Part::Main),
         ("PUT", Some(name), Some("status")) => at.update(state, req, name, Part::Status),
         ("PUT", Some(name), Some("finalize")) => at.finalize(state, req, name),
@@ -291,6 +295,21 @@ impl At<'_> {
         }
         let spec = exec::from_query(&pod, &req.query).map_err(ApiError::bad_request)?;
         Ok(Reply::Exec(Box::new(spec)))
+    }
+
+    /// Only SPDY: kubectl first tries SPDY tunnelled in WebSocket, and
+    /// falls back to a plain SPDY upgrade when that is refused.
+    fn port_forward(&self, state: &State, req: &Request, name: &str) -> Result<Reply, ApiError> {
+        let pod = self.running_pod(state, name)?;
+        if !req
+            .header("Upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("SPDY/3.1"))
+        {
+            return Err(ApiError::bad_request(
+                "the emulator serves port-forward over a SPDY/3.1 upgrade only",
+            ));
+        }
+        Ok(Reply::PortForward(Box::new(portforward::from_pod(&pod))))
     }
 
     fn selectors(&self, req: &Request) -> Result<(LabelSelector, FieldSelector), ApiError> {

@@ -3,12 +3,13 @@
 //! emulator's scratch folder; its output goes back on the stdout (1) and
 //! stderr (2) channels and its exit status as a `Status` on channel 3.
 //!
-//! Standard input is read to its end before the command starts, so piping
-//! into `kubectl exec -i` works but an interactive shell does not.
+//! There is no terminal: `-t` merges stderr into stdout and resizes are
+//! ignored.
 
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -29,16 +30,12 @@ pub struct Exec {
     pub env: Vec<(String, String)>,
 }
 
-type Stream = Box<dyn tiny_http::ReadWrite + Send>;
-
-pub fn run(stream: Stream, exec: &Exec, dir: &Path) {
-    let mut stream = stream;
-    let mut input = vec![];
-    if exec.stdin {
-        read_stdin(&mut stream, &mut input);
-    }
-    let out = Arc::new(Mutex::new(stream));
-    let status = match spawn(exec, dir, input, &out) {
+/// Runs the command and relays its streams until it exits. Standard input
+/// is read as it arrives, so `kubectl exec -i` streams into the command.
+pub fn run(mut input: BufReader<TcpStream>, out: TcpStream, exec: &Exec, dir: &Path) {
+    let socket = out.try_clone().ok();
+    let out = Arc::new(Mutex::new(out));
+    let status = match spawn(exec, dir, &mut input, &out) {
         Ok(0) => json!({"metadata": {}, "status": "Success"}),
         Ok(code) => json!({
             "metadata": {},
@@ -54,13 +51,15 @@ pub fn run(stream: Stream, exec: &Exec, dir: &Path) {
             "metadata": {}, "status": "Failure", "message": message, "reason": "InternalError",
         }),
     };
-    let mut stream = out.lock().expect("stream lock");
-    let _ = send(
-        &mut **stream,
-        3,
-        &serde_json::to_vec(&status).expect("JSON"),
-    );
-    let _ = websocket::write_frame(&mut **stream, CLOSE, &1000u16.to_be_bytes());
+    {
+        let mut out = out.lock().expect("stream lock");
+        let _ = send(&mut *out, 3, &serde_json::to_vec(&status).expect("JSON"));
+        let _ = websocket::write_frame(&mut *out, CLOSE, &1000u16.to_be_bytes());
+    }
+    if let Some(socket) = socket {
+        // Also ends the thread still reading standard input.
+        let _ = socket.shutdown(Shutdown::Both);
+    }
 }
 
 fn send(stream: &mut dyn Write, channel: u8, data: &[u8]) -> std::io::Result<()> {
@@ -70,24 +69,40 @@ fn send(stream: &mut dyn Write, channel: u8, data: &[u8]) -> std::io::Result<()>
     websocket::write_frame(stream, BINARY, &payload)
 }
 
-/// Collects channel 0 until the client closes it (v5: `[255, 0]`) or the
-/// connection.
-fn read_stdin(stream: &mut Stream, input: &mut Vec<u8>) {
-    while let Ok((opcode, payload)) = websocket::read_frame(stream) {
+/// Feeds channel 0 to the command until the client closes it (v5:
+/// `[255, 0]`) or the connection; answers pings; ignores resizes.
+fn pump_stdin(
+    mut input: BufReader<TcpStream>,
+    mut stdin: Option<ChildStdin>,
+    out: Arc<Mutex<TcpStream>>,
+) {
+    while let Ok((opcode, payload)) = websocket::read_frame(&mut input) {
         match (opcode, payload.first()) {
             (CLOSE, _) => return,
             (PING, _) => {
-                let _ = websocket::write_frame(stream, PONG, &payload);
+                let mut out = out.lock().expect("stream lock");
+                let _ = websocket::write_frame(&mut *out, PONG, &payload);
             }
-            (_, Some(0)) => input.extend_from_slice(&payload[1..]),
-            (_, Some(255)) if payload.get(1) == Some(&0) => return,
+            (_, Some(0)) => {
+                if let Some(pipe) = stdin.as_mut() {
+                    if pipe.write_all(&payload[1..]).is_err() {
+                        stdin = None;
+                    }
+                }
+            }
+            (_, Some(255)) if payload.get(1) == Some(&0) => stdin = None,
             _ => {}
         }
     }
 }
 
 /// Runs the command, streaming its output; returns its exit code.
-fn spawn(exec: &Exec, dir: &Path, input: Vec<u8>, out: &Arc<Mutex<Stream>>) -> Result<i32, String> {
+fn spawn(
+    exec: &Exec,
+    dir: &Path,
+    input: &mut BufReader<TcpStream>,
+    out: &Arc<Mutex<TcpStream>>,
+) -> Result<i32, String> {
     let program = exec.command.first().ok_or("no command given")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut child = Command::new(program)
@@ -95,51 +110,56 @@ fn spawn(exec: &Exec, dir: &Path, input: Vec<u8>, out: &Arc<Mutex<Stream>>) -> R
         .current_dir(dir)
         .envs(exec.env.iter().cloned())
         .env("HOSTNAME", &exec.pod)
-        .stdin(Stdio::piped())
+        .stdin(if exec.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("exec: {program:?}: {e}"))?;
-    let mut stdin = child.stdin.take().expect("piped");
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let pumps: Vec<_> = [
-        (
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            1u8,
-            exec.stdout,
-        ),
-        (
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            if exec.tty { 1 } else { 2 },
-            exec.stderr || exec.tty,
-        ),
+    let stdin = child.stdin.take();
+    if let Ok(socket) = input.get_ref().try_clone() {
+        let reader = std::mem::replace(input, BufReader::new(socket));
+        let out = out.clone();
+        std::thread::spawn(move || pump_stdin(reader, stdin, out));
+    }
+    let stderr_channel = if exec.tty { 1 } else { 2 };
+    let pipes: Vec<(Box<dyn Read + Send>, u8, bool)> = [
+        child
+            .stdout
+            .take()
+            .map(|s| (Box::new(s) as Box<dyn Read + Send>, 1u8, exec.stdout)),
+        child.stderr.take().map(|s| {
+            (
+                Box::new(s) as Box<dyn Read + Send>,
+                stderr_channel,
+                exec.stderr || exec.tty,
+            )
+        }),
     ]
     .into_iter()
-    .filter_map(|(pipe, channel, wanted)| Some((pipe?, channel, wanted)))
-    .map(|(mut pipe, channel, wanted)| {
-        let out = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if wanted {
-                    let mut stream = out.lock().expect("stream lock");
-                    let _ = send(&mut **stream, channel, &buf[..n]);
-                }
-            }
-        })
-    })
+    .flatten()
     .collect();
+    let pumps: Vec<_> = pipes
+        .into_iter()
+        .map(|(mut pipe, channel, wanted)| {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if wanted {
+                        let mut out = out.lock().expect("stream lock");
+                        let _ = send(&mut *out, channel, &buf[..n]);
+                    }
+                }
+            })
+        })
+        .collect();
     for pump in pumps {
         let _ = pump.join();
     }

@@ -88,8 +88,15 @@ impl World {
             self.dir.path().join("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
+        // Every wait is bounded, so a test that goes wrong still ends.
+        let bound: &[&str] = if args.contains(&"--timeout") {
+            &[]
+        } else {
+            &["--timeout", "90s"]
+        };
         let out = Command::new(env!("CARGO_BIN_EXE_kubectl-ray"))
             .args(args)
+            .args(bound)
             .envs(self.emu.env())
             .env("PATH", path)
             .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
@@ -412,6 +419,7 @@ fn every_kubectl_and_helm_call_uses_the_given_kubeconfig_and_context() {
             "--context",
             "emulator",
         ])
+        .args(["--timeout", "90s"])
         .envs(w.emu.env())
         .env("KUBECONFIG", w.dir.path().join("missing"))
         .env("KAS_CONFIG", w.dir.path().join("kas.yaml"))

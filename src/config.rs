@@ -460,6 +460,25 @@ mod tests {
     }
 
     #[test]
+    fn the_ray_operator_keys() {
+        let c =
+            Config::parse("ray:\n  operator:\n    chart: ./charts/k\n    values: ''\n").unwrap();
+        assert_eq!(c.ray.operator.chart, "./charts/k");
+        assert!(c.ray.operator.values.is_empty());
+        assert_eq!(c.ray.operator.namespace, "ray", "the old operatorNamespace");
+        assert_eq!(c.ray.operator.version, "1.5.1");
+        assert_eq!(
+            c.ray.reader_account, "ray-registry-reader-sa",
+            "siblings keep defaults"
+        );
+        let err = Config::parse("ray:\n  operator:\n    namespce: x\n").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `namespce`"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
     fn found_by_walking_up() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

@@ -70,10 +70,9 @@ pub fn describe<O>(table: &[OpSpec<O>]) -> String {
         } else {
             format!(" ({})", spec.words.join(", "))
         };
-        out.push_str(&format!(
-            "  {:<4}{:<22} {}\n",
-            spec.symbol, words, spec.help
-        ));
+        // A long symbol (a word such as `convert`) keeps the help aligned.
+        let head = format!("{:<4}{words}", spec.symbol);
+        out.push_str(&format!("  {head:<26} {}\n", spec.help));
     }
     out
 }

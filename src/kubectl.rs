@@ -246,9 +246,12 @@ impl Pod {
             .conditions
             .iter()
             .filter(|c| c.status != "True")
-            .filter_map(|c| {
-                let text = c.message.as_deref().or(c.reason.as_deref())?;
-                Some(format!("{}: {text}", c.kind))
+            .map(|c| {
+                let said = |t: &Option<String>| t.clone().filter(|t| !t.is_empty());
+                let text = said(&c.message)
+                    .or_else(|| said(&c.reason))
+                    .unwrap_or_else(|| c.status.clone());
+                format!("{}: {text}", c.kind)
             })
             .collect();
         if why.is_empty() {

@@ -237,8 +237,81 @@ fn a_failed_helm_install_is_reported_and_a_rerun_upgrades() {
         "helm upgrade kuberay-operator",
         ok("Release \"kuberay-operator\" has been upgraded.\n"),
     );
+    w.on(HELM_LIST, ok(&release("deployed")));
     let r = run(w, &["++"]);
     assert_eq!(r.code, 0, "{:#?}", r.ui);
+}
+
+#[test]
+fn an_interrupted_install_is_removed_and_redone() {
+    let w = World::new();
+    operator_with_release(&w, "pending-install");
+    w.on("helm uninstall kuberay-operator", ok(""));
+    w.on("helm install kuberay-operator", ok(""));
+    w.on(HELM_LIST, ok(&release("deployed")));
+    let r = run(w, &["++"]);
+    assert_eq!(r.code, 0, "{:#?}", r.ui);
+    let helm: Vec<String> = r
+        .world
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("helm "))
+        .collect();
+    assert!(
+        helm[1].starts_with("helm uninstall kuberay-operator --wait"),
+        "{helm:#?}"
+    );
+    assert!(
+        helm[2].starts_with("helm install kuberay-operator"),
+        "{helm:#?}"
+    );
+    assert!(
+        r.ui.iter().any(|l| l.contains("stuck in pending-install")),
+        "{:#?}",
+        r.ui
+    );
+}
+
+#[test]
+fn an_interrupted_upgrade_is_rolled_back_then_redone() {
+    let w = World::new();
+    operator_with_release(&w, "pending-upgrade");
+    w.on("helm rollback kuberay-operator", ok(""));
+    w.on("helm upgrade kuberay-operator", ok(""));
+    w.on(HELM_LIST, ok(&release("deployed")));
+    let r = run(w, &["++"]);
+    assert_eq!(r.code, 0, "{:#?}", r.ui);
+    let helm: Vec<String> = r
+        .world
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("helm "))
+        .collect();
+    assert!(
+        helm[1].starts_with("helm rollback kuberay-operator --wait"),
+        "{helm:#?}"
+    );
+    assert!(
+        helm[2].starts_with("helm upgrade kuberay-operator"),
+        "{helm:#?}"
+    );
+}
+
+#[test]
+fn a_release_helm_left_unrecorded_is_reported() {
+    let w = World::new();
+    operator_absent(&w);
+    w.on("helm install", ok(""));
+    w.on(HELM_LIST, ok(&release("pending-install")));
+    let r = run(w, &["++"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        error_text(&r).contains(
+            "Helm finished, but the helm release kuberay-operator in namespace ray is pending-install"
+        ),
+        "{}",
+        error_text(&r)
+    );
 }
 
 #[test]
@@ -394,10 +467,43 @@ fn a_local_chart_is_installed_without_repository_or_version() {
     let mut config = kas_infra::config::Config::default();
     config.ray.operator.chart = "./charts/kuberay-operator".into();
     config.ray.operator.values = String::new();
+    w.on(HELM_LIST, ok(&release("deployed")));
     let r = support::world::run_with(w, config, &["++"]);
     assert_eq!(r.code, 0, "{:#?}", r.ui);
     assert!(r.world.lines().contains(
         &"helm install kuberay-operator ./charts/kuberay-operator --create-namespace --wait --timeout=600s --namespace=ray"
             .to_string()
     ));
+}
+
+#[test]
+fn an_oci_chart_is_installed_with_its_version() {
+    let w = World::new();
+    operator_absent(&w);
+    w.on("helm install", ok(""));
+    w.on(HELM_LIST, ok(&release("deployed")));
+    let mut config = kas_infra::config::Config::default();
+    config.ray.operator.chart = "oci://registry.example.test/charts/kuberay-operator".into();
+    config.ray.operator.values = String::new();
+    let r = support::world::run_with(w, config, &["++"]);
+    assert_eq!(r.code, 0, "{:#?}", r.ui);
+    assert!(r.world.lines().contains(
+        &"helm install kuberay-operator oci://registry.example.test/charts/kuberay-operator --version=1.5.1 --create-namespace --wait --timeout=600s --namespace=ray"
+            .to_string()
+    ), "{:#?}", r.world.lines());
+}
+
+#[test]
+fn convert_of_a_kuberay_file_prints_it_unchanged_with_a_warning() {
+    let r = run(World::new(), &["convert", LOCAL]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.ui[0].starts_with("warning: yaml/k8s/local-cpu-only.yaml is already a KubeRay"),
+        "{:#?}",
+        r.ui
+    );
+    let printed: serde_yaml::Value = serde_yaml::from_str(&r.ui[1..].join("\n")).unwrap();
+    let file: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(LOCAL).unwrap()).unwrap();
+    assert_eq!(printed, file);
 }

@@ -88,8 +88,15 @@ impl World {
             self.dir.path().join("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
+        // Every wait is bounded, so a test that goes wrong still ends.
+        let bound: &[&str] = if args.contains(&"--timeout") {
+            &[]
+        } else {
+            &["--timeout", "90s"]
+        };
         let out = Command::new(env!("CARGO_BIN_EXE_kubectl-ray"))
             .args(args)
+            .args(bound)
             .envs(self.emu.env())
             .env("PATH", path)
             .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
@@ -412,6 +419,7 @@ fn every_kubectl_and_helm_call_uses_the_given_kubeconfig_and_context() {
             "--context",
             "emulator",
         ])
+        .args(["--timeout", "90s"])
         .envs(w.emu.env())
         .env("KUBECONFIG", w.dir.path().join("missing"))
         .env("KAS_CONFIG", w.dir.path().join("kas.yaml"))
@@ -420,4 +428,27 @@ fn every_kubectl_and_helm_call_uses_the_given_kubeconfig_and_context() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(w.crd().is_some());
+}
+
+#[test]
+fn a_head_pod_that_never_gets_ready_ends_the_wait_with_its_state() {
+    let Some(w) = World::new() else { return };
+    let mut cluster: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root().join(LOCAL)).unwrap()).unwrap();
+    cluster["metadata"]["name"] = "stalled".into();
+    cluster["spec"]["headGroupSpec"]["template"]["metadata"]["annotations"]["emulator.kas.dev/not-ready"] =
+        "true".into();
+    let file = w.dir.path().join("stalled.yaml");
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+    let out = w.kubectl_ray(&["+", file, "--timeout", "2s"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the head pod of RayCluster stalled is not Ready after 2s"),
+        "{err}"
+    );
+    assert!(err.contains("stalled-head"), "names the pod: {err}");
+    assert_eq!(w.code(&["=", file]), 1, "status: present but not ready");
+    assert!(w.cluster("stalled").is_some());
 }

@@ -241,3 +241,10 @@ fn convert_prints_the_kuberay_cluster() {
     assert_eq!(r.code, 0);
     assert!(r.world.ran().is_empty(), "convert runs nothing");
 }
+
+#[test]
+fn operator_install_after_an_interrupted_install() {
+    let w = World::new();
+    operator_with_release(&w, "pending-install");
+    snap("operator_install_pending_install", w, &["++", "--dry-run"]);
+}

@@ -35,7 +35,7 @@ fn list(items: Vec<serde_json::Value>) -> String {
         .to_string()
 }
 
-fn release(status: &str) -> String {
+pub fn release(status: &str) -> String {
     json!([{
         "name": "kuberay-operator", "namespace": "ray", "revision": "1",
         "updated": "2026-11-27 10:52:14.123456 +0000 UTC", "status": status,

@@ -111,7 +111,7 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
                     let detail = if ready {
                         format!("{} Ready", pod.metadata.name)
                     } else {
-                        format!("not Ready: {}", pod.summary())
+                        pod.summary()
                     };
                     let state = if ready {
                         State::Present

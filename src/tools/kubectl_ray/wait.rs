@@ -74,8 +74,10 @@ pub fn until<T>(
                 if spinner {
                     eprint!("\r\x1b[2K");
                 }
-                ctx.ui
-                    .progress(&format!("{what}: done after {}", show(start.elapsed())));
+                ctx.ui.progress(&format!(
+                    "done waiting for {what} ({})",
+                    show(start.elapsed())
+                ));
                 return Ok(Some(found));
             }
             if start.elapsed() >= patience.timeout {

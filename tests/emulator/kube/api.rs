@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 
 use super::catalog::ResourceType;
 use super::discovery;
+use super::exec::{self, Exec};
 use super::openapi;
 use super::patch;
+use super::portforward::{self, PortForward};
 use super::protobuf;
 use super::select::{FieldSelector, LabelSelector};
 use super::store::{ApiError, DeleteOptions, Part, State};
@@ -22,6 +24,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub content_type: String,
     pub accept: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// host:port the client reached us at.
     pub server: String,
@@ -32,6 +36,13 @@ impl Request {
         self.query
             .iter()
             .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -47,7 +58,11 @@ impl Request {
 pub enum Reply {
     Json(u16, Value),
     Bytes(u16, &'static str, Vec<u8>),
-    Watch(Watch),
+    Watch(Box<Watch>),
+    /// Upgrade to WebSocket and run a command (`pods/NAME/exec`).
+    Exec(Box<Exec>),
+    /// Upgrade to SPDY and relay ports (`pods/NAME/portforward`).
+    PortForward(Box<PortForward>),
 }
 
 impl From<ApiError> for Reply {
@@ -174,7 +189,9 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
         ("DELETE", None, None) => at.delete_collection(state, req),
         ("GET", Some(name), None | Some("status")) => at.get(state, name),
         ("GET", Some(name), Some("scale")) => at.get_scale(state, name),
-        ("GET", Some(_), Some("log")) => Ok(Reply::Bytes(200, "text/plain", vec![])),
+        ("GET", Some(name), Some("log")) => at.log(state, name),
+        ("GET" | "POST", Some(name), Some("exec")) => at.exec(state, req, name),
+        ("GET" | "POST", Some(name), Some("portforward")) => at.port_forward(state, req, name),
         ("PUT", Some(name), None) => at.update(state, req, name, Part::Main),
         ("PUT", Some(name), Some("status")) => at.update(state, req, name, Part::Status),
         ("PUT", Some(name), Some("finalize")) => at.finalize(state, req, name),
@@ -243,6 +260,58 @@ impl At<'_> {
         ))
     }
 
+    fn running_pod(&self, state: &State, name: &str) -> Result<Value, ApiError> {
+        let pod = state
+            .get(self.ty, self.namespace, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(self.ty, name))?;
+        if pod["status"]["phase"] != "Running" {
+            return Err(ApiError::bad_request(format!(
+                "pod {name} is not running (phase {})",
+                pod["status"]["phase"]
+            )));
+        }
+        Ok(pod)
+    }
+
+    /// What tests wrote with `KubeEmulator::append_log` (no streaming:
+    /// `--follow` gets what there is).
+    fn log(&self, state: &State, name: &str) -> Result<Reply, ApiError> {
+        self.running_pod(state, name)?;
+        let key = (self.namespace.to_string(), name.to_string());
+        let text = state.logs.get(&key).cloned().unwrap_or_default();
+        Ok(Reply::Bytes(200, "text/plain", text.into_bytes()))
+    }
+
+    fn exec(&self, state: &State, req: &Request, name: &str) -> Result<Reply, ApiError> {
+        let pod = self.running_pod(state, name)?;
+        if !req
+            .header("Upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+        {
+            return Err(ApiError::bad_request(
+                "the emulator serves exec over WebSocket only (Upgrade: websocket); kubectl 1.30 or later speaks it",
+            ));
+        }
+        let spec = exec::from_query(&pod, &req.query).map_err(ApiError::bad_request)?;
+        Ok(Reply::Exec(Box::new(spec)))
+    }
+
+    /// Only SPDY: kubectl first tries SPDY tunnelled in WebSocket, and
+    /// falls back to a plain SPDY upgrade when that is refused.
+    fn port_forward(&self, state: &State, req: &Request, name: &str) -> Result<Reply, ApiError> {
+        let pod = self.running_pod(state, name)?;
+        if !req
+            .header("Upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("SPDY/3.1"))
+        {
+            return Err(ApiError::bad_request(
+                "the emulator serves port-forward over a SPDY/3.1 upgrade only",
+            ));
+        }
+        Ok(Reply::PortForward(Box::new(portforward::from_pod(&pod))))
+    }
+
     fn selectors(&self, req: &Request) -> Result<(LabelSelector, FieldSelector), ApiError> {
         let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or(""))
             .map_err(ApiError::bad_request)?;
@@ -292,7 +361,7 @@ impl At<'_> {
             .param("timeoutSeconds")
             .and_then(|t| t.parse().ok())
             .unwrap_or(1800);
-        Ok(Reply::Watch(Watch {
+        Ok(Reply::Watch(Box::new(Watch {
             ty: self.ty.clone(),
             version: self.version.to_string(),
             namespace: (!self.all_namespaces).then(|| self.namespace.to_string()),
@@ -302,7 +371,7 @@ impl At<'_> {
             timeout: Duration::from_secs(timeout),
             bookmarks: req.flag("allowWatchBookmarks"),
             initial_events_end: initial,
-        }))
+        })))
     }
 
     fn create(&self, state: &mut State, req: &Request) -> Result<Reply, ApiError> {
@@ -404,10 +473,10 @@ impl At<'_> {
             }
         }
         // A patch only conflicts when it names a resourceVersion itself.
-        if body_rv(req).is_none() {
-            if let Some(meta) = target.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.remove("resourceVersion");
-            }
+        if body_rv(req).is_none()
+            && let Some(meta) = target.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.remove("resourceVersion");
         }
         let updated = state.update(self.ty, self.namespace, name, target, part, req.dry_run())?;
         Ok(Reply::Json(200, self.shown(updated)))

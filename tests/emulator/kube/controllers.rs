@@ -196,10 +196,10 @@ fn namespaces(state: &mut State) {
             .map(|(k, v)| (k.0.clone(), k.1.clone(), v.clone()))
             .collect();
         for (group, plural, obj) in &inside {
-            if !deleting(obj) {
-                if let Some(t) = state.find_type(group, plural) {
-                    delete(state, &t, obj);
-                }
+            if !deleting(obj)
+                && let Some(t) = state.find_type(group, plural)
+            {
+                delete(state, &t, obj);
             }
         }
         let empty = !state.objects.keys().any(|k| k.2 == name);

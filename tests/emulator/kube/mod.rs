@@ -2,7 +2,9 @@
 //! against, unmodified: discovery, OpenAPI, CRUD, list and watch with
 //! selectors, patches, finalizers, namespaces, CRDs, garbage collection,
 //! and small controllers (Deployments, Pods, and a KubeRay-like RayCluster
-//! controller). Plain HTTP on 127.0.0.1.
+//! controller), plus `exec` (WebSocket), `portforward` (SPDY) and `log`.
+//! Plain HTTP/1.1 on 127.0.0.1, served with std alone: upgraded
+//! connections need the socket split into a reader and a writer.
 //!
 //! Tests start one with [`KubeEmulator::start`] and run CLIs through
 //! [`KubeEmulator::kubectl`] / [`KubeEmulator::helm`]; people start one
@@ -16,25 +18,30 @@ mod api;
 mod catalog;
 mod controllers;
 mod discovery;
+mod exec;
 mod faults;
 mod http;
+mod inflate;
 mod openapi;
 mod patch;
+mod portforward;
 mod protobuf;
 mod raycluster;
 mod select;
+mod spdy;
 mod store;
 mod util;
+mod watch;
+mod websocket;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
-pub use controllers::NOT_READY;
 use faults::Fault;
 pub use faults::RequestRecord;
 use store::State;
@@ -45,11 +52,12 @@ pub(crate) struct Shared {
     changed: Condvar,
     /// Print each request on stderr (the foreground server does).
     echo: bool,
+    /// Where `kubectl exec` commands run.
+    exec_dir: PathBuf,
 }
 
 pub struct KubeEmulator {
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
     port: u16,
     dir: PathBuf,
     /// Removes `dir` when the emulator goes away (tests); `None` keeps it.
@@ -73,23 +81,19 @@ impl KubeEmulator {
         temp: Option<tempfile::TempDir>,
         echo: bool,
     ) -> Result<KubeEmulator> {
-        let server = tiny_http::Server::http(("127.0.0.1", port.unwrap_or(0)))
-            .map_err(|e| anyhow!("cannot listen on 127.0.0.1:{}: {e}", port.unwrap_or(0)))?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .context("the emulator listens on TCP")?
-            .port();
-        let server = Arc::new(server);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", port.unwrap_or(0)))?;
+        let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
             changed: Condvar::new(),
             echo,
+            exec_dir: dir.join("exec"),
         });
         let threads = vec![
             {
-                let (shared, server) = (shared.clone(), server.clone());
-                std::thread::spawn(move || http::serve(shared, server))
+                let shared = shared.clone();
+                std::thread::spawn(move || http::serve(shared, listener))
             },
             {
                 let shared = shared.clone();
@@ -98,7 +102,6 @@ impl KubeEmulator {
         ];
         let emulator = KubeEmulator {
             shared,
-            server,
             port,
             dir,
             _temp: temp,
@@ -201,6 +204,18 @@ impl KubeEmulator {
         state.get(&ty, namespace, name).cloned()
     }
 
+    /// The folder where `kubectl exec` runs commands (created on first use).
+    pub fn exec_dir(&self) -> PathBuf {
+        self.shared.exec_dir.clone()
+    }
+
+    /// Adds text to what `kubectl logs` shows for a pod.
+    pub fn append_log(&self, namespace: &str, pod: &str, text: &str) {
+        let mut state = self.shared.state.lock().expect("state lock");
+        let key = (namespace.to_string(), pod.to_string());
+        state.logs.entry(key).or_default().push_str(text);
+    }
+
     /// Stored objects of a type, in one namespace or (`None`) all.
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
         let state = self.shared.state.lock().expect("state lock");
@@ -212,7 +227,8 @@ impl Drop for KubeEmulator {
     fn drop(&mut self) {
         self.shared.state.lock().expect("state lock").shutdown = true;
         self.shared.changed.notify_all();
-        self.server.unblock();
+        // Wakes the accept loop, which then sees the shutdown.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }

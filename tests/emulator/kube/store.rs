@@ -168,6 +168,8 @@ pub struct State {
     pub log: Vec<RequestRecord>,
     pub faults: Vec<Fault>,
     pub shutdown: bool,
+    /// Pod logs by (namespace, pod), as tests set them.
+    pub logs: BTreeMap<(String, String), String>,
     /// Counts addresses handed out (cluster IPs, pod IPs).
     pub addresses: u32,
 }
@@ -182,6 +184,7 @@ impl State {
             log: vec![],
             faults: vec![],
             shutdown: false,
+            logs: BTreeMap::new(),
             addresses: 0,
         };
         let ns = state.find_type("", "namespaces").expect("built in");
@@ -219,12 +222,11 @@ impl State {
             "customresourcedefinitions",
         ));
         for (_, crd) in crds {
-            if is_established(crd) {
-                if let Some(ty) = catalog::from_crd(crd) {
-                    if !types.iter().any(|t| t.is(&ty.group, &ty.plural)) {
-                        types.push(ty);
-                    }
-                }
+            if is_established(crd)
+                && let Some(ty) = catalog::from_crd(crd)
+                && !types.iter().any(|t| t.is(&ty.group, &ty.plural))
+            {
+                types.push(ty);
             }
         }
         types
@@ -281,12 +283,13 @@ impl State {
             }
         };
         if ty.namespaced {
-            if let Some(body_ns) = meta.get("namespace").and_then(Value::as_str) {
-                if !body_ns.is_empty() && body_ns != namespace {
-                    return Err(ApiError::bad_request(
-                        "the namespace of the provided object does not match the namespace sent on the request",
-                    ));
-                }
+            if let Some(body_ns) = meta.get("namespace").and_then(Value::as_str)
+                && !body_ns.is_empty()
+                && body_ns != namespace
+            {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
             self.check_namespace_open(namespace)?;
         }
@@ -374,22 +377,20 @@ impl State {
         if let Some(rv) = new
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
+            && !rv.is_empty()
+            && Some(rv)
+                != old
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
         {
-            if !rv.is_empty()
-                && Some(rv)
-                    != old
-                        .pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str)
-            {
-                return Err(ApiError::conflict(ty, name));
-            }
+            return Err(ApiError::conflict(ty, name));
         }
-        if let Some(body_name) = new.pointer("/metadata/name").and_then(Value::as_str) {
-            if body_name != name {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
-                )));
-            }
+        if let Some(body_name) = new.pointer("/metadata/name").and_then(Value::as_str)
+            && body_name != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         let mut next = match part {
             Part::Status => {
@@ -481,15 +482,15 @@ impl State {
             .cloned()
             .ok_or_else(|| ApiError::not_found(ty, name))?;
         let meta = &old["metadata"];
-        if let Some(uid) = &opts.precondition_uid {
-            if meta.get("uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                return Err(ApiError::conflict(ty, name));
-            }
+        if let Some(uid) = &opts.precondition_uid
+            && meta.get("uid").and_then(Value::as_str) != Some(uid.as_str())
+        {
+            return Err(ApiError::conflict(ty, name));
         }
-        if let Some(rv) = &opts.precondition_rv {
-            if meta.get("resourceVersion").and_then(Value::as_str) != Some(rv.as_str()) {
-                return Err(ApiError::conflict(ty, name));
-            }
+        if let Some(rv) = &opts.precondition_rv
+            && meta.get("resourceVersion").and_then(Value::as_str) != Some(rv.as_str())
+        {
+            return Err(ApiError::conflict(ty, name));
         }
         if opts.dry_run || meta.get("deletionTimestamp").is_some() {
             return Ok(old);

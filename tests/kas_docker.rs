@@ -605,14 +605,10 @@ fn push_merges_this_platform_into_the_manifest_list() {
             .unwrap_or(false),
         "the local copy of the list is purged"
     );
-    let _ = docker(&[
-        "image",
-        "rm",
-        "--force",
-        &arm,
-        &format!("{remote}-x86_64"),
-        &first_image,
-    ]);
+    let _ = docker(&["image", "rm", "--force", &arm, &format!("{remote}-x86_64")]);
+    // By ID without --force: it goes only when nothing else (another
+    // test's identical image) still has a tag on it.
+    let _ = docker(&["image", "rm", &first_image]);
 }
 
 /// `architecture -> digest` of the list `name` in the registry.

@@ -153,6 +153,29 @@ impl Fixture {
         Run(cmd.output().unwrap())
     }
 
+    /// Like [`Fixture::kas`], with `input` on standard input (a pipe).
+    fn kas_input(&self, args: &[&str], input: &str) -> Run {
+        let mut child = Command::new(KAS)
+            .arg("--verbose")
+            .args(args)
+            .current_dir(&self.repo)
+            .env("HOME", &self.home)
+            .env("KAS_SSH_DIR", self.home.join(".ssh"))
+            .env_remove("WANDB_API_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Run(child.wait_with_output().unwrap())
+    }
+
     fn build(&self, flavor: &str) {
         let mut args = vec![];
         if !flavor.is_empty() {
@@ -453,6 +476,41 @@ fn run_in_the_foreground_passes_the_exit_status_and_dry_run_changes_nothing() {
     );
     assert_eq!(out.stdout(), "no-ssh\n", "{out}");
     assert!(out.commands().iter().all(|c| !c.starts_with("ssh-keygen")));
+
+    // shell with no container: a new one, fed from standard input.
+    let out = fx.kas_input(&["shell"], "echo $((6 * 7)) in $PWD\n");
+    assert_eq!(out.stdout(), "42 in /home/kas/project\n", "{out}");
+    // Piped input: -i without -t.
+    assert!(
+        out.docker_commands()[1]
+            .starts_with(&format!("docker run --name {} --rm -i --memory", fx.image)),
+        "{out}"
+    );
+    assert!(
+        out.docker_commands()[1].ends_with(&format!(" {} sh", fx.image)),
+        "{out}"
+    );
+    // shell with one running: into it.
+    let out = fx.kas(&["run", "-d", "--", "sleep", "60"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let out = fx.kas_input(&["shell"], "echo $$; exit 3\n");
+    assert_eq!(out.code(), 3, "{out}");
+    assert_ne!(
+        out.stdout(),
+        "1\n",
+        "a second process, not the container's first"
+    );
+    assert_eq!(
+        out.docker_commands(),
+        [
+            format!(
+                "docker container inspect --format '{{{{.State.Running}}}}' {}",
+                fx.image
+            ),
+            format!("docker exec -i {} sh", fx.image)
+        ]
+    );
+    assert_eq!(fx.kas(&["run", "-"]).code(), 0);
 
     let history = fx.repo.parent().unwrap().join("history");
     std::fs::remove_dir_all(&history).unwrap();

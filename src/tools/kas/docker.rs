@@ -49,7 +49,7 @@ pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
 /// `docker run` with the defaults, then the user's docker options, the
 /// image and the command.
 pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
-    let run = run_command(p, p.ctx.ui.interactive)?
+    let run = run_command(p, p.stdin.docker_flags())?
         .args(docker_args.iter().cloned())
         .arg(&p.name)
         .args(cmd.iter().cloned())
@@ -57,10 +57,10 @@ pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
     passthrough(p.ctx.run.run(&run)?)
 }
 
-/// `docker run --name NAME --rm [-i -t]`, limits, ports on 127.0.0.1,
+/// `docker run --name NAME --rm [-i [-t]]`, limits, ports on 127.0.0.1,
 /// `WANDB_API_KEY` by name, and the mounts. Checks the SSH folder first,
 /// and makes the history files so docker does not make folders of them.
-pub fn run_command(p: &Project, tty: bool) -> Result<Cmd> {
+pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
     let ctx = p.ctx;
     let ssh = ssh_dir(&ctx.env, &ctx.run)?;
     let home = p.home()?;
@@ -70,10 +70,9 @@ pub fn run_command(p: &Project, tty: bool) -> Result<Cmd> {
     } else {
         p.cfg.shm_size.clone()
     };
-    let mut cmd = Cmd::mutation("docker").args(["run", "--name", &p.name, "--rm"]);
-    if tty {
-        cmd = cmd.args(["-i", "-t"]);
-    }
+    let mut cmd = Cmd::mutation("docker")
+        .args(["run", "--name", &p.name, "--rm"])
+        .args(stdin_flags.iter().copied());
     cmd = cmd
         .arg(format!("--memory={memory}"))
         .arg(format!("--shm-size={shm}"));
@@ -157,11 +156,12 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
     } else {
         cmd.to_vec()
     };
-    let mut exec = Cmd::mutation("docker").arg("exec");
-    if p.ctx.ui.interactive {
-        exec = exec.args(["-i", "-t"]);
-    }
-    let exec = exec.arg(&p.name).args(cmd).inherit_stdio();
+    let exec = Cmd::mutation("docker")
+        .arg("exec")
+        .args(p.stdin.docker_flags().iter().copied())
+        .arg(&p.name)
+        .args(cmd)
+        .inherit_stdio();
     let out = p.ctx.run.run(&exec)?;
     // docker says 1 both for "no such container" and for a command that
     // failed with 1: only then is it worth asking which.
@@ -194,7 +194,7 @@ pub fn ensure_running(p: &Project) -> Result<()> {
         ),
         None => {}
     }
-    let start = run_command(p, false)?
+    let start = run_command(p, &[])?
         .args(["--detach", "--interactive", "--tty"])
         .arg(&p.name);
     p.ctx.run.check(&start)?;

@@ -246,6 +246,7 @@ pub fn third_of(memory: &str) -> Result<String> {
 /// Docker's sizes: a number with an optional b, k, m or g suffix.
 fn parse_size(size: &str) -> Result<u64> {
     let lower = size.trim().to_ascii_lowercase();
+    // `8gb` is `8g`; a `b` right after the digits means bytes.
     let lower = lower
         .strip_suffix('b')
         .filter(|s| !s.is_empty() && !s.ends_with(char::is_numeric))

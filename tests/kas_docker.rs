@@ -655,8 +655,6 @@ fn push_merges_this_platform_into_the_manifest_list() {
     let pushed = registry_digest(&registry, &format!("{name}-x86_64"));
     assert_eq!(amd64, pushed, "the list holds this push's image");
 
-    let first_image = docker_stdout(&["image", "inspect", "--format", "{{.Id}}", &fx.image]);
-
     // A new build pushed again replaces the amd64 entry and keeps arm64.
     std::fs::write(fx.repo.join("bin/marker"), "second build\n").unwrap();
     fx.build("");
@@ -679,9 +677,9 @@ fn push_merges_this_platform_into_the_manifest_list() {
         "the local copy of the list is purged"
     );
     let _ = docker(&["image", "rm", "--force", &arm, &format!("{remote}-x86_64")]);
-    // By ID without --force: it goes only when nothing else (another
-    // test's identical image) still has a tag on it.
-    let _ = docker(&["image", "rm", &first_image]);
+    // The first build is left only under its pushed digest: remove that
+    // reference (never by ID: parallel tests' identical images share it).
+    let _ = docker(&["image", "rm", &format!("{remote}-x86_64@{amd64}")]);
 }
 
 /// `architecture -> digest` of the list `name` in the registry.

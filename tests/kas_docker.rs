@@ -527,6 +527,56 @@ fn run_in_the_foreground_passes_the_exit_status_and_dry_run_changes_nothing() {
 }
 
 #[test]
+fn ctrl_c_reaches_the_container_and_kas_waits_for_its_status() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    if !engine() {
+        return;
+    }
+    let fx = Fixture::new("int");
+    fx.build("");
+    // As at a terminal: kas leads its own process group, and Ctrl-C
+    // signals the whole group.
+    let mut child = Command::new(KAS)
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 9' INT; echo ready; sleep 60 & wait",
+        ])
+        .current_dir(&fx.repo)
+        .env("HOME", &fx.home)
+        .env("KAS_SSH_DIR", "")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let group = format!("-{}", child.id());
+    let kill = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(rest, "got-int\n");
+    assert_eq!(
+        status.code(),
+        Some(9),
+        "kas waited and passed the status on"
+    );
+    assert!(!exists("container", &fx.image));
+}
+
+#[test]
 fn ssh_folder_errors_come_before_docker() {
     if !engine() {
         return;

@@ -126,6 +126,18 @@ impl<'a> Helm<'a> {
         Ok(())
     }
 
+    /// Back to the last good revision (after an interrupted upgrade).
+    pub fn rollback(&self, release: &str, namespace: &str, timeout_secs: u64) -> Result<()> {
+        let cmd = Cmd::mutation("helm").args([
+            "rollback".to_string(),
+            release.to_string(),
+            "--wait".to_string(),
+            format!("--timeout={timeout_secs}s"),
+        ]);
+        self.run.check(&self.connect(cmd, namespace))?;
+        Ok(())
+    }
+
     pub fn uninstall(&self, release: &str, namespace: &str, timeout_secs: u64) -> Result<()> {
         let cmd = Cmd::mutation("helm").args([
             "uninstall".to_string(),

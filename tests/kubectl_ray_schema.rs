@@ -146,7 +146,8 @@ fn the_validator_catches_mistakes() {
     let good = ClusterFile::load(&root().join("yaml/k8s/local-cpu-only.yaml"))
         .unwrap()
         .cluster;
-    let mistakes: Vec<(&str, Box<dyn Fn(&mut serde_yaml::Value)>, &str)> = vec![
+    type BreakIt = Box<dyn Fn(&mut serde_yaml::Value)>;
+    let mistakes: Vec<(&str, BreakIt, &str)> = vec![
         (
             "unknown field",
             Box::new(|c| c["spec"]["workerGroupSpec"] = serde_yaml::Value::Null),

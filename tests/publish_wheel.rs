@@ -107,8 +107,21 @@ fn poetry_project_with_poetry_and_twine() {
     assert!(out.stderr.contains("TWINE_PASSWORD=***"), "{}", out.stderr);
     assert_eq!(sb.recorded_version(), format!("{version}\n"));
 
-    let out = sb.run(&["release"], &creds);
+    let out = sb.run(&["release", "--output", "json"], &creds);
     assert_eq!(out.code, 0, "{out}");
+    let published: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(published["version"], "1.0.0");
+    assert_eq!(
+        published["wheel"],
+        "attack_simulator-1.0.0-py3-none-any.whl"
+    );
+    assert_eq!(published["repository"], index.url().as_str());
+    assert!(
+        published["recorded_in"]
+            .as_str()
+            .unwrap()
+            .ends_with("kas/attack-simulator-version")
+    );
     let got = index.pip_download(&py, "attack-simulator===1.0.0");
     assert_eq!(got, vec!["attack_simulator-1.0.0-py3-none-any.whl"]);
 

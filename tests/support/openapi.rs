@@ -110,11 +110,9 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
                 }
             }
         }
-        Value::Array(items) => {
-            if schema["items"].is_object() {
-                for (i, item) in items.iter().enumerate() {
-                    check(&schema["items"], item, &format!("{path}[{i}]"), errors);
-                }
+        Value::Array(items) if schema["items"].is_object() => {
+            for (i, item) in items.iter().enumerate() {
+                check(&schema["items"], item, &format!("{path}[{i}]"), errors);
             }
         }
         _ => {}

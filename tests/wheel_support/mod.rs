@@ -98,7 +98,9 @@ impl Index {
                 if child.try_wait().unwrap().is_some() {
                     break; // The port was taken after all: try another.
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Its own health page, and still alive: not another
+                // server that happened to take the port.
+                if healthy(port) && child.try_wait().unwrap().is_none() {
                     return Index {
                         child,
                         dir,
@@ -273,7 +275,7 @@ impl Sandbox {
 
     /// A script named `name` first on PATH that logs its command line and
     /// runs `real`.
-    fn wrap(&self, name: &str, real: &Path) {
+    pub fn wrap(&self, name: &str, real: &Path) {
         let script = format!(
             "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{}'\nexec '{}' \"$@\"\n",
             self.log.display(),
@@ -283,6 +285,15 @@ impl Sandbox {
         std::fs::write(&path, script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// The wrappers first, then the system's folders (for programs such as
+    /// gcloud, whose launcher needs the usual shell tools).
+    pub fn path_with_system(&self) -> (String, String) {
+        (
+            "PATH".into(),
+            format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display()),
+        )
     }
 
     /// Runs git (the real one, unlogged) in the project.
@@ -443,6 +454,23 @@ fn write_private(path: &Path, text: &str) {
         .open(path)
         .unwrap();
     file.write_all(text.as_bytes()).unwrap();
+}
+
+fn healthy(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
 
 fn free_port() -> u16 {

@@ -131,9 +131,11 @@ impl<'a> Operator<'a> {
         )
     }
 
-    /// Installs (or repairs a failed release of) the chart.
+    /// Installs the chart, or repairs a release that failed or was
+    /// interrupted, then checks that Helm recorded it as deployed.
     pub fn install(&self, found: &Found, patience: Patience) -> Result<()> {
-        if found.release.as_ref().is_some_and(Release::is_deployed) && !found.crd {
+        let status = found.release.as_ref().map(|r| r.status.as_str());
+        if status == Some("deployed") && !found.crd {
             bail!(
                 "the {} is deployed but the CRD {RAYCLUSTER_CRD} is missing (deleted by hand?): \
                  run `kubectl ray --` and then `kubectl ray ++`",
@@ -149,7 +151,49 @@ impl<'a> Operator<'a> {
             values: values.as_deref(),
             timeout_secs: patience.timeout.as_secs(),
         };
-        self.helm().install(&how, found.release.is_some())
+        let helm = self.helm();
+        let secs = patience.timeout.as_secs();
+        let release = &self.config.release;
+        let upgrade = match status {
+            None => false,
+            // An install that never finished: Helm refuses to touch the
+            // release until it is gone.
+            Some("pending-install") => {
+                self.ctx.ui.warn(&format!(
+                    "the {} is stuck in pending-install (an interrupted install): removing it first",
+                    self.release_label()
+                ));
+                helm.uninstall(release, &self.namespace, secs)?;
+                false
+            }
+            Some(s @ ("pending-upgrade" | "pending-rollback")) => {
+                self.ctx.ui.warn(&format!(
+                    "the {} is stuck in {s}: rolling back first",
+                    self.release_label()
+                ));
+                helm.rollback(release, &self.namespace, secs)?;
+                true
+            }
+            Some(_) => true,
+        };
+        helm.install(&how, upgrade)?;
+        if self.ctx.run.dry_run {
+            return Ok(());
+        }
+        // Helm can finish with success yet leave the release unrecorded
+        // (a failed write of its own record): say so now, not later.
+        match helm.release(release, &self.namespace)? {
+            Some(r) if r.is_deployed() => Ok(()),
+            Some(r) => bail!(
+                "Helm finished, but the {} is {}: run `kubectl ray ++` again to repair it",
+                self.release_label(),
+                r.status
+            ),
+            None => bail!(
+                "Helm finished, but there is no {}: run `kubectl ray ++` again",
+                self.release_label()
+            ),
+        }
     }
 
     pub fn piece<'s>(&'s self, found: &'s Found, patience: Patience) -> Piece<'s> {

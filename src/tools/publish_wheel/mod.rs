@@ -153,6 +153,15 @@ struct Status<'a> {
     published: bool,
 }
 
+#[derive(Serialize)]
+struct Published<'a> {
+    package: &'a str,
+    version: String,
+    wheel: String,
+    repository: &'a str,
+    recorded_in: String,
+}
+
 fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
     let start = match &args.project_dir {
         Some(dir) => dir.clone(),
@@ -252,11 +261,24 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
             Ok(())
         })?;
     if !ctx.run.dry_run {
-        ctx.ui.say(&format!(
-            "published {package} {version} ({}) to {}",
-            wheel.display(),
-            repository.url()
-        ));
+        match ctx.common.output {
+            Format::Json => {
+                let published = Published {
+                    package,
+                    version: version.to_string(),
+                    wheel: wheel.display().to_string(),
+                    repository: repository.url(),
+                    recorded_in: record.display().to_string(),
+                };
+                ctx.ui
+                    .say(&serde_json::to_string_pretty(&published).unwrap_or_default());
+            }
+            Format::Text => ctx.ui.say(&format!(
+                "published {package} {version} ({}) to {}",
+                wheel.display(),
+                repository.url()
+            )),
+        }
     }
     Ok(Outcome::Done)
 }

@@ -15,6 +15,9 @@ use crate::cmd::Cmd;
 /// Artifact Registry's user name for an OAuth access token.
 pub const ACCESS_TOKEN_USER: &str = "oauth2accesstoken";
 
+/// The user name that goes with an index's API token.
+pub const TOKEN_USER: &str = "__token__";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Repository {
     ArtifactRegistry {
@@ -140,6 +143,13 @@ fn credentials_from_env(ctx: &Ctx) -> Option<Credentials> {
     };
     pair("UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD")
         .or_else(|| pair("TWINE_USERNAME", "TWINE_PASSWORD"))
+        .or_else(|| {
+            // An API token, as PyPI-like indexes take it.
+            Some(Credentials {
+                username: TOKEN_USER.to_string(),
+                password: ctx.env.non_empty("UV_PUBLISH_TOKEN")?.to_string(),
+            })
+        })
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,249 @@
+//! The small HTTP/JSON layer every emulated Google API shares: a request as
+//! plain data, a reply, and Google's error body.
+
+use serde_json::{Value, json};
+
+/// One request, read off the wire, with its path and query decoded.
+#[derive(Clone, Debug)]
+pub struct Req {
+    pub method: String,
+    /// Decoded path without the query, e.g. `/iam/v1/projects/p/serviceAccounts`.
+    pub path: String,
+    /// Raw query string (without `?`), as sent.
+    pub raw_query: String,
+    pub query: Vec<(String, String)>,
+    pub body: String,
+    /// The account the bearer token was issued to, if the token is known.
+    pub principal: Option<String>,
+    /// `Authorization: Bearer ...`, kept out of the log.
+    pub bearer: Option<String>,
+    /// Scheme and authority clients are told to use for links, e.g.
+    /// `http://127.0.0.1:4711`.
+    pub base: String,
+}
+
+impl Req {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON; an empty body is `{}`.
+    pub fn json(&self) -> Result<Value, Reply> {
+        if self.body.trim().is_empty() {
+            return Ok(json!({}));
+        }
+        serde_json::from_str(&self.body)
+            .map_err(|e| Reply::error(400, &format!("Invalid JSON payload received. {e}")))
+    }
+
+    /// `application/x-www-form-urlencoded` body fields.
+    pub fn form(&self) -> Vec<(String, String)> {
+        parse_query(&self.body)
+    }
+
+    pub fn form_field(&self, key: &str) -> Option<String> {
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Path segments after the given prefix (`/iam/v1`), split on `/`.
+    pub fn segments_after<'a>(&'a self, prefix: &str) -> Option<Vec<&'a str>> {
+        let rest = self.path.strip_prefix(prefix)?;
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        Some(rest.split('/').filter(|s| !s.is_empty()).collect())
+    }
+}
+
+/// What the emulator answers.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub content_type: &'static str,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &Value) -> Reply {
+        Reply {
+            status,
+            body: value.to_string(),
+            content_type: "application/json; charset=UTF-8",
+        }
+    }
+
+    pub fn ok(value: Value) -> Reply {
+        Reply::json(200, &value)
+    }
+
+    /// Google's error body. Compute's `errors[].reason` is filled in too,
+    /// since gcloud compute prints from it.
+    pub fn error(code: u16, message: &str) -> Reply {
+        let status = status_name(code);
+        Reply::json(
+            code,
+            &json!({"error": {
+                "code": code,
+                "message": message,
+                "status": status,
+                "errors": [{"message": message, "domain": "global", "reason": reason(code)}],
+            }}),
+        )
+    }
+
+    pub fn not_found(message: &str) -> Reply {
+        Reply::error(404, message)
+    }
+
+    pub fn already_exists(message: &str) -> Reply {
+        Reply::error(409, message)
+    }
+
+    pub fn invalid(message: &str) -> Reply {
+        Reply::error(400, message)
+    }
+
+    pub fn denied(message: &str) -> Reply {
+        Reply::error(403, message)
+    }
+
+    /// A 409 that means "your etag is stale", as Resource Manager sends it.
+    pub fn aborted(message: &str) -> Reply {
+        let mut reply = Reply::error(409, message);
+        reply.body =
+            json!({"error": {"code": 409, "message": message, "status": "ABORTED"}}).to_string();
+        reply
+    }
+}
+
+/// The canonical status name Google pairs with an HTTP code.
+pub fn status_name(code: u16) -> &'static str {
+    match code {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ALREADY_EXISTS",
+        412 => "FAILED_PRECONDITION",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        400 => "invalid",
+        401 => "required",
+        403 => "forbidden",
+        404 => "notFound",
+        409 => "alreadyExists",
+        429 => "rateLimitExceeded",
+        _ => "backendError",
+    }
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `a=1&b=x+y` into decoded pairs (`+` is a space, as in forms).
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+/// `*` matches any run of characters (including `/`); everything else is
+/// literal. Used by fault injection.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(
+            "*/clusters",
+            "/container/v1/projects/p/locations/z/clusters"
+        ));
+        assert!(glob_match(
+            "/iam/*/keys*",
+            "/iam/v1/projects/p/serviceAccounts/a/keys"
+        ));
+        assert!(!glob_match(
+            "*/clusters",
+            "/container/v1/projects/p/clusters/x"
+        ));
+        assert!(glob_match("/a", "/a"));
+        assert!(!glob_match("/a*b*c", "/abx"));
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(
+            percent_decode("projects%2Fp%3AgetIamPolicy"),
+            "projects/p:getIamPolicy"
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(
+            parse_query("filter=state%3AENABLED&x=a+b"),
+            vec![
+                ("filter".into(), "state:ENABLED".into()),
+                ("x".into(), "a b".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,734 @@
+//! A GCP API emulator for tests: the real `gcloud` talks to it through a
+//! throwaway `CLOUDSDK_CONFIG` whose endpoint overrides point at
+//! 127.0.0.1. It keeps state in memory, answers with Google's JSON shapes
+//! and error bodies, logs every request, and can fail a chosen request.
+//!
+//! ```ignore
+//! let emu = GcpEmulator::start()?;
+//! let out = Command::new("gcloud").args(["iam", "service-accounts", "list"])
+//!     .envs(emu.gcloud_env()).output()?;
+//! assert!(emu.mutating_requests().is_empty());
+//! ```
+//!
+//! One file per Google API; `http` is the shared request/reply layer,
+//! `log` the request log and fault injection, `setup` the gcloud home,
+//! `proxy` the CONNECT proxy that serves Google's fixed revoke URL.
+
+#![allow(dead_code)] // Each test crate uses a different part of the API.
+
+pub mod artifactregistry;
+pub mod compute;
+pub mod container;
+pub mod crypto;
+pub mod http;
+pub mod iam;
+pub mod log;
+pub mod oauth;
+pub mod proxy;
+pub mod resourcemanager;
+pub mod serviceusage;
+pub mod setup;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::{Value, json};
+
+use http::{Reply, Req, percent_decode};
+pub use log::{Fault, LoggedRequest};
+pub use state::State;
+
+pub const PROJECT: &str = "test-project";
+pub const REGION: &str = "europe-west4";
+pub const ZONE: &str = "europe-west4-a";
+pub const CONFIGURATION: &str = "kas";
+/// The human account `start()` logs in, bound to `roles/owner`.
+pub const HUMAN: &str = "tester@example.com";
+
+struct Shared {
+    state: Mutex<State>,
+    log: Mutex<Vec<LoggedRequest>>,
+    faults: Mutex<log::Faults>,
+    base: String,
+}
+
+/// A running emulator with its own gcloud home; stops when dropped.
+pub struct GcpEmulator {
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    port: u16,
+    home: tempfile::TempDir,
+    _proxy: proxy::Proxy,
+}
+
+impl GcpEmulator {
+    /// Starts on a free port with [`HUMAN`] logged in and active.
+    pub fn start() -> Result<GcpEmulator> {
+        let emu = GcpEmulator::start_on(0, Some(HUMAN))?;
+        emu.state().bind("roles/owner", &format!("user:{HUMAN}"));
+        Ok(emu)
+    }
+
+    /// Starts with no account logged in at all.
+    pub fn start_logged_out() -> Result<GcpEmulator> {
+        GcpEmulator::start_on(0, None)
+    }
+
+    /// Starts on `port` (0: a free one), optionally logging in a human.
+    pub fn start_on(port: u16, human: Option<&str>) -> Result<GcpEmulator> {
+        let server = tiny_http::Server::http(("127.0.0.1", port))
+            .map_err(|e| anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .context("the emulator has no IP address")?
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(PROJECT)),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(log::Faults::default()),
+            base: base.clone(),
+        });
+        let server = Arc::new(server);
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..4)
+            .map(|_| {
+                let (server, shared, stop) = (server.clone(), shared.clone(), stop.clone());
+                std::thread::spawn(move || serve(&server, &shared, &stop))
+            })
+            .collect();
+        let home = tempfile::Builder::new().prefix("kas-gcp-emu").tempdir()?;
+        std::fs::create_dir_all(home.path().join("gcloud"))?;
+        let proxy = proxy::start(home.path(), port)?;
+        let emu = GcpEmulator {
+            shared,
+            stop,
+            workers,
+            port,
+            home,
+            _proxy: proxy,
+        };
+        setup::write_config(
+            &emu.config_dir(),
+            &setup::Settings {
+                configuration: CONFIGURATION,
+                project: PROJECT,
+                region: REGION,
+                zone: ZONE,
+                account: human,
+                base: &base,
+                proxy_port: emu._proxy.port,
+                ca_file: &emu.ca_file(),
+            },
+        )?;
+        if let Some(email) = human {
+            emu.add_human_account(email)?;
+        }
+        Ok(emu)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The throwaway gcloud home (`CLOUDSDK_CONFIG`).
+    pub fn config_dir(&self) -> PathBuf {
+        self.home.path().join("gcloud")
+    }
+
+    /// The test CA's certificate that gcloud trusts for Google's own hosts.
+    pub fn ca_file(&self) -> PathBuf {
+        self.home.path().join("ca.pem")
+    }
+
+    /// Where `get-credentials` writes (`KUBECONFIG` in [`Self::gcloud_env`]).
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.home.path().join("kubeconfig")
+    }
+
+    /// The variables a gcloud child needs. `CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE`
+    /// is set because a value inherited from the machine would beat the
+    /// configuration's.
+    pub fn gcloud_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("CLOUDSDK_CONFIG".into(), path_str(&self.config_dir())),
+            (
+                "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE".into(),
+                path_str(&self.ca_file()),
+            ),
+            ("KUBECONFIG".into(), path_str(&self.kubeconfig())),
+        ]
+    }
+
+    /// Gives `cmd` the emulator's environment after removing every
+    /// `CLOUDSDK_*` variable inherited from the test's own environment.
+    pub fn apply_env(&self, cmd: &mut Command) {
+        for (key, _) in std::env::vars() {
+            if key.starts_with("CLOUDSDK_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.envs(self.gcloud_env());
+    }
+
+    /// `export ...` lines for a shell's `eval`.
+    pub fn shell_exports(&self) -> String {
+        self.gcloud_env()
+            .iter()
+            .map(|(k, v)| format!("export {k}='{}'\n", v.replace('\'', r"'\''")))
+            .collect()
+    }
+
+    // ---- request log and faults -------------------------------------------
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    pub fn mutating_requests(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.is_mutation())
+            .collect()
+    }
+
+    /// Requests to Google APIs (token exchanges left out).
+    pub fn api_requests(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.path.starts_with("/oauth2/") && r.path != "/revoke")
+            .collect()
+    }
+
+    pub fn clear_log(&self) {
+        self.shared.log.lock().unwrap().clear();
+    }
+
+    /// The next request matching `method` (`*` for any) and `path_pattern`
+    /// (`*` matches anything, e.g. `*/clusters`) fails with `status` and
+    /// Google's error body; later ones are served.
+    pub fn fail_once(&self, method: &str, path_pattern: &str, status: u16) {
+        self.fail_times(method, path_pattern, status, 1);
+    }
+
+    pub fn fail_times(&self, method: &str, path_pattern: &str, status: u16, times: u32) {
+        self.shared.faults.lock().unwrap().plan(Fault {
+            method: method.to_string(),
+            path_pattern: path_pattern.to_string(),
+            status,
+            times,
+        });
+    }
+
+    /// Faults planned but not hit yet.
+    pub fn pending_faults(&self) -> Vec<Fault> {
+        self.shared.faults.lock().unwrap().pending()
+    }
+
+    // ---- state ------------------------------------------------------------
+
+    /// Direct access, for assertions and seeding not covered below.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap()
+    }
+
+    /// How many polls a long-running operation answers "running" before
+    /// "done" (default 1: the first poll sees it done). GKE's gcloud waits
+    /// 5 s between polls, so keep this low.
+    pub fn set_operation_polls(&self, polls: u32) {
+        self.state().operation_polls = polls;
+    }
+
+    /// Endpoint and CA certificate (PEM) that clusters report, so that
+    /// `get-credentials` leads to a Kubernetes emulator. Applies to existing
+    /// clusters too.
+    pub fn set_kube_endpoint(&self, endpoint: &str, ca_pem: &str) {
+        let mut s = self.state();
+        s.kube_endpoint = (endpoint.to_string(), ca_pem.to_string());
+        for c in s.clusters.values_mut() {
+            c["endpoint"] = json!(endpoint);
+            c["privateClusterConfig"]["publicEndpoint"] = json!(endpoint);
+            c["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["publicEndpoint"] =
+                json!(endpoint);
+            c["masterAuth"]["clusterCaCertificate"] = json!(crypto::b64(ca_pem.as_bytes()));
+        }
+    }
+
+    pub fn enabled_services(&self) -> Vec<String> {
+        self.state().services.iter().cloned().collect()
+    }
+
+    pub fn enable_services(&self, services: &[&str]) {
+        self.state()
+            .services
+            .extend(services.iter().map(|s| s.to_string()));
+    }
+
+    /// The project's IAM policy, etag included.
+    pub fn iam_policy(&self) -> Value {
+        self.state().policy_with_etag()
+    }
+
+    /// Roles bound to a member such as `serviceAccount:x@...`.
+    pub fn roles_of(&self, member: &str) -> Vec<String> {
+        let mut roles = self.state().roles_of(member);
+        roles.sort();
+        roles
+    }
+
+    pub fn bind(&self, role: &str, member: &str) {
+        self.state().bind(role, member);
+    }
+
+    /// Emails of the service accounts.
+    pub fn service_accounts(&self) -> Vec<String> {
+        self.state().service_accounts.keys().cloned().collect()
+    }
+
+    pub fn service_account(&self, email: &str) -> Option<Value> {
+        self.state().service_accounts.get(email).cloned()
+    }
+
+    /// Adds a service account `name@PROJECT.iam.gserviceaccount.com`;
+    /// returns its email.
+    pub fn add_service_account(&self, name: &str, display_name: &str) -> String {
+        let email = format!("{name}@{PROJECT}.iam.gserviceaccount.com");
+        iam::new_account(&mut self.state(), &email, display_name, None);
+        email
+    }
+
+    /// Key metadata (as `keys list` shows it) of an account.
+    pub fn keys_of(&self, email: &str) -> Vec<Value> {
+        self.state()
+            .keys
+            .values()
+            .filter(|k| k.account == email)
+            .map(|k| k.meta.clone())
+            .collect()
+    }
+
+    /// Repository by short name in the default location.
+    pub fn repository(&self, name: &str) -> Option<Value> {
+        self.state().repositories.get(&repo_name(name)).cloned()
+    }
+
+    /// Short names of repositories in the default location.
+    pub fn repositories(&self) -> Vec<String> {
+        let prefix = repo_name("");
+        self.state()
+            .repositories
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    }
+
+    /// Adds a repository (`format`: `DOCKER`, `PYTHON`, ...).
+    pub fn add_repository(&self, name: &str, format: &str) {
+        let full = repo_name(name);
+        let now = state::now_rfc3339();
+        let mut s = self.state();
+        s.repositories.insert(
+            full.clone(),
+            json!({"name": full, "format": format, "mode": "STANDARD_REPOSITORY",
+                   "createTime": now, "updateTime": now, "sizeBytes": "0"}),
+        );
+        s.packages.entry(full).or_default();
+    }
+
+    /// Adds a version (e.g. `sha256:...` or `1.2.3`) of a package with tags;
+    /// creates the repository's package as needed (the repository must exist).
+    pub fn add_version(&self, repository: &str, package: &str, version: &str, tags: &[&str]) {
+        self.add_version_at(repository, package, version, tags, &state::now_rfc3339());
+    }
+
+    /// As [`Self::add_version`], with a creation time (RFC 3339).
+    pub fn add_version_at(
+        &self,
+        repository: &str,
+        package: &str,
+        version: &str,
+        tags: &[&str],
+        created: &str,
+    ) {
+        let mut s = self.state();
+        let pkg = s
+            .packages
+            .get_mut(&repo_name(repository))
+            .unwrap_or_else(|| panic!("add_version: no repository {repository}"))
+            .entry(package.to_string())
+            .or_default();
+        pkg.versions
+            .insert(version.to_string(), created.to_string());
+        for tag in tags {
+            pkg.tags.insert(tag.to_string(), version.to_string());
+        }
+    }
+
+    /// Versions of a package, each with its tags.
+    pub fn versions(&self, repository: &str, package: &str) -> BTreeMap<String, Vec<String>> {
+        let s = self.state();
+        let Some(pkg) = s
+            .packages
+            .get(&repo_name(repository))
+            .and_then(|p| p.get(package))
+        else {
+            return BTreeMap::new();
+        };
+        pkg.versions
+            .keys()
+            .map(|v| {
+                let tags = pkg
+                    .tags
+                    .iter()
+                    .filter(|(_, tv)| *tv == v)
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                (v.clone(), tags)
+            })
+            .collect()
+    }
+
+    /// A cluster in the default zone.
+    pub fn cluster(&self, name: &str) -> Option<Value> {
+        self.state().clusters.get(&cluster_name(name)).cloned()
+    }
+
+    pub fn clusters(&self) -> Vec<String> {
+        self.state()
+            .clusters
+            .values()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// A RUNNING cluster in the default zone with master authorized
+    /// networks enabled and these CIDRs; returns its pod range.
+    pub fn add_cluster(&self, name: &str, authorized: &[&str]) -> String {
+        let full = cluster_name(name);
+        let mut s = self.state();
+        let n = s.next_id();
+        let pod_range = format!("10.{}.0.0/14", (n * 4) % 252);
+        let (endpoint, ca) = s.kube_endpoint.clone();
+        let blocks: Vec<Value> = authorized.iter().map(|c| json!({"cidrBlock": c})).collect();
+        let mut networks = json!({"enabled": true});
+        if !blocks.is_empty() {
+            networks["cidrBlocks"] = json!(blocks);
+        }
+        let dns = format!("gke-{n:032x}.{ZONE}.gke.goog");
+        s.clusters.insert(
+            full.clone(),
+            json!({
+                "name": name, "location": ZONE, "zone": ZONE, "locations": [ZONE],
+                "status": "RUNNING", "network": "default", "subnetwork": "default",
+                "clusterIpv4Cidr": pod_range, "endpoint": endpoint,
+                "masterAuth": {"clusterCaCertificate": crypto::b64(ca.as_bytes())},
+                "masterAuthorizedNetworksConfig": networks,
+                "privateClusterConfig": {"enablePrivateNodes": true, "masterIpv4CidrBlock": "10.13.37.0/28",
+                                         "privateEndpoint": "10.13.37.2", "publicEndpoint": endpoint},
+                "controlPlaneEndpointsConfig": {
+                    "dnsEndpointConfig": {"endpoint": dns, "allowExternalTraffic": false},
+                    "ipEndpointsConfig": {"enabled": true, "enablePublicEndpoint": true,
+                                          "publicEndpoint": endpoint, "privateEndpoint": "10.13.37.2",
+                                          "authorizedNetworksConfig": networks},
+                },
+                "currentMasterVersion": "1.33.5-gke.1000000",
+                "currentNodeVersion": "1.33.5-gke.1000000",
+                "selfLink": format!("{}/container/v1/{full}", self.shared.base),
+                "nodePools": [{"name": "default-pool", "initialNodeCount": 1, "status": "RUNNING"}],
+            }),
+        );
+        pod_range
+    }
+
+    /// The CIDRs in a cluster's master authorized networks.
+    pub fn authorized_networks(&self, cluster: &str) -> Vec<String> {
+        self.cluster(cluster)
+            .map(|c| {
+                c["masterAuthorizedNetworksConfig"]["cidrBlocks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b["cidrBlock"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn firewall(&self, name: &str) -> Option<Value> {
+        self.state().firewalls.get(name).cloned()
+    }
+
+    pub fn firewalls(&self) -> Vec<String> {
+        self.state().firewalls.keys().cloned().collect()
+    }
+
+    /// A router in the default region.
+    pub fn router(&self, name: &str) -> Option<Value> {
+        self.state()
+            .routers
+            .get(&format!("{REGION}/{name}"))
+            .cloned()
+    }
+
+    pub fn routers(&self) -> Vec<String> {
+        self.state()
+            .routers
+            .values()
+            .filter_map(|r| r["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// A NAT of a router in the default region.
+    pub fn nat(&self, router: &str, nat: &str) -> Option<Value> {
+        self.router(router)?["nats"]
+            .as_array()?
+            .iter()
+            .find(|n| n["name"] == nat)
+            .cloned()
+    }
+
+    // ---- accounts -----------------------------------------------------------
+
+    /// Logs a human account in the way `gcloud auth login` would have: an
+    /// `authorized_user` credential in `credentials.db` whose token endpoint
+    /// is the emulator. Does not make it the active account.
+    pub fn add_human_account(&self, email: &str) -> Result<()> {
+        let refresh = {
+            let mut s = self.state();
+            let refresh = format!("1//kas-emulator-refresh-{}", s.next_id());
+            s.refresh_tokens.insert(refresh.clone(), email.to_string());
+            refresh
+        };
+        let credential = json!({
+            "type": "authorized_user",
+            "client_id": "32555940559.apps.googleusercontent.com",
+            "client_secret": "kas-emulator-client-secret",
+            "refresh_token": refresh,
+            "token_uri": format!("{}/oauth2/token", self.shared.base),
+            "revoke_uri": format!("{}/revoke", self.shared.base),
+            "universe_domain": "googleapis.com",
+        });
+        setup::store_credentials(&self.config_dir(), email, Some(&credential.to_string()))
+    }
+
+    /// Logs a service account in as `activate-service-account` would, with a
+    /// fresh key (the account must exist). Does not make it active.
+    pub fn add_service_account_login(&self, email: &str) -> Result<()> {
+        let reply = {
+            let mut s = self.state();
+            let req = Req {
+                method: "POST".into(),
+                path: format!("/iam/v1/projects/{PROJECT}/serviceAccounts/{email}/keys"),
+                raw_query: String::new(),
+                query: vec![],
+                body: "{}".into(),
+                principal: None,
+                bearer: None,
+                base: self.shared.base.clone(),
+            };
+            iam::handle(&mut s, &req)
+        };
+        if reply.status != 200 {
+            return Err(anyhow!("cannot make a key for {email}: {}", reply.body));
+        }
+        let key: Value = serde_json::from_str(&reply.body)?;
+        let data = crypto::unb64(key["privateKeyData"].as_str().unwrap_or_default())
+            .context("key data")?;
+        setup::store_credentials(&self.config_dir(), email, Some(&String::from_utf8(data)?))
+    }
+
+    /// Forgets an account's stored credentials (as `gcloud auth revoke`
+    /// does locally).
+    pub fn remove_login(&self, email: &str) -> Result<()> {
+        setup::store_credentials(&self.config_dir(), email, None)
+    }
+
+    /// Sets `core/account` of the emulator's configuration (`None` unsets).
+    pub fn set_active_account(&self, email: Option<&str>) -> Result<()> {
+        setup::set_property(&self.config_dir(), CONFIGURATION, "core", "account", email)
+    }
+
+    /// Whether a human account's refresh token was revoked at the server.
+    pub fn human_revoked(&self, email: &str) -> bool {
+        let s = self.state();
+        s.refresh_tokens
+            .iter()
+            .any(|(token, who)| who == email && s.revoked.contains(token))
+    }
+}
+
+impl Drop for GcpEmulator {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn repo_name(name: &str) -> String {
+    format!("projects/{PROJECT}/locations/{REGION}/repositories/{name}")
+}
+
+fn cluster_name(name: &str) -> String {
+    format!("projects/{PROJECT}/locations/{ZONE}/clusters/{name}")
+}
+
+/// Google answers 403 for a project the caller cannot see; so do we for
+/// any project but ours (by id or number).
+pub(crate) fn check_project(s: &State, project: &str) -> Result<(), Reply> {
+    if project == s.project || project == s.project_number.to_string() {
+        return Ok(());
+    }
+    Err(Reply::denied(&format!(
+        "Permission denied on resource project {project} (or it may not exist)."
+    )))
+}
+
+fn serve(server: &tiny_http::Server, shared: &Shared, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match server.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(request)) => answer(request, shared),
+            Ok(None) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn answer(mut request: tiny_http::Request, shared: &Shared) {
+    let mut body = String::new();
+    let _ = request.as_reader().read_to_string(&mut body);
+    let target = request.url().to_string();
+    // Through the proxy a request names its absolute URL.
+    let target = match target.split_once("://") {
+        Some((_, rest)) => rest
+            .find('/')
+            .map(|i| &rest[i..])
+            .unwrap_or("/")
+            .to_string(),
+        None => target,
+    };
+    let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
+    let bearer = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .and_then(|h| h.value.as_str().strip_prefix("Bearer ").map(str::to_string));
+    let mut req = Req {
+        method: request.method().as_str().to_ascii_uppercase(),
+        // `%2F` stays encoded: it separates nothing (nested package names).
+        path: percent_decode(&raw_path.replace("%2F", "%252F").replace("%2f", "%252F")),
+        raw_query: raw_query.to_string(),
+        query: http::parse_query(raw_query),
+        body,
+        principal: None,
+        bearer,
+        base: shared.base.clone(),
+    };
+    let injected = shared.faults.lock().unwrap().take(&req.method, &req.path);
+    let reply = match injected.clone() {
+        Some(reply) => reply,
+        None => {
+            let mut state = shared.state.lock().unwrap();
+            req.principal = req
+                .bearer
+                .as_ref()
+                .and_then(|t| state.tokens.get(t).cloned());
+            route(&mut state, &req)
+        }
+    };
+    let entry = LoggedRequest {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        query: redact_query(&req),
+        body: redact_body(&req),
+        principal: req.principal.clone(),
+        status: reply.status,
+        injected: injected.is_some(),
+    };
+    if std::env::var_os("KAS_EMULATOR_TRACE").is_some() {
+        let query = if entry.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", entry.query)
+        };
+        eprintln!(
+            "kas-emulator: {} {}{query} -> {}",
+            entry.method, entry.path, entry.status
+        );
+        if !entry.body.is_empty() {
+            eprintln!("    {}", entry.body);
+        }
+    }
+    shared.log.lock().unwrap().push(entry);
+    let header = tiny_http::Header::from_bytes("Content-Type", reply.content_type).expect("header");
+    let _ = request.respond(
+        tiny_http::Response::from_string(reply.body)
+            .with_status_code(reply.status)
+            .with_header(header),
+    );
+}
+
+fn route(s: &mut State, req: &Req) -> Reply {
+    let api = req.path.split('/').nth(1).unwrap_or_default();
+    match api {
+        "oauth2" if req.path == "/oauth2/token" || req.path == "/oauth2/v4/token" => {
+            return oauth::token(s, req);
+        }
+        "revoke" | "o" if req.path.ends_with("/revoke") => return oauth::revoke(s, req),
+        _ => {}
+    }
+    if req.principal.is_none() {
+        return Reply::error(
+            401,
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, \
+             login cookie or other valid authentication credential.",
+        );
+    }
+    match api {
+        "serviceusage" => serviceusage::handle(s, req),
+        "cloudresourcemanager" => resourcemanager::handle(s, req),
+        "iam" => iam::handle(s, req),
+        "artifactregistry" => artifactregistry::handle(s, req),
+        "container" => container::handle(s, req),
+        "compute" => compute::handle(s, req),
+        _ => Reply::not_found(&format!("The emulator does not serve {}.", req.path)),
+    }
+}
+
+fn redact_query(req: &Req) -> String {
+    if req.param("token").is_some() {
+        return "token=***".into();
+    }
+    req.raw_query.clone()
+}
+
+/// Token exchanges carry secrets (assertions, refresh tokens): the log
+/// keeps only the grant type.
+fn redact_body(req: &Req) -> String {
+    if req.path.starts_with("/oauth2/") || req.path.ends_with("/revoke") {
+        return req
+            .form_field("grant_type")
+            .map(|g| format!("grant_type={g}"))
+            .unwrap_or_default();
+    }
+    req.body.clone()
+}

@@ -43,7 +43,9 @@ pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
         .args(user_args.iter().cloned())
         .arg(show(&root))
         .inherit_stdio();
-    passthrough(p.ctx.run.run(&cmd)?)
+    // docker has printed why; the status says it failed.
+    p.ctx.run.check(&cmd)?;
+    Ok(0)
 }
 
 /// `docker run` with the defaults, then the user's docker options, the

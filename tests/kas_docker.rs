@@ -332,6 +332,11 @@ fn build_makes_plain_and_flavored_images_and_user_arguments_win() {
             .status
             .success()
     );
+
+    // docker has said why a build failed; kas says it failed.
+    let out = fx.kas(&["build", "--file", "Dockerfile.missing"]);
+    assert_eq!(out.code(), 3, "{out}");
+    assert!(out.stderr().contains("failed (exit 1)"), "{out}");
 }
 
 #[test]

@@ -26,7 +26,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       "python${PYTHON_VERSION}" "python${PYTHON_VERSION}-venv" \
       screen git openssh-client curl ca-certificates less rsync tini \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && install -d -m 0777 /run/screen
 
 # kubectl, for `kubectl kas` and `kubectl ray` from inside the container.
 RUN curl -fsSLo /usr/local/bin/kubectl \

@@ -58,16 +58,21 @@ if [[ -z $kas_docker_ready ]]; then
   return 1
 fi
 
-# The registry, on a port nobody listens on.
-kas_registry_port=
-for _ in $(seq 50); do
-  candidate=$((20000 + RANDOM % 30000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-    kas_registry_port=$candidate
-    break
-  fi
-done
-cat >"$kas_docker_dir/registry.yml" <<EOF
+# The registry, on a port nobody listens on; another port if someone takes
+# it first.
+kas_registry_ready=
+# Cleanups run last-registered first: this one after the registry stops.
+on_exit "rm -rf '$kas_docker_dir/registry'"
+for kas_registry_try in 1 2 3 4 5; do
+  kas_registry_port=
+  for _ in $(seq 50); do
+    candidate=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
+      kas_registry_port=$candidate
+      break
+    fi
+  done
+  cat >"$kas_docker_dir/registry.yml" <<EOF
 version: 0.1
 log:
   level: warn
@@ -79,19 +84,24 @@ storage:
 http:
   addr: 127.0.0.1:$kas_registry_port
 EOF
-docker-registry serve "$kas_docker_dir/registry.yml" >"$kas_docker_dir/registry.log" 2>&1 &
-kas_registry_pid=$!
-on_exit "kill $kas_registry_pid 2>/dev/null; wait $kas_registry_pid 2>/dev/null; rm -rf '$kas_docker_dir/registry'"
-
-kas_registry_ready=
-for _ in $(seq 60); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$kas_registry_port") 2>/dev/null; then kas_registry_ready=1; break; fi
-  kill -0 "$kas_registry_pid" 2>/dev/null || break
-  sleep 0.25
+  docker-registry serve "$kas_docker_dir/registry.yml" >"$kas_docker_dir/registry.log" 2>&1 &
+  kas_registry_pid=$!
+  on_exit "kill $kas_registry_pid 2>/dev/null; wait $kas_registry_pid 2>/dev/null"
+  for _ in $(seq 60); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$kas_registry_port") 2>/dev/null; then
+      kas_registry_ready=1
+      break
+    fi
+    kill -0 "$kas_registry_pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  [[ -n $kas_registry_ready ]] && break
+  kill "$kas_registry_pid" 2>/dev/null || true
+  echo "the registry did not start on port $kas_registry_port (try $kas_registry_try); its log:" >&2
+  tail -n 10 "$kas_docker_dir/registry.log" >&2
 done
 if [[ -z $kas_registry_ready ]]; then
-  echo "the registry did not start; its log:" >&2
-  tail -n 30 "$kas_docker_dir/registry.log" >&2
+  echo "the registry did not start" >&2
   return 1
 fi
 export KAS_TEST_REGISTRY="127.0.0.1:$kas_registry_port"

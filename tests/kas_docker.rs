@@ -153,6 +153,29 @@ impl Fixture {
         Run(cmd.output().unwrap())
     }
 
+    /// Like [`Fixture::kas`], with `input` on standard input (a pipe).
+    fn kas_input(&self, args: &[&str], input: &str) -> Run {
+        let mut child = Command::new(KAS)
+            .arg("--verbose")
+            .args(args)
+            .current_dir(&self.repo)
+            .env("HOME", &self.home)
+            .env("KAS_SSH_DIR", self.home.join(".ssh"))
+            .env_remove("WANDB_API_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Run(child.wait_with_output().unwrap())
+    }
+
     fn build(&self, flavor: &str) {
         let mut args = vec![];
         if !flavor.is_empty() {
@@ -309,6 +332,11 @@ fn build_makes_plain_and_flavored_images_and_user_arguments_win() {
             .status
             .success()
     );
+
+    // docker has said why a build failed; kas says it failed.
+    let out = fx.kas(&["build", "--file", "Dockerfile.missing"]);
+    assert_eq!(out.code(), 3, "{out}");
+    assert!(out.stderr().contains("failed (exit 1)"), "{out}");
 }
 
 #[test]
@@ -454,6 +482,41 @@ fn run_in_the_foreground_passes_the_exit_status_and_dry_run_changes_nothing() {
     assert_eq!(out.stdout(), "no-ssh\n", "{out}");
     assert!(out.commands().iter().all(|c| !c.starts_with("ssh-keygen")));
 
+    // shell with no container: a new one, fed from standard input.
+    let out = fx.kas_input(&["shell"], "echo $((6 * 7)) in $PWD\n");
+    assert_eq!(out.stdout(), "42 in /home/kas/project\n", "{out}");
+    // Piped input: -i without -t.
+    assert!(
+        out.docker_commands()[1]
+            .starts_with(&format!("docker run --name {} --rm -i --memory", fx.image)),
+        "{out}"
+    );
+    assert!(
+        out.docker_commands()[1].ends_with(&format!(" {} sh", fx.image)),
+        "{out}"
+    );
+    // shell with one running: into it.
+    let out = fx.kas(&["run", "-d", "--", "sleep", "60"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let out = fx.kas_input(&["shell"], "echo $$; exit 3\n");
+    assert_eq!(out.code(), 3, "{out}");
+    assert_ne!(
+        out.stdout(),
+        "1\n",
+        "a second process, not the container's first"
+    );
+    assert_eq!(
+        out.docker_commands(),
+        [
+            format!(
+                "docker container inspect --format '{{{{.State.Running}}}}' {}",
+                fx.image
+            ),
+            format!("docker exec -i {} sh", fx.image)
+        ]
+    );
+    assert_eq!(fx.kas(&["run", "-"]).code(), 0);
+
     let history = fx.repo.parent().unwrap().join("history");
     std::fs::remove_dir_all(&history).unwrap();
     let out = fx.kas(&["--dry-run", ".dev", "run", "-d"]);
@@ -466,6 +529,56 @@ fn run_in_the_foreground_passes_the_exit_status_and_dry_run_changes_nothing() {
     );
     assert!(!history.exists(), "dry run made the history files");
     assert!(!exists("container", &format!("{}.dev", fx.image)));
+}
+
+#[test]
+fn ctrl_c_reaches_the_container_and_kas_waits_for_its_status() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    if !engine() {
+        return;
+    }
+    let fx = Fixture::new("int");
+    fx.build("");
+    // As at a terminal: kas leads its own process group, and Ctrl-C
+    // signals the whole group.
+    let mut child = Command::new(KAS)
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 9' INT; echo ready; sleep 60 & wait",
+        ])
+        .current_dir(&fx.repo)
+        .env("HOME", &fx.home)
+        .env("KAS_SSH_DIR", "")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let group = format!("-{}", child.id());
+    let kill = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(rest, "got-int\n");
+    assert_eq!(
+        status.code(),
+        Some(9),
+        "kas waited and passed the status on"
+    );
+    assert!(!exists("container", &fx.image));
 }
 
 #[test]
@@ -552,6 +665,19 @@ fn push_merges_this_platform_into_the_manifest_list() {
     let arm_digest =
         list_entries(&registry, &format!("{repository}/{}", fx.image))["arm64"].clone();
 
+    // An interrupted push left a local copy of the list that lacks arm64:
+    // docker would read it instead of the registry's.
+    assert!(
+        docker_home(&["manifest", "create", "--insecure", &remote, &arm])
+            .status
+            .success()
+    );
+    assert!(
+        docker_home(&["manifest", "annotate", &remote, &arm, "--arch", "amd64"])
+            .status
+            .success()
+    );
+
     // No image yet: a clear error, nothing pushed.
     let out = fx.kas(&["push"]);
     assert_eq!(out.code(), 3, "{out}");
@@ -569,8 +695,10 @@ fn push_merges_this_platform_into_the_manifest_list() {
         commands.contains(&format!("docker manifest push --purge --insecure {remote}")),
         "{commands:?}"
     );
-    // inspect image, tag, push, inspect list, create, annotate, push list
-    assert_eq!(commands.len(), 7, "{commands:?}");
+    assert!(out.stderr().contains("left behind"), "{out}");
+    // inspect image, tag, push, rm local list, inspect list, create,
+    // annotate, push list
+    assert_eq!(commands.len(), 8, "{commands:?}");
 
     let name = format!("{repository}/{}", fx.image);
     let tags = registry_get(&registry, &format!("/v2/{name}-x86_64/tags/list"), "");
@@ -581,8 +709,6 @@ fn push_merges_this_platform_into_the_manifest_list() {
     let amd64 = entries["amd64"].clone();
     let pushed = registry_digest(&registry, &format!("{name}-x86_64"));
     assert_eq!(amd64, pushed, "the list holds this push's image");
-
-    let first_image = docker_stdout(&["image", "inspect", "--format", "{{.Id}}", &fx.image]);
 
     // A new build pushed again replaces the amd64 entry and keeps arm64.
     std::fs::write(fx.repo.join("bin/marker"), "second build\n").unwrap();
@@ -605,14 +731,10 @@ fn push_merges_this_platform_into_the_manifest_list() {
             .unwrap_or(false),
         "the local copy of the list is purged"
     );
-    let _ = docker(&[
-        "image",
-        "rm",
-        "--force",
-        &arm,
-        &format!("{remote}-x86_64"),
-        &first_image,
-    ]);
+    let _ = docker(&["image", "rm", "--force", &arm, &format!("{remote}-x86_64")]);
+    // The first build is left only under its pushed digest: remove that
+    // reference (never by ID: parallel tests' identical images share it).
+    let _ = docker(&["image", "rm", &format!("{remote}-x86_64@{amd64}")]);
 }
 
 /// `architecture -> digest` of the list `name` in the registry.

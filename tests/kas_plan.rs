@@ -14,6 +14,7 @@ use kas_infra::cmd::Cmd;
 use kas_infra::config::Config;
 use kas_infra::environment::Env;
 use kas_infra::runner::{Exec, Output};
+use kas_infra::tools::kas::Stdin;
 use kas_infra::ui::Ui;
 
 /// `docker image inspect` of an amd64 image (the fields kas reads).
@@ -57,7 +58,7 @@ struct Case {
     env: Env,
     config: String,
     answers: Vec<(&'static str, Output)>,
-    terminal: bool,
+    stdin: Stdin,
 }
 
 impl Case {
@@ -89,7 +90,7 @@ impl Case {
             env,
             config: String::new(),
             answers: Vec::new(),
-            terminal: false,
+            stdin: Stdin::Nothing,
         }
     }
 
@@ -108,8 +109,8 @@ impl Case {
         self
     }
 
-    fn terminal(mut self) -> Case {
-        self.terminal = true;
+    fn stdin(mut self, stdin: Stdin) -> Case {
+        self.stdin = stdin;
         self
     }
 
@@ -117,7 +118,7 @@ impl Case {
     /// said, with the temporary folder shown as `$TMP`.
     fn plan(&self, args: &str) -> String {
         let mut ui = Ui::buffered();
-        ui.interactive = self.terminal;
+        ui.interactive = self.stdin == Stdin::Terminal;
         let ui = Arc::new(ui);
         let mut config = Config::parse(&self.config).unwrap();
         config.root = Some(self.dir.path().join("repo"));
@@ -133,7 +134,7 @@ impl Case {
         let env = self.env.clone();
         let exec = world.clone();
         let ui_for_ctx = ui.clone();
-        let code = kas_infra::tools::kas::drive(argv, move |common| {
+        let code = kas_infra::tools::kas::drive(argv, self.stdin, move |common| {
             Ok(Ctx::new(exec, ui_for_ctx, env, config, common))
         });
         let tmp = self.dir.path().to_string_lossy().into_owned();
@@ -201,12 +202,20 @@ fn push_without_an_image_says_to_build() {
 #[test]
 fn run_on_a_terminal_is_interactive() {
     let plan = Case::new()
-        .terminal()
+        .stdin(Stdin::Terminal)
         .env("WANDB_API_KEY", "not-in-any-line")
         .config("kas:\n  memory: 12g\n  mounts: ['~/data:/data:ro']\n")
         .plan("run --gpus all -- python train.py");
     assert!(!plan.contains("not-in-any-line"), "{plan}");
     insta::assert_snapshot!(plan);
+}
+
+#[test]
+fn piped_input_keeps_stdin_open_without_a_terminal() {
+    let plan = Case::new().stdin(Stdin::Data).plan("exec python -");
+    assert!(plan.contains("\ndocker exec -i kas python -\n"), "{plan}");
+    let plan = Case::new().plan("exec python -");
+    assert!(plan.contains("\ndocker exec kas python -\n"), "{plan}");
 }
 
 #[test]
@@ -223,7 +232,7 @@ fn jlab_starts_the_container_then_the_server() {
 #[test]
 fn shell_enters_a_running_container() {
     let plan = Case::new()
-        .terminal()
+        .stdin(Stdin::Terminal)
         .answer("docker container inspect", Output::ok("true\n"))
         .plan(".dev shell");
     insta::assert_snapshot!(plan);

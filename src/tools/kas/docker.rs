@@ -43,13 +43,15 @@ pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
         .args(user_args.iter().cloned())
         .arg(show(&root))
         .inherit_stdio();
-    passthrough(p.ctx.run.run(&cmd)?)
+    // docker has printed why; the status says it failed.
+    p.ctx.run.check(&cmd)?;
+    Ok(0)
 }
 
 /// `docker run` with the defaults, then the user's docker options, the
 /// image and the command.
 pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
-    let run = run_command(p, p.ctx.ui.interactive)?
+    let run = run_command(p, p.stdin.docker_flags())?
         .args(docker_args.iter().cloned())
         .arg(&p.name)
         .args(cmd.iter().cloned())
@@ -57,10 +59,10 @@ pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
     passthrough(p.ctx.run.run(&run)?)
 }
 
-/// `docker run --name NAME --rm [-i -t]`, limits, ports on 127.0.0.1,
+/// `docker run --name NAME --rm [-i [-t]]`, limits, ports on 127.0.0.1,
 /// `WANDB_API_KEY` by name, and the mounts. Checks the SSH folder first,
 /// and makes the history files so docker does not make folders of them.
-pub fn run_command(p: &Project, tty: bool) -> Result<Cmd> {
+pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
     let ctx = p.ctx;
     let ssh = ssh_dir(&ctx.env, &ctx.run)?;
     let home = p.home()?;
@@ -70,10 +72,9 @@ pub fn run_command(p: &Project, tty: bool) -> Result<Cmd> {
     } else {
         p.cfg.shm_size.clone()
     };
-    let mut cmd = Cmd::mutation("docker").args(["run", "--name", &p.name, "--rm"]);
-    if tty {
-        cmd = cmd.args(["-i", "-t"]);
-    }
+    let mut cmd = Cmd::mutation("docker")
+        .args(["run", "--name", &p.name, "--rm"])
+        .args(stdin_flags.iter().copied());
     cmd = cmd
         .arg(format!("--memory={memory}"))
         .arg(format!("--shm-size={shm}"));
@@ -157,11 +158,12 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
     } else {
         cmd.to_vec()
     };
-    let mut exec = Cmd::mutation("docker").arg("exec");
-    if p.ctx.ui.interactive {
-        exec = exec.args(["-i", "-t"]);
-    }
-    let exec = exec.arg(&p.name).args(cmd).inherit_stdio();
+    let exec = Cmd::mutation("docker")
+        .arg("exec")
+        .args(p.stdin.docker_flags().iter().copied())
+        .arg(&p.name)
+        .args(cmd)
+        .inherit_stdio();
     let out = p.ctx.run.run(&exec)?;
     // docker says 1 both for "no such container" and for a command that
     // failed with 1: only then is it worth asking which.
@@ -194,7 +196,7 @@ pub fn ensure_running(p: &Project) -> Result<()> {
         ),
         None => {}
     }
-    let start = run_command(p, false)?
+    let start = run_command(p, &[])?
         .args(["--detach", "--interactive", "--tty"])
         .arg(&p.name);
     p.ctx.run.check(&start)?;
@@ -246,6 +248,7 @@ pub fn third_of(memory: &str) -> Result<String> {
 /// Docker's sizes: a number with an optional b, k, m or g suffix.
 fn parse_size(size: &str) -> Result<u64> {
     let lower = size.trim().to_ascii_lowercase();
+    // `8gb` is `8g`; a `b` right after the digits means bytes.
     let lower = lower
         .strip_suffix('b')
         .filter(|s| !s.is_empty() && !s.ends_with(char::is_numeric))

@@ -7,6 +7,7 @@ mod args;
 mod browser;
 mod docker;
 mod dockerfile;
+mod interrupt;
 mod manifest;
 mod project;
 mod push;
@@ -22,16 +23,26 @@ use clap::Parser;
 use crate::cli::{Common, Ctx, EXIT_ERROR, EXIT_USAGE};
 
 pub use args::{Command, Invocation, Mode, parse_words};
+pub use project::Stdin;
 
 /// Runs as the process `kubectl-kas`.
 pub fn main() -> ExitCode {
-    ExitCode::from(drive(std::env::args_os().collect(), Ctx::from_process))
+    interrupt::outlive_children_on_ctrl_c();
+    ExitCode::from(drive(
+        std::env::args_os().collect(),
+        Stdin::of_process(),
+        Ctx::from_process,
+    ))
 }
 
 /// Parses `argv`, builds the context with `make_ctx`, runs, and returns
 /// the exit status: the container's own for `run` and `exec`, 2 for a
-/// usage error, 3 for any other error.
-pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+/// usage error, 3 for any other error. `stdin` says what standard input is.
+pub fn drive(
+    argv: Vec<OsString>,
+    stdin: Stdin,
+    make_ctx: impl FnOnce(&Common) -> Result<Ctx>,
+) -> u8 {
     let parsed = match args::Args::try_parse_from(&argv) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -60,7 +71,7 @@ pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>)
             return EXIT_ERROR;
         }
     };
-    match run(&ctx, &invocation) {
+    match run(&ctx, &invocation, stdin) {
         Ok(code) => code,
         Err(e) => {
             ctx.ui.error(&format!("{e:#}"));
@@ -69,7 +80,7 @@ pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>)
     }
 }
 
-pub fn run(ctx: &Ctx, invocation: &Invocation) -> Result<u8> {
+pub fn run(ctx: &Ctx, invocation: &Invocation, stdin: Stdin) -> Result<u8> {
     let flavor = match &invocation.mode {
         Mode::Docker { flavor } => flavor.as_deref(),
         Mode::Kubernetes => bail!(
@@ -77,7 +88,7 @@ pub fn run(ctx: &Ctx, invocation: &Invocation) -> Result<u8> {
              use Docker mode (`kubectl kas [.FLAVOR] COMMAND`), or kubectl exec / port-forward on the head pod"
         ),
     };
-    let p = project::Project::new(ctx, flavor);
+    let p = project::Project::new(ctx, flavor, stdin);
     match &invocation.command {
         Command::Build(user_args) => docker::build(&p, user_args),
         Command::Push => push::push(&p),

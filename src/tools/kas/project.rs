@@ -11,21 +11,61 @@ use crate::config::{Kas, expand_home};
 
 use super::dockerfile;
 
+/// What standard input is, which decides `docker run|exec` `-i` and `-t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stdin {
+    /// A person at a terminal: `-i -t`.
+    Terminal,
+    /// A pipe or a file with something to read: `-i`, so
+    /// `echo cmd | kubectl kas shell` reaches the container.
+    Data,
+    /// Nothing to read (`/dev/null`, closed): neither.
+    Nothing,
+}
+
+impl Stdin {
+    pub fn of_process() -> Stdin {
+        use std::io::IsTerminal;
+        use std::os::unix::fs::FileTypeExt;
+        if std::io::stdin().is_terminal() {
+            return Stdin::Terminal;
+        }
+        match std::fs::metadata("/dev/stdin").map(|m| m.file_type()) {
+            Ok(t) if t.is_fifo() || t.is_file() || t.is_socket() => Stdin::Data,
+            _ => Stdin::Nothing,
+        }
+    }
+
+    pub fn docker_flags(self) -> &'static [&'static str] {
+        match self {
+            Stdin::Terminal => &["-i", "-t"],
+            Stdin::Data => &["-i"],
+            Stdin::Nothing => &[],
+        }
+    }
+}
+
 pub struct Project<'a> {
     pub ctx: &'a Ctx,
+    pub stdin: Stdin,
     /// `kas` or `kas.FLAVOR`: the image's and the container's name.
     pub name: String,
     pub cfg: &'a Kas,
 }
 
 impl<'a> Project<'a> {
-    pub fn new(ctx: &'a Ctx, flavor: Option<&str>) -> Project<'a> {
+    pub fn new(ctx: &'a Ctx, flavor: Option<&str>, stdin: Stdin) -> Project<'a> {
         let cfg = &ctx.config.kas;
         let name = match flavor {
             Some(f) => format!("{}.{f}", cfg.image),
             None => cfg.image.clone(),
         };
-        Project { ctx, name, cfg }
+        Project {
+            ctx,
+            stdin,
+            name,
+            cfg,
+        }
     }
 
     /// The build context: the folder of kas.yaml, else the nearest folder

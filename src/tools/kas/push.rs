@@ -36,6 +36,15 @@ pub fn push(p: &Project) -> Result<u8> {
             .inherit_stdio(),
     )?;
 
+    // docker reads a list it holds locally before the registry's: a copy
+    // left by an interrupted push would hide what the registry has.
+    if local_list_dir(&ctx.env, &remote).is_dir() {
+        ctx.ui.warn(&format!(
+            "removing the local copy of {remote} that an earlier push left behind"
+        ));
+        ctx.run
+            .check(&Cmd::mutation("docker").args(["manifest", "rm", &remote]))?;
+    }
     let existing = inspect_list(p, &remote, insecure)?;
     let kept = carried_over(existing, &ours);
     for entry in &kept {
@@ -148,7 +157,7 @@ fn create_list(
     }
     if out.stderr.contains("refusing to amend") {
         p.ctx.ui.warn(&format!(
-            "removing the local copy of {remote} an earlier push left behind"
+            "removing the local copy of {remote} that an earlier push left behind"
         ));
         p.ctx
             .run
@@ -182,14 +191,26 @@ pub fn needs_gcloud_helper(host: &str) -> bool {
     host.ends_with("-docker.pkg.dev") || host == "gcr.io" || host.ends_with(".gcr.io")
 }
 
+/// Where the docker CLI keeps its local copy of the list `remote`
+/// (`REF:TAG` with `:` as `-` and `/` as `_`).
+fn local_list_dir(env: &crate::environment::Env, remote: &str) -> PathBuf {
+    let safe = format!("{remote}:latest")
+        .replace(':', "-")
+        .replace('/', "_");
+    docker_config_dir(env).join("manifests").join(safe)
+}
+
+fn docker_config_dir(env: &crate::environment::Env) -> PathBuf {
+    match env.non_empty("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir),
+        None => env.home().join(".docker"),
+    }
+}
+
 /// Whether docker's own configuration already sends `host` to gcloud's
 /// credential helper, which is all `gcloud auth configure-docker` does.
 fn docker_uses_gcloud_for(host: &str, env: &crate::environment::Env) -> bool {
-    let dir = match env.non_empty("DOCKER_CONFIG") {
-        Some(dir) => PathBuf::from(dir),
-        None => env.home().join(".docker"),
-    };
-    let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else {
+    let Ok(text) = std::fs::read_to_string(docker_config_dir(env).join("config.json")) else {
         return false;
     };
     let Ok(config) = serde_json::from_str::<serde_json::Value>(&text) else {
@@ -221,6 +242,15 @@ mod tests {
         assert!(needs_gcloud_helper("eu.gcr.io"));
         assert!(!needs_gcloud_helper("127.0.0.1:5000"));
         assert!(!needs_gcloud_helper("docker.io"));
+    }
+
+    #[test]
+    fn local_list_folder_is_named_as_docker_names_it() {
+        let env = crate::environment::Env::from_pairs([("HOME", "/h")]);
+        assert_eq!(
+            local_list_dir(&env, "127.0.0.1:31864/m/x"),
+            PathBuf::from("/h/.docker/manifests/127.0.0.1-31864_m_x-latest")
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #[path = "emulator/kube/mod.rs"]
 mod kube;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -859,4 +860,102 @@ fn exec_runs_commands_over_websocket_and_returns_their_status() {
 
     emu.append_log("default", "box", "started\n");
     assert_eq!(kubectl(&emu, &["logs", "box"]), "started\n");
+}
+
+/// A one-line HTTP server standing behind a pod port; counts connections.
+fn tiny_server(body: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    (port, count)
+}
+
+fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    let _ = conn.read_to_string(&mut reply);
+    reply
+}
+
+#[test]
+fn port_forward_relays_to_the_annotated_address_until_the_pod_goes() {
+    let Some(emu) = start() else { return };
+    let (backend, connections) = tiny_server("dashboard");
+    let annotation = format!("emulator.kas.dev/forward-8265=127.0.0.1:{backend}");
+    kubectl(
+        &emu,
+        &["run", "head", "--image=ray", "--annotations", &annotation],
+    );
+    kubectl(
+        &emu,
+        &["wait", "--for=condition=Ready", "pod/head", "--timeout=20s"],
+    );
+
+    let mut forward = emu
+        .kubectl()
+        .args(["port-forward", "pod/head", ":8265", ":6379"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = forward.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut local = HashMap::new();
+    while local.len() < 2 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("kubectl port-forward starts");
+        // "Forwarding from 127.0.0.1:43567 -> 8265"
+        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
+            let (l, r) = rest.split_once(" -> ").unwrap();
+            local.insert(r.to_string(), l.parse::<u16>().unwrap());
+        }
+    }
+    for _ in 0..3 {
+        let reply = http_get(local["8265"]);
+        assert!(reply.ends_with("\r\n\r\ndashboard"), "{reply:?}");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    // Nothing is behind 6379: the error reaches kubectl, which says so.
+    let reply = http_get(local["6379"]);
+    assert_eq!(reply, "");
+
+    // Like the kubelet, the emulator drops the connection with the pod, and
+    // kubectl port-forward exits.
+    kubectl(&emu, &["delete", "pod", "head", "--timeout=20s"]);
+    let (tx, done) = mpsc::channel();
+    std::thread::spawn(move || tx.send(forward.wait_with_output()));
+    let out = done
+        .recv_timeout(Duration::from_secs(20))
+        .expect("kubectl port-forward exits")
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("nothing behind port 6379"), "{stderr}");
+    assert!(stderr.contains("lost connection to pod"), "{stderr}");
 }

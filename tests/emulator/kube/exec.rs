@@ -84,10 +84,10 @@ fn pump_stdin(
                 let _ = websocket::write_frame(&mut *out, PONG, &payload);
             }
             (_, Some(0)) => {
-                if let Some(pipe) = stdin.as_mut() {
-                    if pipe.write_all(&payload[1..]).is_err() {
-                        stdin = None;
-                    }
+                if let Some(pipe) = stdin.as_mut()
+                    && pipe.write_all(&payload[1..]).is_err()
+                {
+                    stdin = None;
                 }
             }
             (_, Some(255)) if payload.get(1) == Some(&0) => stdin = None,

@@ -959,3 +959,102 @@ fn port_forward_relays_to_the_annotated_address_until_the_pod_goes() {
     assert!(stderr.contains("nothing behind port 6379"), "{stderr}");
     assert!(stderr.contains("lost connection to pod"), "{stderr}");
 }
+
+#[test]
+fn cascading_deletion_foreground_and_orphan() {
+    let Some(emu) = start() else { return };
+    kubectl(&emu, &["apply", "-f", "tests/fixtures/kube/basics.yaml"]);
+    kubectl(
+        &emu,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "-n",
+            "demo",
+            "--timeout=20s",
+        ],
+    );
+    kubectl(
+        &emu,
+        &[
+            "delete",
+            "deployment",
+            "web",
+            "-n",
+            "demo",
+            "--cascade=foreground",
+            "--timeout=20s",
+        ],
+    );
+    assert!(emu.list("", "pods", Some("demo")).is_empty());
+    assert!(emu.get("apps", "deployments", "demo", "web").is_none());
+    let delete = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    assert_eq!(delete.path, "/apis/apps/v1/namespaces/demo/deployments/web");
+
+    kubectl(&emu, &["apply", "-f", "tests/fixtures/kube/basics.yaml"]);
+    kubectl(
+        &emu,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "-n",
+            "demo",
+            "--timeout=20s",
+        ],
+    );
+    kubectl(
+        &emu,
+        &[
+            "delete",
+            "deployment",
+            "web",
+            "-n",
+            "demo",
+            "--cascade=orphan",
+            "--timeout=20s",
+        ],
+    );
+    let pods = emu.list("", "pods", Some("demo"));
+    assert_eq!(pods.len(), 2);
+    assert!(
+        pods.iter().all(|p| p["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(Vec::is_empty)),
+        "{pods:?}"
+    );
+}
+
+#[test]
+fn an_annotated_pod_runs_but_never_becomes_ready() {
+    let Some(emu) = start() else { return };
+    kubectl(
+        &emu,
+        &[
+            "run",
+            "slow",
+            "--image=x",
+            "--annotations=emulator.kas.dev/not-ready=true",
+        ],
+    );
+    kubectl(
+        &emu,
+        &[
+            "wait",
+            "--for=jsonpath={.status.phase}=Running",
+            "pod/slow",
+            "--timeout=20s",
+        ],
+    );
+    let err =
+        fails(
+            emu.kubectl()
+                .args(["wait", "--for=condition=Ready", "pod/slow", "--timeout=1s"]),
+        );
+    assert!(err.contains("timed out"), "{err}");
+}

@@ -725,6 +725,15 @@ fn the_raycluster_controller_brings_up_and_replaces_pods() {
     assert_eq!(ports, [6379, 8265, 10001]);
     assert_eq!(svc["spec"]["selector"]["ray.io/node-type"], "head");
 
+    let printed = kubectl(&emu, &["get", "raycluster", "raytest"]);
+    assert!(
+        printed.lines().next().unwrap().contains("DESIRED WORKERS"),
+        "{printed}"
+    );
+    assert!(
+        printed.lines().nth(1).unwrap().contains(" ready "),
+        "{printed}"
+    );
     let cluster = kubectl_json(&emu, &["get", "raycluster", "raytest"]);
     let status = &cluster["status"];
     assert_eq!(status["state"], "ready");

@@ -30,6 +30,7 @@ mod raycluster;
 mod select;
 mod spdy;
 mod store;
+mod table;
 mod util;
 mod watch;
 mod websocket;

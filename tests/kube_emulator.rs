@@ -1067,3 +1067,64 @@ fn an_annotated_pod_runs_but_never_becomes_ready() {
         );
     assert!(err.contains("timed out"), "{err}");
 }
+
+#[test]
+fn secrets_are_checked_like_a_real_server_checks_them() {
+    let Some(emu) = start() else { return };
+    let create = |yaml: &str| {
+        let mut cmd = emu.kubectl();
+        cmd.args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), yaml.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let pull = |config: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pull\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+            base64(config)
+        )
+    };
+    let bad = create(&pull("not json"));
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains(".dockerconfigjson"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let good = create(&pull(
+        r#"{"auths":{"europe-docker.pkg.dev":{"auth":"b2F1dGgy"}}}"#,
+    ));
+    assert!(good.status.success(), "{}", text(&good.stderr));
+
+    // The type of a secret cannot change.
+    let retype = r#"{"type":"Opaque"}"#;
+    let err = fails(
+        emu.kubectl()
+            .args(["patch", "secret", "pull", "--type=merge", "-p", retype]),
+    );
+    assert!(err.contains("field is immutable"), "{err}");
+}
+
+fn base64(text: &str) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                B64[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}

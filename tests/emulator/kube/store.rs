@@ -105,9 +105,17 @@ impl ApiError {
         ApiError::new(409, "Conflict", message).about(ty, name)
     }
 
+    /// `why` reads `field: what is wrong`; kubectl prints it from the
+    /// causes, as "The Kind \"name\" is invalid: field: what is wrong".
     pub fn invalid(ty: &ResourceType, name: &str, why: &str) -> ApiError {
         let message = format!("{} \"{name}\" is invalid: {why}", ty.kind);
-        ApiError::new(422, "Invalid", message).about(ty, name)
+        let (field, detail) = why.split_once(": ").unwrap_or(("", why));
+        let mut error = ApiError::new(422, "Invalid", message).about(ty, name);
+        let details = error.details.as_mut().expect("set by about");
+        details["kind"] = json!(ty.kind);
+        details["causes"] =
+            json!([{"reason": "FieldValueInvalid", "message": detail, "field": field}]);
+        error
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -439,6 +447,7 @@ impl State {
             }
         }
         admission::on_update(ty, &mut next)?;
+        admission::check_update(ty, &old, &next)?;
         if spec_of(&next) != spec_of(&old) {
             let generation = old
                 .pointer("/metadata/generation")

@@ -1128,3 +1128,117 @@ fn base64(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn resource_versions_generate_name_and_the_status_subresource() {
+    let Some(emu) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("gen.yaml");
+    std::fs::write(
+        &generated,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: run-\ndata:\n  a: \"1\"\n",
+    )
+    .unwrap();
+    let first = kubectl(
+        &emu,
+        &["create", "-f", generated.to_str().unwrap(), "-o", "name"],
+    );
+    let second = kubectl(
+        &emu,
+        &["create", "-f", generated.to_str().unwrap(), "-o", "name"],
+    );
+    assert!(
+        first.starts_with("configmap/run-") && second.starts_with("configmap/run-"),
+        "{first} {second}"
+    );
+    assert_ne!(first, second);
+
+    // A replace that carries an old resourceVersion is a conflict.
+    let name = first.trim().trim_start_matches("configmap/");
+    let stale = kubectl(&emu, &["get", "configmap", name, "-o", "json"]);
+    kubectl(
+        &emu,
+        &[
+            "patch",
+            "configmap",
+            name,
+            "--type=merge",
+            "-p",
+            r#"{"data":{"a":"2"}}"#,
+        ],
+    );
+    let stale_file = dir.path().join("stale.json");
+    std::fs::write(&stale_file, stale).unwrap();
+    let err = fails(
+        emu.kubectl()
+            .args(["replace", "-f", stale_file.to_str().unwrap()]),
+    );
+    assert!(err.contains("the object has been modified"), "{err}");
+
+    // Status is written only through /status; the main resource keeps it.
+    kubectl(&emu, &["apply", "-f", "tests/fixtures/kube/basics.yaml"]);
+    kubectl(
+        &emu,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "-n",
+            "demo",
+            "--timeout=20s",
+        ],
+    );
+    let ignored = r#"{"status":{"replicas":7}}"#;
+    kubectl(
+        &emu,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "demo",
+            "--type=merge",
+            "-p",
+            ignored,
+        ],
+    );
+    assert_eq!(
+        kubectl(
+            &emu,
+            &[
+                "get",
+                "deployment",
+                "web",
+                "-n",
+                "demo",
+                "-o",
+                "jsonpath={.status.replicas}"
+            ]
+        ),
+        "2"
+    );
+    let before = emu.get("apps", "deployments", "demo", "web").unwrap();
+    let patch = r#"{"status":{"conditions":[{"type":"Paused","status":"True"}]}}"#;
+    kubectl(
+        &emu,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "demo",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            patch,
+        ],
+    );
+    let after = emu.get("apps", "deployments", "demo", "web").unwrap();
+    assert_eq!(
+        after["metadata"]["generation"],
+        before["metadata"]["generation"]
+    );
+    assert!(emu.requests().iter().any(|r| r.path
+        == "/apis/apps/v1/namespaces/demo/deployments/web/status"
+        && r.status == 200));
+}

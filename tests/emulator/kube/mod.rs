@@ -61,29 +61,31 @@ pub struct KubeEmulator {
     shared: Arc<Shared>,
     port: u16,
     dir: PathBuf,
-    /// Removes `dir` when the emulator goes away (tests); `None` keeps it.
-    _temp: Option<tempfile::TempDir>,
+    /// Removes `dir` when the emulator goes away.
+    _temp: tempfile::TempDir,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl KubeEmulator {
     /// Starts on a free port with a kubeconfig in a fresh temporary folder.
     pub fn start() -> Result<KubeEmulator> {
+        KubeEmulator::start_on(0)
+    }
+
+    /// Starts on `port` (0: a free one). With `KAS_EMULATOR_TRACE=1` in the
+    /// environment each request is printed on standard error.
+    pub fn start_on(port: u16) -> Result<KubeEmulator> {
         let temp = tempfile::Builder::new()
             .prefix("kube-emulator.")
             .tempdir()?;
-        let dir = temp.path().to_path_buf();
-        KubeEmulator::start_in(None, dir, Some(temp), false)
+        let trace = std::env::var("KAS_EMULATOR_TRACE").is_ok_and(|v| !v.is_empty() && v != "0");
+        KubeEmulator::start_in(port, temp, trace)
     }
 
-    fn start_in(
-        port: Option<u16>,
-        dir: PathBuf,
-        temp: Option<tempfile::TempDir>,
-        echo: bool,
-    ) -> Result<KubeEmulator> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", port.unwrap_or(0)))?;
+    fn start_in(port: u16, temp: tempfile::TempDir, echo: bool) -> Result<KubeEmulator> {
+        let dir = temp.path().to_path_buf();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
@@ -139,6 +141,12 @@ impl KubeEmulator {
              current-context: emulator\n",
             self.url()
         )
+    }
+
+    /// The line to `eval` in a shell so that its kubectl and helm use the
+    /// emulator.
+    pub fn shell_exports(&self) -> String {
+        format!("export KUBECONFIG='{}'\n", self.kubeconfig().display())
     }
 
     /// Environment that points kubectl and helm here and keeps their caches
@@ -250,18 +258,32 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Serves until killed, printing each request on stderr. Prints the line
-/// that points kubectl and helm at it.
+/// `kas-emulator kube [--port N]`: starts the emulator, prints the lines
+/// that point a shell's kubectl and helm at it (`export KUBECONFIG=...` and
+/// `export KAS_EMULATOR_PID=...`), closes standard output so that
+/// `eval "$(kas-emulator kube &)"` returns, and serves until killed.
 pub fn run_foreground(port: Option<u16>) -> Result<()> {
-    let base = std::env::temp_dir().join(format!("kas-kube-emulator-{}", std::process::id()));
-    std::fs::create_dir_all(&base)?;
-    let emulator = KubeEmulator::start_in(port, base, None, true)?;
-    println!("export KUBECONFIG={}", emulator.kubeconfig().display());
+    use std::io::Write;
+    let emulator = KubeEmulator::start_on(port.unwrap_or(0))?;
+    let mut out = std::io::stdout();
+    write!(out, "{}", emulator.shell_exports())?;
+    writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id())?;
+    out.flush()?;
+    close_stdout();
     eprintln!(
-        "Kubernetes API emulator on {} (Ctrl-C to stop)",
-        emulator.url()
+        "kas-emulator: Kubernetes API on {} (KUBECONFIG={}); Ctrl-C stops it",
+        emulator.url(),
+        emulator.kubeconfig().display()
     );
     loop {
         std::thread::park();
     }
+}
+
+/// Closes standard output so that `$(kas-emulator kube &)` sees its end
+/// and the shell goes on while the emulator keeps serving.
+fn close_stdout() {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 1 is ours; nothing writes to standard output after this.
+    drop(unsafe { std::fs::File::from_raw_fd(1) });
 }

@@ -742,6 +742,10 @@ fn the_raycluster_controller_brings_up_and_replaces_pods() {
     assert_eq!(status["head"]["serviceIP"], svc["spec"]["clusterIP"]);
     assert_eq!(status["availableWorkerReplicas"], 2);
     assert_eq!(status["endpoints"]["dashboard"], "8265");
+    // One head (1 CPU, 2Gi) and two workers (500m, 1Gi each, from limits).
+    assert_eq!(status["desiredCPU"], "2");
+    assert_eq!(status["desiredMemory"], "4Gi");
+    assert_eq!(status["desiredGPU"], "0");
 
     // A deleted head pod comes back under a new name, Ready.
     kubectl(&emu, &["delete", "pod", &first_head, "--timeout=20s"]);

@@ -26,6 +26,7 @@ mod openapi;
 mod patch;
 mod portforward;
 mod protobuf;
+mod quantity;
 mod raycluster;
 mod select;
 mod spdy;

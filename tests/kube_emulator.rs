@@ -513,43 +513,71 @@ fn deleting_a_namespace_cascades() {
     assert!(emu.get("", "namespaces", "", "demo").is_none());
 }
 
-#[test]
-fn kubectl_get_watch_sees_a_change() {
-    let Some(emu) = start() else { return };
-    let mut watch = emu
+/// Starts `kubectl ARGS` and hands back its output lines as they come.
+fn stream_lines(
+    emu: &KubeEmulator,
+    args: &[&str],
+) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = emu
         .kubectl()
-        .args([
-            "get",
-            "configmaps",
-            "-n",
-            "default",
-            "--watch-only",
-            "-o",
-            "name",
-        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = watch.stdout.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
+    (child, rx)
+}
+
+#[test]
+fn kubectl_get_watch_sees_a_change() {
+    let Some(emu) = start() else { return };
+    let (mut names_watch, names) =
+        stream_lines(&emu, &["get", "configmaps", "--watch-only", "-o", "name"]);
+    // The human form: rows of the server's Tables, header first.
+    let (mut table_watch, rows) = stream_lines(&emu, &["get", "pods", "--watch"]);
     eventually("kubectl watches", || {
-        emu.requests().iter().any(|r| {
-            r.path == "/api/v1/namespaces/default/configmaps" && r.query.contains("watch=true")
-        })
+        let log = emu.requests();
+        let watching = |path: &str| {
+            log.iter()
+                .any(|r| r.path == path && r.query.contains("watch=true"))
+        };
+        watching("/api/v1/namespaces/default/configmaps")
+            && watching("/api/v1/namespaces/default/pods")
     });
     kubectl(&emu, &["create", "configmap", "seen"]);
-    let line = rx.recv_timeout(Duration::from_secs(20));
-    let _ = watch.kill();
-    let _ = watch.wait();
+    kubectl(&emu, &["run", "watched", "--image=x"]);
+    let line = names.recv_timeout(Duration::from_secs(20));
+    let mut printed = vec![];
+    while let Ok(row) = rows.recv_timeout(Duration::from_secs(5)) {
+        printed.push(row);
+        if printed.iter().any(|r| r.contains("Running")) {
+            break;
+        }
+    }
+    for child in [&mut names_watch, &mut table_watch] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     assert_eq!(
         line.expect("the watch printed the new configmap"),
         "configmap/seen"
+    );
+    assert!(
+        printed[0].starts_with("NAME") && printed[0].contains("STATUS"),
+        "{printed:?}"
+    );
+    assert!(
+        printed
+            .iter()
+            .any(|r| r.starts_with("watched ") && r.contains("Running")),
+        "{printed:?}"
     );
 }
 

@@ -18,6 +18,7 @@ mod api;
 mod catalog;
 mod controllers;
 mod discovery;
+mod error;
 mod exec;
 mod faults;
 mod http;

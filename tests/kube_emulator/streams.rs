@@ -86,8 +86,20 @@ fn exec_runs_commands_over_websocket_and_returns_their_status() {
         .kubectl()
         .args(["exec", "box", "--", "sh", "-c", "exit 3"]));
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+    let missing = run(emu.kubectl().args(["exec", "box", "--", "no-such-command"]));
+    assert_eq!(
+        missing.status.code(),
+        Some(126),
+        "{}",
+        text(&missing.stderr)
+    );
+    assert!(
+        text(&missing.stdout).contains("\"no-such-command\""),
+        "{}",
+        text(&missing.stdout)
+    );
 
-    // Standard input reaches the command (read to its end first).
+    // Standard input reaches the command.
     let mut piped = emu.kubectl();
     piped
         .args(["exec", "-i", "box", "--", "tr", "a-z", "A-Z"])

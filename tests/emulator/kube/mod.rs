@@ -145,10 +145,16 @@ impl KubeEmulator {
         )
     }
 
-    /// The line to `eval` in a shell so that its kubectl and helm use the
-    /// emulator.
+    /// The lines to `eval` in a shell so that its kubectl and helm use the
+    /// emulator (and kubectl keeps its discovery cache with it, not in
+    /// `~/.kube/cache`, where a later emulator on the same port would find
+    /// it stale).
     pub fn shell_exports(&self) -> String {
-        format!("export KUBECONFIG='{}'\n", self.kubeconfig().display())
+        format!(
+            "export KUBECONFIG='{}'\nexport KUBECACHEDIR='{}'\n",
+            self.kubeconfig().display(),
+            self.dir.join("kubectl-cache").display()
+        )
     }
 
     /// Environment that points kubectl and helm here and keeps their caches
@@ -261,8 +267,8 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 }
 
 /// `kas-emulator kube [--port N]`: starts the emulator, prints the lines
-/// that point a shell's kubectl and helm at it (`export KUBECONFIG=...` and
-/// `export KAS_EMULATOR_PID=...`), closes standard output so that
+/// that point a shell's kubectl and helm at it (`export KUBECONFIG=...`,
+/// `KUBECACHEDIR` and `KAS_EMULATOR_PID`), closes standard output so that
 /// `eval "$(kas-emulator kube &)"` returns, and serves until killed.
 pub fn run_foreground(port: Option<u16>) -> Result<()> {
     use std::io::Write;

@@ -1,5 +1,6 @@
 //! Routing and the REST verbs: discovery, get, list, create, update, patch,
-//! delete, and the description of a watch (streamed by `http.rs`).
+//! delete, and the description of a watch (streamed by `watch.rs`) or of an
+//! upgrade (`exec.rs`, `portforward.rs`).
 
 use std::time::Duration;
 
@@ -129,7 +130,7 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/openapi") {
-        return openapi::serve(&types, rest, req).ok_or_else(not_found);
+        return openapi::serve(rest).ok_or_else(not_found);
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (group, version, rest) = match segs.as_slice() {

@@ -429,7 +429,7 @@ fn an_injected_fault_fails_one_request_once() {
     emu.fail_once("POST", "/api/v1/namespaces/*/configmaps", 500);
     let err = fails(emu.kubectl().args(["create", "configmap", "flaky"]));
     assert!(err.contains("injected fault"), "{err}");
-    assert_eq!(emu.pending_faults(), 0);
+    assert!(emu.pending_faults().is_empty());
     assert!(emu.get("", "configmaps", "default", "flaky").is_none());
     kubectl(&emu, &["create", "configmap", "flaky"]);
     let posts: Vec<u16> = emu
@@ -447,6 +447,25 @@ fn an_injected_fault_fails_one_request_once() {
         "{err}"
     );
     kubectl(&emu, &["get", "configmap", "flaky"]);
+
+    // Twice, any method: both attempts fail, the third works.
+    emu.clear_requests();
+    emu.fail_times("*", "/api/v1/namespaces/default/configmaps/flaky", 503, 2);
+    fails(emu.kubectl().args(["label", "configmap", "flaky", "a=b"]));
+    fails(emu.kubectl().args(["label", "configmap", "flaky", "a=b"]));
+    kubectl(&emu, &["label", "configmap", "flaky", "a=b"]);
+    let injected: Vec<String> = emu
+        .requests()
+        .iter()
+        .filter(|r| r.injected)
+        .map(|r| r.line())
+        .collect();
+    assert_eq!(injected.len(), 2, "{injected:?}");
+    let changes: Vec<String> = emu.mutating_requests().iter().map(|r| r.line()).collect();
+    assert_eq!(
+        changes,
+        ["PATCH /api/v1/namespaces/default/configmaps/flaky"]
+    );
 }
 
 #[test]

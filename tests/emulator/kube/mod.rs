@@ -45,8 +45,7 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use faults::Fault;
-pub use faults::RequestRecord;
+pub use faults::{Fault, RequestRecord};
 use store::State;
 
 /// State and the signal that it changed (wakes watches and controllers).
@@ -192,13 +191,29 @@ impl KubeEmulator {
         self.shared.state.lock().expect("state lock").log.clear();
     }
 
-    /// Makes the next `method` request whose path matches `path` (`*`
-    /// matches anything) fail with `code` and a Kubernetes `Status` body.
+    /// The requests that asked for a change (see
+    /// [`RequestRecord::is_mutation`]).
+    pub fn mutating_requests(&self) -> Vec<RequestRecord> {
+        self.requests()
+            .into_iter()
+            .filter(RequestRecord::is_mutation)
+            .collect()
+    }
+
+    /// Makes the next `method` (`*`: any) request whose path matches `path`
+    /// (`*` matches anything) fail with `code` and a Kubernetes `Status`
+    /// body; later ones are served.
     pub fn fail_once(&self, method: &str, path: &str, code: u16) {
+        self.fail_times(method, path, code, 1);
+    }
+
+    /// Like [`KubeEmulator::fail_once`], for the next `times` matches.
+    pub fn fail_times(&self, method: &str, path: &str, code: u16, times: u32) {
         let fault = Fault {
             method: method.to_string(),
             path: path.to_string(),
             code,
+            times,
         };
         self.shared
             .state
@@ -208,9 +223,9 @@ impl KubeEmulator {
             .push(fault);
     }
 
-    /// Faults injected and not yet triggered.
-    pub fn pending_faults(&self) -> usize {
-        self.shared.state.lock().expect("state lock").faults.len()
+    /// Faults planned and not hit yet.
+    pub fn pending_faults(&self) -> Vec<Fault> {
+        self.shared.state.lock().expect("state lock").faults.clone()
     }
 
     /// One stored object (as the emulator holds it), by group and plural:

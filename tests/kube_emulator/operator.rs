@@ -236,6 +236,51 @@ fn the_raycluster_controller_brings_up_and_replaces_pods() {
         emu.list("", "pods", Some("default")).len() == 2
     });
 
+    // Suspended, a cluster has no pods; resumed, it gets them back.
+    let suspend = |on: bool| format!(r#"{{"spec":{{"suspend":{on}}}}}"#);
+    kubectl(
+        &emu,
+        &[
+            "patch",
+            "raycluster",
+            "raytest",
+            "--type=merge",
+            "-p",
+            &suspend(true),
+        ],
+    );
+    kubectl(
+        &emu,
+        &[
+            "wait",
+            "--for=jsonpath={.status.state}=suspended",
+            "raycluster/raytest",
+            "--timeout=20s",
+        ],
+    );
+    assert!(emu.list("", "pods", Some("default")).is_empty());
+    kubectl(
+        &emu,
+        &[
+            "patch",
+            "raycluster",
+            "raytest",
+            "--type=merge",
+            "-p",
+            &suspend(false),
+        ],
+    );
+    kubectl(
+        &emu,
+        &[
+            "wait",
+            "--for=jsonpath={.status.state}=ready",
+            "raycluster/raytest",
+            "--timeout=20s",
+        ],
+    );
+    assert_eq!(emu.list("", "pods", Some("default")).len(), 2);
+
     // Deleting the cluster takes its pods and service with it.
     kubectl(&emu, &["delete", "raycluster", "raytest", "--timeout=20s"]);
     eventually("the cluster's pods and service are gone", || {

@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::kube;
 use crate::support::*;
 
 #[test]
@@ -184,4 +185,42 @@ fn port_forward_relays_to_the_annotated_address_until_the_pod_goes() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("nothing behind port 6379"), "{stderr}");
     assert!(stderr.contains("lost connection to pod"), "{stderr}");
+}
+
+#[test]
+fn kubectl_and_helm_reach_the_https_front_with_its_ca() {
+    let Some(_) = start() else { return };
+    for tool in ["openssl", "python3"] {
+        if !have(tool) {
+            return;
+        }
+    }
+    let emu = kube::KubeEmulator::start_tls().expect("the HTTPS front starts");
+    let endpoint = emu.tls_endpoint().unwrap();
+    let config = std::fs::read_to_string(emu.kubeconfig()).unwrap();
+    assert!(
+        config.contains(&format!("server: https://{endpoint}")),
+        "{config}"
+    );
+    assert!(
+        emu.ca_pem()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+
+    let out = kubectl(&emu, &["get", "namespaces", "-o", "name"]);
+    assert!(out.contains("namespace/default"), "{out}");
+    kubectl(&emu, &["run", "box", "--image=x"]);
+    kubectl(
+        &emu,
+        &["wait", "--for=condition=Ready", "pod/box", "--timeout=20s"],
+    );
+    // An upgraded connection passes the relay too.
+    assert_eq!(
+        kubectl(&emu, &["exec", "box", "--", "echo", "over tls"]),
+        "over tls\n"
+    );
+    if have("helm") {
+        ok(emu.helm().args(["list", "-A"]));
+    }
 }

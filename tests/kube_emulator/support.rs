@@ -23,8 +23,11 @@ pub fn have(tool: &str) -> bool {
         return true;
     }
     let hint = match tool {
-        "helm" => "helm: run `source .ci/setup-helm.sh` (or install Helm 3.x/4.x)",
-        _ => "kubectl: install it (Debian: `apt-get install kubectl`, or from .ci/setup-helm.sh)",
+        "helm" => "run `source .ci/setup-helm.sh` (or install Helm 3.x/4.x)",
+        "kubectl" => "run `source .ci/setup-helm.sh`, which also provides kubectl",
+        "openssl" => "install it (Debian: `apt-get install openssl`)",
+        "python3" => "install it (Debian: `apt-get install python3`)",
+        _ => "install it",
     };
     if std::env::var_os("CI").is_some() {
         panic!("{tool} is not on PATH; {hint}");

@@ -33,6 +33,7 @@ mod select;
 mod spdy;
 mod store;
 mod table;
+mod tls;
 mod util;
 mod watch;
 mod websocket;
@@ -62,6 +63,8 @@ pub struct KubeEmulator {
     shared: Arc<Shared>,
     port: u16,
     dir: PathBuf,
+    /// The HTTPS front, when started with [`KubeEmulator::start_tls`].
+    tls: Option<tls::Relay>,
     /// Removes `dir` when the emulator goes away.
     _temp: tempfile::TempDir,
     threads: Vec<JoinHandle<()>>,
@@ -108,12 +111,34 @@ impl KubeEmulator {
             shared,
             port,
             dir,
+            tls: None,
             _temp: temp,
             threads,
         };
         std::fs::create_dir_all(emulator.dir.join("kubectl-cache"))?;
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
         Ok(emulator)
+    }
+
+    /// Like [`KubeEmulator::start`], and also serves HTTPS (through a
+    /// python3 relay, with a throwaway CA made by the `openssl` CLI); the
+    /// kubeconfig then names the `https://` server and the CA, as GKE's do.
+    pub fn start_tls() -> Result<KubeEmulator> {
+        let mut emulator = KubeEmulator::start()?;
+        emulator.tls = Some(tls::start(&emulator.dir, emulator.port)?);
+        write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
+        Ok(emulator)
+    }
+
+    /// `127.0.0.1:PORT` of the HTTPS front, as GKE reports a cluster's
+    /// endpoint (for the GCP emulator's `set_kube_endpoint`).
+    pub fn tls_endpoint(&self) -> Option<String> {
+        self.tls.as_ref().map(|t| format!("127.0.0.1:{}", t.port))
+    }
+
+    /// The CA that signed the HTTPS front's certificate (PEM).
+    pub fn ca_pem(&self) -> Option<String> {
+        self.tls.as_ref().map(|t| t.ca_pem.clone())
     }
 
     pub fn port(&self) -> u16 {
@@ -134,13 +159,20 @@ impl KubeEmulator {
     }
 
     fn kubeconfig_text(&self) -> String {
+        let cluster = match &self.tls {
+            None => format!("    server: {}\n", self.url()),
+            Some(tls) => format!(
+                "    server: https://127.0.0.1:{}\n    certificate-authority-data: {}\n",
+                tls.port,
+                util::base64_encode(tls.ca_pem.as_bytes())
+            ),
+        };
         format!(
             "apiVersion: v1\nkind: Config\n\
-             clusters:\n- name: emulator\n  cluster:\n    server: {}\n\
+             clusters:\n- name: emulator\n  cluster:\n{cluster}\
              users:\n- name: emulator\n  user:\n    token: emulator-token\n\
              contexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n\
-             current-context: emulator\n",
-            self.url()
+             current-context: emulator\n"
         )
     }
 

@@ -82,15 +82,46 @@ pub fn on_update(ty: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
                 obj["data"][k] = json!(base64_encode(text.as_bytes()));
             }
         }
+        let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
         if let Some(Value::Object(data)) = obj.get("data") {
             for (k, v) in data {
                 if v.as_str().and_then(base64_decode).is_none() {
-                    let name = obj["metadata"]["name"].as_str().unwrap_or("");
                     let why = format!("data[{k}]: Invalid value: the value is not base64-encoded");
-                    return Err(ApiError::invalid(ty, name, &why));
+                    return Err(ApiError::invalid(ty, &name, &why));
                 }
             }
         }
+        if obj["type"] == "kubernetes.io/dockerconfigjson" {
+            let config = obj["data"][".dockerconfigjson"]
+                .as_str()
+                .and_then(base64_decode);
+            let valid = config
+                .is_some_and(|c| serde_json::from_slice::<Value>(&c).is_ok_and(|v| v.is_object()));
+            if !valid {
+                let why = "data[.dockerconfigjson]: Required value: a JSON object is required for type kubernetes.io/dockerconfigjson";
+                return Err(ApiError::invalid(ty, &name, why));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fields a real server refuses to change.
+pub fn check_update(ty: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    let name = old["metadata"]["name"].as_str().unwrap_or("");
+    if ty.is("", "secrets") && old["type"] != new["type"] {
+        return Err(ApiError::invalid(
+            ty,
+            name,
+            "type: Invalid value: field is immutable",
+        ));
+    }
+    if ty.is("", "secrets") && old["immutable"] == true && old["data"] != new["data"] {
+        return Err(ApiError::invalid(
+            ty,
+            name,
+            "data: Forbidden: field is immutable when `immutable` is set",
+        ));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Routing and the REST verbs: discovery, get, list, create, update, patch,
-//! delete, and the description of a watch (streamed by `http.rs`).
+//! delete, and the description of a watch (streamed by `watch.rs`) or of an
+//! upgrade (`exec.rs`, `portforward.rs`).
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::portforward::{self, PortForward};
 use super::protobuf;
 use super::select::{FieldSelector, LabelSelector};
 use super::store::{ApiError, DeleteOptions, Part, State};
+use super::table;
 
 /// A request, already read off the connection.
 #[derive(Clone, Debug, Default)]
@@ -87,6 +89,9 @@ pub struct Watch {
     /// `sendInitialEvents=true`: end the initial objects with a bookmark
     /// annotated `k8s.io/initial-events-end`.
     pub initial_events_end: bool,
+    /// Send each object as a one-row Table (`kubectl get --watch`), with
+    /// the row's object as `includeObject` says.
+    pub table: Option<Option<String>>,
 }
 
 impl Watch {
@@ -125,7 +130,7 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/openapi") {
-        return openapi::serve(&types, rest, req).ok_or_else(not_found);
+        return openapi::serve(rest).ok_or_else(not_found);
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (group, version, rest) = match segs.as_slice() {
@@ -187,7 +192,7 @@ fn route(state: &mut State, req: &Request) -> Result<Reply, ApiError> {
         ("GET", None, None) => at.list(state, req),
         ("POST", None, None) => at.create(state, req),
         ("DELETE", None, None) => at.delete_collection(state, req),
-        ("GET", Some(name), None | Some("status")) => at.get(state, name),
+        ("GET", Some(name), None | Some("status")) => at.get(state, req, name),
         ("GET", Some(name), Some("scale")) => at.get_scale(state, name),
         ("GET", Some(name), Some("log")) => at.log(state, name),
         ("GET" | "POST", Some(name), Some("exec")) => at.exec(state, req, name),
@@ -236,12 +241,20 @@ impl At<'_> {
         Ok(())
     }
 
-    fn get(&self, state: &State, name: &str) -> Result<Reply, ApiError> {
+    fn get(&self, state: &State, req: &Request, name: &str) -> Result<Reply, ApiError> {
         let obj = state
             .get(self.ty, self.namespace, name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(self.ty, name))?;
-        Ok(Reply::Json(200, self.shown(obj)))
+        let obj = self.shown(obj);
+        if table::wanted(&req.accept) {
+            let include = req.param("includeObject");
+            return Ok(Reply::Json(
+                200,
+                table::table(self.ty, &[obj], state.rv, include),
+            ));
+        }
+        Ok(Reply::Json(200, obj))
     }
 
     fn get_scale(&self, state: &State, name: &str) -> Result<Reply, ApiError> {
@@ -333,6 +346,13 @@ impl At<'_> {
                 .map(|o| self.shown(o))
                 .collect()
         };
+        if table::wanted(&req.accept) {
+            let include = req.param("includeObject");
+            return Ok(Reply::Json(
+                200,
+                table::table(self.ty, &items, state.rv, include),
+            ));
+        }
         Ok(Reply::Json(
             200,
             json!({
@@ -371,6 +391,7 @@ impl At<'_> {
             timeout: Duration::from_secs(timeout),
             bookmarks: req.flag("allowWatchBookmarks"),
             initial_events_end: initial,
+            table: table::wanted(&req.accept).then(|| req.param("includeObject").map(String::from)),
         })))
     }
 

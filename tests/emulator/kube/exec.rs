@@ -84,10 +84,10 @@ fn pump_stdin(
                 let _ = websocket::write_frame(&mut *out, PONG, &payload);
             }
             (_, Some(0)) => {
-                if let Some(pipe) = stdin.as_mut() {
-                    if pipe.write_all(&payload[1..]).is_err() {
-                        stdin = None;
-                    }
+                if let Some(pipe) = stdin.as_mut()
+                    && pipe.write_all(&payload[1..]).is_err()
+                {
+                    stdin = None;
                 }
             }
             (_, Some(255)) if payload.get(1) == Some(&0) => stdin = None,
@@ -105,7 +105,7 @@ fn spawn(
 ) -> Result<i32, String> {
     let program = exec.command.first().ok_or("no command given")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut child = Command::new(program)
+    let child = Command::new(program)
         .args(&exec.command[1..])
         .current_dir(dir)
         .envs(exec.env.iter().cloned())
@@ -117,8 +117,19 @@ fn spawn(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("exec: {program:?}: {e}"))?;
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            // As containerd reports it: a message, then exit code 126.
+            let message = format!(
+                "OCI runtime exec failed: exec failed: unable to start container process: exec: {program:?}: {e}: unknown\r\n"
+            );
+            let mut out = out.lock().expect("stream lock");
+            let _ = send(&mut *out, 1, message.as_bytes());
+            return Ok(126);
+        }
+    };
     let stdin = child.stdin.take();
     if let Ok(socket) = input.get_ref().try_clone() {
         let reader = std::mem::replace(input, BufReader::new(socket));

@@ -89,8 +89,17 @@ fn dispatch(shared: &Shared, req: &Request) -> Reply {
             .faults
             .iter()
             .position(|f| f.matches(&req.method, &req.path));
+        let injected = fault.is_some();
         let reply = match fault {
-            Some(at) => state.faults.remove(at).error().into(),
+            Some(at) => {
+                let fault = &mut state.faults[at];
+                fault.times = fault.times.saturating_sub(1);
+                let error = fault.error();
+                if fault.times == 0 {
+                    state.faults.remove(at);
+                }
+                error.into()
+            }
             None => api::handle(&mut state, req),
         };
         let status = match &reply {
@@ -104,6 +113,7 @@ fn dispatch(shared: &Shared, req: &Request) -> Reply {
             query: req.raw_query.clone(),
             content_type: req.content_type.clone(),
             status,
+            injected,
         };
         if shared.echo {
             eprintln!("{record}");

@@ -18,6 +18,7 @@ mod api;
 mod catalog;
 mod controllers;
 mod discovery;
+mod error;
 mod exec;
 mod faults;
 mod http;
@@ -26,10 +27,13 @@ mod openapi;
 mod patch;
 mod portforward;
 mod protobuf;
+mod quantity;
 mod raycluster;
 mod select;
 mod spdy;
 mod store;
+mod table;
+mod tls;
 mod util;
 mod watch;
 mod websocket;
@@ -42,8 +46,7 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use faults::Fault;
-pub use faults::RequestRecord;
+pub use faults::{Fault, RequestRecord};
 use store::State;
 
 /// State and the signal that it changed (wakes watches and controllers).
@@ -60,29 +63,33 @@ pub struct KubeEmulator {
     shared: Arc<Shared>,
     port: u16,
     dir: PathBuf,
-    /// Removes `dir` when the emulator goes away (tests); `None` keeps it.
-    _temp: Option<tempfile::TempDir>,
+    /// The HTTPS front, when started with [`KubeEmulator::start_tls`].
+    tls: Option<tls::Relay>,
+    /// Removes `dir` when the emulator goes away.
+    _temp: tempfile::TempDir,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl KubeEmulator {
     /// Starts on a free port with a kubeconfig in a fresh temporary folder.
     pub fn start() -> Result<KubeEmulator> {
+        KubeEmulator::start_on(0)
+    }
+
+    /// Starts on `port` (0: a free one). With `KAS_EMULATOR_TRACE=1` in the
+    /// environment each request is printed on standard error.
+    pub fn start_on(port: u16) -> Result<KubeEmulator> {
         let temp = tempfile::Builder::new()
             .prefix("kube-emulator.")
             .tempdir()?;
-        let dir = temp.path().to_path_buf();
-        KubeEmulator::start_in(None, dir, Some(temp), false)
+        let trace = std::env::var("KAS_EMULATOR_TRACE").is_ok_and(|v| !v.is_empty() && v != "0");
+        KubeEmulator::start_in(port, temp, trace)
     }
 
-    fn start_in(
-        port: Option<u16>,
-        dir: PathBuf,
-        temp: Option<tempfile::TempDir>,
-        echo: bool,
-    ) -> Result<KubeEmulator> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", port.unwrap_or(0)))?;
+    fn start_in(port: u16, temp: tempfile::TempDir, echo: bool) -> Result<KubeEmulator> {
+        let dir = temp.path().to_path_buf();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
@@ -104,12 +111,34 @@ impl KubeEmulator {
             shared,
             port,
             dir,
+            tls: None,
             _temp: temp,
             threads,
         };
         std::fs::create_dir_all(emulator.dir.join("kubectl-cache"))?;
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
         Ok(emulator)
+    }
+
+    /// Like [`KubeEmulator::start`], and also serves HTTPS (through a
+    /// python3 relay, with a throwaway CA made by the `openssl` CLI); the
+    /// kubeconfig then names the `https://` server and the CA, as GKE's do.
+    pub fn start_tls() -> Result<KubeEmulator> {
+        let mut emulator = KubeEmulator::start()?;
+        emulator.tls = Some(tls::start(&emulator.dir, emulator.port)?);
+        write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
+        Ok(emulator)
+    }
+
+    /// `127.0.0.1:PORT` of the HTTPS front, as GKE reports a cluster's
+    /// endpoint (for the GCP emulator's `set_kube_endpoint`).
+    pub fn tls_endpoint(&self) -> Option<String> {
+        self.tls.as_ref().map(|t| format!("127.0.0.1:{}", t.port))
+    }
+
+    /// The CA that signed the HTTPS front's certificate (PEM).
+    pub fn ca_pem(&self) -> Option<String> {
+        self.tls.as_ref().map(|t| t.ca_pem.clone())
     }
 
     pub fn port(&self) -> u16 {
@@ -130,13 +159,32 @@ impl KubeEmulator {
     }
 
     fn kubeconfig_text(&self) -> String {
+        let cluster = match &self.tls {
+            None => format!("    server: {}\n", self.url()),
+            Some(tls) => format!(
+                "    server: https://127.0.0.1:{}\n    certificate-authority-data: {}\n",
+                tls.port,
+                util::base64_encode(tls.ca_pem.as_bytes())
+            ),
+        };
         format!(
             "apiVersion: v1\nkind: Config\n\
-             clusters:\n- name: emulator\n  cluster:\n    server: {}\n\
+             clusters:\n- name: emulator\n  cluster:\n{cluster}\
              users:\n- name: emulator\n  user:\n    token: emulator-token\n\
              contexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n\
-             current-context: emulator\n",
-            self.url()
+             current-context: emulator\n"
+        )
+    }
+
+    /// The lines to `eval` in a shell so that its kubectl and helm use the
+    /// emulator (and kubectl keeps its discovery cache with it, not in
+    /// `~/.kube/cache`, where a later emulator on the same port would find
+    /// it stale).
+    pub fn shell_exports(&self) -> String {
+        format!(
+            "export KUBECONFIG='{}'\nexport KUBECACHEDIR='{}'\n",
+            self.kubeconfig().display(),
+            self.dir.join("kubectl-cache").display()
         )
     }
 
@@ -175,13 +223,29 @@ impl KubeEmulator {
         self.shared.state.lock().expect("state lock").log.clear();
     }
 
-    /// Makes the next `method` request whose path matches `path` (`*`
-    /// matches anything) fail with `code` and a Kubernetes `Status` body.
+    /// The requests that asked for a change (see
+    /// [`RequestRecord::is_mutation`]).
+    pub fn mutating_requests(&self) -> Vec<RequestRecord> {
+        self.requests()
+            .into_iter()
+            .filter(RequestRecord::is_mutation)
+            .collect()
+    }
+
+    /// Makes the next `method` (`*`: any) request whose path matches `path`
+    /// (`*` matches anything) fail with `code` and a Kubernetes `Status`
+    /// body; later ones are served.
     pub fn fail_once(&self, method: &str, path: &str, code: u16) {
+        self.fail_times(method, path, code, 1);
+    }
+
+    /// Like [`KubeEmulator::fail_once`], for the next `times` matches.
+    pub fn fail_times(&self, method: &str, path: &str, code: u16, times: u32) {
         let fault = Fault {
             method: method.to_string(),
             path: path.to_string(),
             code,
+            times,
         };
         self.shared
             .state
@@ -191,9 +255,9 @@ impl KubeEmulator {
             .push(fault);
     }
 
-    /// Faults injected and not yet triggered.
-    pub fn pending_faults(&self) -> usize {
-        self.shared.state.lock().expect("state lock").faults.len()
+    /// Faults planned and not hit yet.
+    pub fn pending_faults(&self) -> Vec<Fault> {
+        self.shared.state.lock().expect("state lock").faults.clone()
     }
 
     /// One stored object (as the emulator holds it), by group and plural:
@@ -249,18 +313,32 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Serves until killed, printing each request on stderr. Prints the line
-/// that points kubectl and helm at it.
+/// `kas-emulator kube [--port N]`: starts the emulator, prints the lines
+/// that point a shell's kubectl and helm at it (`export KUBECONFIG=...`,
+/// `KUBECACHEDIR` and `KAS_EMULATOR_PID`), closes standard output so that
+/// `eval "$(kas-emulator kube &)"` returns, and serves until killed.
 pub fn run_foreground(port: Option<u16>) -> Result<()> {
-    let base = std::env::temp_dir().join(format!("kas-kube-emulator-{}", std::process::id()));
-    std::fs::create_dir_all(&base)?;
-    let emulator = KubeEmulator::start_in(port, base, None, true)?;
-    println!("export KUBECONFIG={}", emulator.kubeconfig().display());
+    use std::io::Write;
+    let emulator = KubeEmulator::start_on(port.unwrap_or(0))?;
+    let mut out = std::io::stdout();
+    write!(out, "{}", emulator.shell_exports())?;
+    writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id())?;
+    out.flush()?;
+    close_stdout();
     eprintln!(
-        "Kubernetes API emulator on {} (Ctrl-C to stop)",
-        emulator.url()
+        "kas-emulator: Kubernetes API on {} (KUBECONFIG={}); Ctrl-C stops it",
+        emulator.url(),
+        emulator.kubeconfig().display()
     );
     loop {
         std::thread::park();
     }
+}
+
+/// Closes standard output so that `$(kas-emulator kube &)` sees its end
+/// and the shell goes on while the emulator keeps serving.
+fn close_stdout() {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 1 is ours; nothing writes to standard output after this.
+    drop(unsafe { std::fs::File::from_raw_fd(1) });
 }

@@ -106,10 +106,10 @@ pub fn run(
                     "data" => pair.data = Some(stream),
                     _ => {}
                 }
-                if let (Some(error), Some(data)) = (pair.error, pair.data) {
-                    if let Some(target) = connect(spec, pair.port, error, data, &out) {
-                        targets.insert(data, target);
-                    }
+                if let (Some(error), Some(data)) = (pair.error, pair.data)
+                    && let Some(target) = connect(spec, pair.port, error, data, &out)
+                {
+                    targets.insert(data, target);
                 }
             }
             Frame::Control {

@@ -9,6 +9,7 @@ use super::controllers::{
     builtin, conditions, delete, deleting, name_of, namespace_of, owned_by, owner_ref, pod_ready,
     save,
 };
+use super::quantity;
 use super::store::State;
 
 /// Ports KubeRay puts on the head service when the head container names none.
@@ -213,6 +214,7 @@ fn status(state: &State, cluster: &Value, groups: &[Group], suspended: bool) -> 
         max += spec["maxReplicas"].as_u64().unwrap_or(0);
     }
     let all_up = head_ready && ready == desired && running == desired;
+    let totals = desired_resources(groups);
     let old = cluster["status"].get("conditions");
     let mut status = json!({
         "observedGeneration": cluster["metadata"]["generation"],
@@ -222,6 +224,10 @@ fn status(state: &State, cluster: &Value, groups: &[Group], suspended: bool) -> 
         "minWorkerReplicas": min,
         "maxWorkerReplicas": max,
         "endpoints": endpoints,
+        "desiredCPU": totals[0],
+        "desiredMemory": totals[1],
+        "desiredGPU": totals[2],
+        "desiredTPU": totals[3],
         "head": {
             "podName": head.as_ref().map(name_of).unwrap_or_default(),
             "podIP": head.as_ref().and_then(|h| h["status"]["podIP"].as_str()).unwrap_or(""),
@@ -249,4 +255,32 @@ fn status(state: &State, cluster: &Value, groups: &[Group], suspended: bool) -> 
         json!(super::util::now_rfc3339())
     };
     status
+}
+
+/// CPU, memory, GPUs and TPUs that all the cluster's pods ask for, as
+/// KubeRay totals them: each container's request, or its limit when it
+/// names no request.
+fn desired_resources(groups: &[Group]) -> [String; 4] {
+    let names = ["cpu", "memory", "nvidia.com/gpu", "google.com/tpu"];
+    let mut totals = [0i128; 4];
+    for group in groups {
+        let containers = group.template["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for container in &containers {
+            let resources = &container["resources"];
+            for (i, name) in names.iter().enumerate() {
+                let value = resources["requests"][*name]
+                    .as_str()
+                    .or_else(|| resources["limits"][*name].as_str())
+                    .map(String::from)
+                    .or_else(|| resources["requests"][*name].as_i64().map(|n| n.to_string()))
+                    .or_else(|| resources["limits"][*name].as_i64().map(|n| n.to_string()));
+                let each = value.as_deref().and_then(quantity::parse).unwrap_or(0);
+                totals[i] += each * group.replicas as i128;
+            }
+        }
+    }
+    totals.map(quantity::format)
 }

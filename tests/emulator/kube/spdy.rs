@@ -1,7 +1,7 @@
 //! SPDY/3.1 framing, as far as `kubectl port-forward` needs it: client
 //! streams (SYN_STREAM with zlib-compressed headers), replies, data,
-//! resets and pings. Replies carry an empty header block, written as a
-//! stored (uncompressed) zlib block so no compressor is needed.
+//! resets and pings. Replies carry an empty header block, written as
+//! uncompressed fixed-Huffman literals so no compressor is needed.
 
 use std::io::{Read, Write};
 
@@ -118,27 +118,73 @@ fn parse_pairs(plain: &[u8]) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
-/// Writes reply header blocks: the zlib header once, then each block as a
-/// stored deflate block (zlib readers accept it; no dictionary is named).
+/// Writes reply header blocks as a zlib stream without a compressor: the
+/// zlib header once, then each block as fixed-Huffman literals followed by
+/// an empty stored block (a sync flush), as a real compressor ends each
+/// block. (A stored block alone would not do: Go's inflater reads on past
+/// it, into the next frame, before returning its bytes.)
 #[derive(Default)]
 pub struct HeaderWriter {
     started: bool,
 }
 
 impl HeaderWriter {
-    pub fn empty_block(&mut self) -> Vec<u8> {
-        let plain = [0u8; 4]; // no name/value pairs
-        let mut out = vec![];
+    pub fn block(&mut self, plain: &[u8]) -> Vec<u8> {
+        let mut bits = BitWriter::default();
         if !self.started {
-            out.extend_from_slice(&[0x78, 0x01]);
+            bits.bytes.extend_from_slice(&[0x78, 0x01]);
             self.started = true;
         }
-        let len = plain.len() as u16;
-        out.push(0); // not final, stored
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(&plain);
-        out
+        bits.push(0, 1); // not final
+        bits.push(1, 2); // fixed Huffman codes
+        for &b in plain {
+            if b < 144 {
+                bits.push_code(0x30 + u32::from(b), 8);
+            } else {
+                bits.push_code(0x190 + u32::from(b) - 144, 9);
+            }
+        }
+        bits.push_code(0, 7); // end of block
+        bits.push(0, 3); // an empty stored block...
+        bits.align();
+        bits.bytes.extend_from_slice(&[0, 0, 0xff, 0xff]); // ...of length 0
+        bits.bytes
+    }
+
+    /// A header block with no name/value pairs.
+    pub fn empty_block(&mut self) -> Vec<u8> {
+        self.block(&[0, 0, 0, 0])
+    }
+}
+
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    used: u32,
+}
+
+impl BitWriter {
+    /// Pushes `n` bits of `value`, least significant first.
+    fn push(&mut self, value: u32, n: u32) {
+        for i in 0..n {
+            if self.used == 0 {
+                self.bytes.push(0);
+            }
+            let last = self.bytes.last_mut().expect("pushed above");
+            *last |= (((value >> i) & 1) as u8) << self.used;
+            self.used = (self.used + 1) % 8;
+        }
+    }
+
+    /// Huffman codes go most significant bit first.
+    fn push_code(&mut self, code: u32, n: u32) {
+        for i in (0..n).rev() {
+            self.push((code >> i) & 1, 1);
+        }
+    }
+
+    fn align(&mut self) {
+        self.used = 0;
     }
 }
 
@@ -254,10 +300,13 @@ mod tests {
     }
 
     #[test]
-    fn reply_blocks_are_stored_zlib() {
+    fn reply_blocks_inflate_back() {
         let mut writer = HeaderWriter::default();
-        let first = writer.empty_block();
-        assert_eq!(first, [0x78, 0x01, 0, 4, 0, 0xfb, 0xff, 0, 0, 0, 0]);
-        assert_eq!(writer.empty_block(), first[2..]);
+        let plain: Vec<u8> = (0..=255).collect();
+        let mut stream = writer.block(&plain);
+        stream.extend(writer.empty_block());
+        let back = inflate::zlib_with_dictionary(&stream, &[]).unwrap();
+        assert_eq!(&back[..256], &plain[..]);
+        assert_eq!(&back[256..], [0, 0, 0, 0]);
     }
 }

@@ -15,6 +15,29 @@ pub fn now_rfc3339() -> String {
     rfc3339(secs)
 }
 
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Reads back what [`rfc3339`] writes (`YYYY-MM-DDTHH:MM:SSZ`).
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let n = |a: usize, b: usize| text.get(a..b)?.parse::<i64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    let (hh, mm, ss) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 pub fn rfc3339(unix_secs: u64) -> String {
     let days = (unix_secs / 86_400) as i64;
     let rem = unix_secs % 86_400;
@@ -197,6 +220,8 @@ mod tests {
     fn dates_and_base64() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(parse_rfc3339("2026-11-18T11:06:40Z"), Some(1_795_000_000));
+        assert_eq!(parse_rfc3339(&rfc3339(951_782_400)), Some(951_782_400));
         for s in ["", "a", "ab", "abc", "abcd", "{\"auths\":{}}"] {
             assert_eq!(
                 base64_decode(&base64_encode(s.as_bytes())).unwrap(),

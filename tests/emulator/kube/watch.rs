@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::api::Watch;
 use super::store::{EventType, State};
+use super::table;
 
 /// How often a watch with bookmarks allowed sends one (real servers: about
 /// a minute; sooner here also notices clients that went away).
@@ -116,6 +117,13 @@ fn view(watch: &Watch, event: &super::store::Event) -> Option<Value> {
 
 fn event_line(watch: &Watch, kind: &str, mut object: Value) -> Value {
     object["apiVersion"] = json!(watch.ty.api_version(&watch.version));
+    if let Some(include) = &watch.table {
+        let rv = object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        object = table::table(&watch.ty, &[object], rv, include.as_deref());
+    }
     json!({"type": kind, "object": object})
 }
 

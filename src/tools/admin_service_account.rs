@@ -48,6 +48,8 @@ struct Admin<'a> {
     auth: RefCell<Option<Vec<AuthAccount>>>,
     /// The APIs found disabled by the probe, for the step that enables them.
     missing: RefCell<Option<Vec<String>>>,
+    /// The policy the roles probe read, for the write that follows it.
+    policy: RefCell<Option<gcloud::Policy>>,
     alias: String,
     project: String,
     email: String,
@@ -151,6 +153,7 @@ fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
         ctx,
         auth: RefCell::new(None),
         missing: RefCell::new(None),
+        policy: RefCell::new(None),
         email: gcloud::service_account_email(&ctx.config.admin.account, &g.project),
         key_file: ctx.config.admin_key_file(&ctx.env.home()),
         project: g.project.clone(),
@@ -295,16 +298,18 @@ fn up(a: &Admin) -> Result<Outcome> {
             "project roles",
             vouched(activated, || {
                 let policy = iam::get_policy(&ctx.run, &a.project)?;
-                Ok(ctx
+                let granted = ctx
                     .config
                     .admin
                     .roles
                     .iter()
-                    .all(|r| policy.has(r, &a.member())))
+                    .all(|r| policy.has(r, &a.member()));
+                *a.policy.borrow_mut() = Some(policy);
+                Ok(granted)
             }),
         )
         .create(|| {
-            iam::update_policy(&ctx.run, &a.project, None, |p| {
+            iam::update_policy(&ctx.run, &a.project, a.policy.take(), |p| {
                 ctx.config
                     .admin
                     .roles

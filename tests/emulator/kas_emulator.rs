@@ -63,12 +63,13 @@ fn main() {
 fn parse(args: &[String]) -> Result<u16, String> {
     match args {
         [api] if api == "gcp" => Ok(0),
-        [api, flag, port] if api == "gcp" && flag == "--port" => {
-            port.parse().map_err(|_| format!("--port wants a number, got {port:?}"))
-        }
+        [api, flag, port] if api == "gcp" && flag == "--port" => port
+            .parse()
+            .map_err(|_| format!("--port wants a number, got {port:?}")),
         [api, flag] if api == "gcp" && flag.starts_with("--port=") => {
             let port = &flag["--port=".len()..];
-            port.parse().map_err(|_| format!("--port wants a number, got {port:?}"))
+            port.parse()
+                .map_err(|_| format!("--port wants a number, got {port:?}"))
         }
         [] => Err("which emulator? (gcp)".into()),
         [api, ..] if api != "gcp" => Err(format!("unknown emulator {api:?} (known: gcp)")),

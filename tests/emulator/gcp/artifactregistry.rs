@@ -8,7 +8,9 @@ use super::http::{Reply, Req, percent_decode};
 use super::state::{Package, State, now_rfc3339};
 
 pub fn handle(s: &mut State, req: &Req) -> Reply {
-    let seg = req.segments_after("/artifactregistry/v1").unwrap_or_default();
+    let seg = req
+        .segments_after("/artifactregistry/v1")
+        .unwrap_or_default();
     let ["projects", project, "locations", location, rest @ ..] = seg.as_slice() else {
         return Reply::not_found("Unknown Artifact Registry path.");
     };
@@ -51,7 +53,11 @@ fn create_repository(s: &mut State, req: &Req, parent: &str) -> Reply {
         return Reply::invalid("repository_id is required");
     };
     let format = body["format"].as_str().unwrap_or("FORMAT_UNSPECIFIED");
-    if !["DOCKER", "PYTHON", "MAVEN", "NPM", "APT", "YUM", "GO", "GENERIC"].contains(&format) {
+    if ![
+        "DOCKER", "PYTHON", "MAVEN", "NPM", "APT", "YUM", "GO", "GENERIC",
+    ]
+    .contains(&format)
+    {
         return Reply::invalid(&format!("Unsupported repository format: {format}"));
     }
     let name = format!("{parent}/repositories/{id}");
@@ -65,20 +71,34 @@ fn create_repository(s: &mut State, req: &Req, parent: &str) -> Reply {
     repo["updateTime"] = json!(now);
     repo["mode"] = json!("STANDARD_REPOSITORY");
     repo["sizeBytes"] = json!("0");
-    let op = start_op(s, parent, "type.googleapis.com/google.devtools.artifactregistry.v1.Repository", repo.clone());
+    let op = start_op(
+        s,
+        parent,
+        "type.googleapis.com/google.devtools.artifactregistry.v1.Repository",
+        repo.clone(),
+    );
     s.repositories.insert(name.clone(), repo);
     s.packages.insert(name, Default::default());
     Reply::ok(op)
 }
 
 fn in_repository(s: &mut State, method: &str, repo: &str, rest: &[&str], req: &Req) -> Reply {
-    let parent = repo.split("/repositories/").next().unwrap_or_default().to_string();
+    let parent = repo
+        .split("/repositories/")
+        .next()
+        .unwrap_or_default()
+        .to_string();
     match (method, rest) {
         ("GET", []) => Reply::ok(s.repositories[repo].clone()),
         ("DELETE", []) => {
             s.repositories.remove(repo);
             s.packages.remove(repo);
-            Reply::ok(start_op(s, &parent, "type.googleapis.com/google.protobuf.Empty", json!({})))
+            Reply::ok(start_op(
+                s,
+                &parent,
+                "type.googleapis.com/google.protobuf.Empty",
+                json!({}),
+            ))
         }
         ("GET", ["dockerImages"]) => docker_images(s, repo),
         ("GET", ["packages"]) => {
@@ -98,7 +118,12 @@ fn in_repository(s: &mut State, method: &str, repo: &str, rest: &[&str], req: &R
                 ("GET", []) => Reply::ok(json!({"name": pkg_name})),
                 ("DELETE", []) => {
                     s.packages.get_mut(repo).map(|p| p.remove(&pkg));
-                    Reply::ok(start_op(s, &parent, "type.googleapis.com/google.protobuf.Empty", json!({})))
+                    Reply::ok(start_op(
+                        s,
+                        &parent,
+                        "type.googleapis.com/google.protobuf.Empty",
+                        json!({}),
+                    ))
                 }
                 ("GET", ["versions"]) => {
                     let full = req.param("view") == Some("FULL");
@@ -110,12 +135,21 @@ fn in_repository(s: &mut State, method: &str, repo: &str, rest: &[&str], req: &R
                     list_or_empty("versions", versions)
                 }
                 ("GET", ["versions", v]) => match package.versions.contains_key(*v) {
-                    true => Reply::ok(version_json(&pkg_name, package, v, req.param("view") == Some("FULL"))),
-                    false => Reply::not_found(&format!("Version \"{pkg_name}/versions/{v}\" not found")),
+                    true => Reply::ok(version_json(
+                        &pkg_name,
+                        package,
+                        v,
+                        req.param("view") == Some("FULL"),
+                    )),
+                    false => {
+                        Reply::not_found(&format!("Version \"{pkg_name}/versions/{v}\" not found"))
+                    }
                 },
                 ("DELETE", ["versions", v]) => {
                     if !package.versions.contains_key(*v) {
-                        return Reply::not_found(&format!("Version \"{pkg_name}/versions/{v}\" not found"));
+                        return Reply::not_found(&format!(
+                            "Version \"{pkg_name}/versions/{v}\" not found"
+                        ));
                     }
                     if package.tags.values().any(|t| t == v) && req.param("force") != Some("true") {
                         return Reply::error(
@@ -128,7 +162,12 @@ fn in_repository(s: &mut State, method: &str, repo: &str, rest: &[&str], req: &R
                     if package.versions.is_empty() {
                         s.packages.get_mut(repo).map(|p| p.remove(&pkg));
                     }
-                    Reply::ok(start_op(s, &parent, "type.googleapis.com/google.protobuf.Empty", json!({})))
+                    Reply::ok(start_op(
+                        s,
+                        &parent,
+                        "type.googleapis.com/google.protobuf.Empty",
+                        json!({}),
+                    ))
                 }
                 ("GET", ["tags"]) => {
                     // gcloud asks for one version's tags with
@@ -196,8 +235,12 @@ fn docker_images(s: &State, repo: &str) -> Reply {
     let mut images = Vec::new();
     for (pkg, package) in &s.packages[repo] {
         for (v, created) in &package.versions {
-            let tags: Vec<&String> =
-                package.tags.iter().filter(|(_, tv)| *tv == v).map(|(t, _)| t).collect();
+            let tags: Vec<&String> = package
+                .tags
+                .iter()
+                .filter(|(_, tv)| *tv == v)
+                .map(|(t, _)| t)
+                .collect();
             images.push(json!({
                 "name": format!("{repo}/dockerImages/{}@{v}", encode(pkg)),
                 "uri": format!("{host}/{pkg}@{v}"),
@@ -225,7 +268,11 @@ fn encode(pkg: &str) -> String {
 }
 
 fn start_op(s: &mut State, parent: &str, kind: &str, response: Value) -> Value {
-    let name = format!("{parent}/operations/{:08x}-0000-4000-8000-{:012x}", s.next_id(), s.next_id());
+    let name = format!(
+        "{parent}/operations/{:08x}-0000-4000-8000-{:012x}",
+        s.next_id(),
+        s.next_id()
+    );
     let mut response = response;
     if let Some(o) = response.as_object_mut() {
         o.insert("@type".into(), json!(kind));

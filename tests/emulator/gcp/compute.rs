@@ -41,9 +41,13 @@ pub fn handle(s: &mut State, req: &Req) -> Reply {
                 "selfLink": format!("{base}/regions/{region}"),
             }))
         }
-        ("GET", ["regions", region]) => not_found(&format!("projects/{}/regions/{region}", s.project)),
+        ("GET", ["regions", region]) => {
+            not_found(&format!("projects/{}/regions/{region}", s.project))
+        }
         (_, ["global", "operations", op, rest @ ..]) => poll(s, &format!("global/{op}"), rest),
-        (_, ["regions", r, "operations", op, rest @ ..]) => poll(s, &format!("regions/{r}/{op}"), rest),
+        (_, ["regions", r, "operations", op, rest @ ..]) => {
+            poll(s, &format!("regions/{r}/{op}"), rest)
+        }
         (_, ["zones", z, "operations", op, rest @ ..]) => poll(s, &format!("zones/{z}/{op}"), rest),
         (_, ["global", "firewalls", rest @ ..]) => firewalls(s, req, &base, rest),
         (_, ["regions", region, "routers", rest @ ..]) => routers(s, req, &base, region, rest),
@@ -78,7 +82,12 @@ fn firewalls(s: &mut State, req: &Req, base: &str, rest: &[&str]) -> Reply {
                 return already_exists(&format!("projects/{}/global/firewalls/{name}", s.project));
             }
             let id = s.next_id();
-            fill_resource(&mut body, "compute#firewall", &format!("{collection}/{name}"), id);
+            fill_resource(
+                &mut body,
+                "compute#firewall",
+                &format!("{collection}/{name}"),
+                id,
+            );
             if body["direction"].is_null() {
                 body["direction"] = json!("INGRESS");
             }
@@ -87,7 +96,15 @@ fn firewalls(s: &mut State, req: &Req, base: &str, rest: &[&str]) -> Reply {
             }
             body["disabled"] = json!(body["disabled"].as_bool().unwrap_or(false));
             s.firewalls.insert(name.clone(), body);
-            operation(s, req, base, "global", "insert", &format!("{collection}/{name}"), id)
+            operation(
+                s,
+                req,
+                base,
+                "global",
+                "insert",
+                &format!("{collection}/{name}"),
+                id,
+            )
         }
         (m, [name]) => {
             let Some(_) = s.firewalls.get(*name) else {
@@ -147,13 +164,26 @@ fn routers(s: &mut State, req: &Req, base: &str, region: &str, rest: &[&str]) ->
                 ));
             }
             let id = s.next_id();
-            fill_resource(&mut body, "compute#router", &format!("{collection}/{name}"), id);
+            fill_resource(
+                &mut body,
+                "compute#router",
+                &format!("{collection}/{name}"),
+                id,
+            );
             body["region"] = json!(format!("{base}/regions/{region}"));
             if let Err(e) = check_nats(&body) {
                 return e;
             }
             s.routers.insert(key(&name), body);
-            operation(s, req, base, &scope, "insert", &format!("{collection}/{name}"), id)
+            operation(
+                s,
+                req,
+                base,
+                &scope,
+                "insert",
+                &format!("{collection}/{name}"),
+                id,
+            )
         }
         (m, [name, rest @ ..]) => {
             if !s.routers.contains_key(&key(name)) {
@@ -326,8 +356,17 @@ fn valid_region(region: &str) -> bool {
     let (Some(area), Some(place), None) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    ["europe", "us", "asia", "australia", "southamerica", "northamerica", "me", "africa"]
-        .contains(&area)
+    [
+        "europe",
+        "us",
+        "asia",
+        "australia",
+        "southamerica",
+        "northamerica",
+        "me",
+        "africa",
+    ]
+    .contains(&area)
         && place.ends_with(|c: char| c.is_ascii_digit())
         && place.starts_with(|c: char| c.is_ascii_lowercase())
 }

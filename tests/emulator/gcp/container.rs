@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::crypto;
 use super::http::{Reply, Req};
-use super::state::{State, now_rfc3339};
+use super::state::{OnDone, State, now_rfc3339};
 
 pub fn handle(s: &mut State, req: &Req) -> Reply {
     let seg = req.segments_after("/container/v1").unwrap_or_default();
@@ -73,7 +73,10 @@ fn create(s: &mut State, req: &Req, location: &str) -> Reply {
     let Some(name) = cluster["name"].as_str().map(str::to_string) else {
         return Reply::invalid("Cluster.name is required.");
     };
-    let full = format!("projects/{}/locations/{location}/clusters/{name}", s.project);
+    let full = format!(
+        "projects/{}/locations/{location}/clusters/{name}",
+        s.project
+    );
     if s.clusters.contains_key(&full) {
         return Reply::already_exists(&format!("Already exists: {full}."));
     }
@@ -117,10 +120,15 @@ fn create(s: &mut State, req: &Req, location: &str) -> Reply {
     cluster["privateClusterConfig"]["privateEndpoint"] = json!("10.13.37.2");
     cluster["privateClusterConfig"]["publicEndpoint"] = json!(endpoint);
     cluster["networkConfig"]["defaultEnablePrivateNodes"] = json!(private_nodes);
-    cluster["networkConfig"]["network"] = json!(format!("projects/{}/global/networks/{}", s.project, cluster["network"].as_str().unwrap_or("default")));
+    cluster["networkConfig"]["network"] = json!(format!(
+        "projects/{}/global/networks/{}",
+        s.project,
+        cluster["network"].as_str().unwrap_or("default")
+    ));
     // gcloud 528 sends authorized networks in the newer
     // `controlPlaneEndpointsConfig`; GKE answers with both shapes filled.
-    let networks = match &cluster["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] {
+    let networks = match &cluster["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"]
+    {
         Value::Null => cluster["masterAuthorizedNetworksConfig"].clone(),
         given => given.clone(),
     };
@@ -176,7 +184,10 @@ fn update(s: &mut State, req: &Req, location: &str, full: &str) -> Reply {
     if cluster["status"] != "RUNNING" {
         return Reply::error(
             400,
-            &format!("Cluster is not ready for update (status {}).", cluster["status"]),
+            &format!(
+                "Cluster is not ready for update (status {}).",
+                cluster["status"]
+            ),
         );
     }
     for (key, value) in fields {
@@ -246,10 +257,17 @@ fn start_op(
     location: &str,
     kind: &str,
     target: &str,
-    on_done: Box<dyn FnOnce(&mut State) + Send>,
+    on_done: OnDone,
 ) -> Value {
-    let id = format!("operation-{}-{:08x}", 1_700_000_000_000u64 + s.next_id(), s.next_id());
-    let full = format!("projects/{}/locations/{location}/operations/{id}", s.project_number);
+    let id = format!(
+        "operation-{}-{:08x}",
+        1_700_000_000_000u64 + s.next_id(),
+        s.next_id()
+    );
+    let full = format!(
+        "projects/{}/locations/{location}/operations/{id}",
+        s.project_number
+    );
     let op = json!({
         "name": id,
         "zone": location,
@@ -284,9 +302,13 @@ fn set_authorized_networks(cluster: &mut Value, mut networks: Value) {
         networks = json!({});
     }
     // An empty list is left out, as Google does.
-    if networks["cidrBlocks"].as_array().is_some_and(|b| b.is_empty()) {
+    if networks["cidrBlocks"]
+        .as_array()
+        .is_some_and(|b| b.is_empty())
+    {
         networks.as_object_mut().map(|o| o.remove("cidrBlocks"));
     }
     cluster["masterAuthorizedNetworksConfig"] = networks.clone();
-    cluster["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] = networks;
+    cluster["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] =
+        networks;
 }

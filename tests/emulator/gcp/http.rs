@@ -45,7 +45,10 @@ impl Req {
     }
 
     pub fn form_field(&self, key: &str) -> Option<String> {
-        self.form().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// Path segments after the given prefix (`/iam/v1`), split on `/`.
@@ -111,8 +114,8 @@ impl Reply {
     /// A 409 that means "your etag is stale", as Resource Manager sends it.
     pub fn aborted(message: &str) -> Reply {
         let mut reply = Reply::error(409, message);
-        reply.body = json!({"error": {"code": 409, "message": message, "status": "ABORTED"}})
-            .to_string();
+        reply.body =
+            json!({"error": {"code": 409, "message": message, "status": "ABORTED"}}).to_string();
         reply
     }
 }
@@ -193,8 +196,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -213,20 +215,35 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("*/clusters", "/container/v1/projects/p/locations/z/clusters"));
-        assert!(glob_match("/iam/*/keys*", "/iam/v1/projects/p/serviceAccounts/a/keys"));
-        assert!(!glob_match("*/clusters", "/container/v1/projects/p/clusters/x"));
+        assert!(glob_match(
+            "*/clusters",
+            "/container/v1/projects/p/locations/z/clusters"
+        ));
+        assert!(glob_match(
+            "/iam/*/keys*",
+            "/iam/v1/projects/p/serviceAccounts/a/keys"
+        ));
+        assert!(!glob_match(
+            "*/clusters",
+            "/container/v1/projects/p/clusters/x"
+        ));
         assert!(glob_match("/a", "/a"));
         assert!(!glob_match("/a*b*c", "/abx"));
     }
 
     #[test]
     fn decoding() {
-        assert_eq!(percent_decode("projects%2Fp%3AgetIamPolicy"), "projects/p:getIamPolicy");
+        assert_eq!(
+            percent_decode("projects%2Fp%3AgetIamPolicy"),
+            "projects/p:getIamPolicy"
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(
             parse_query("filter=state%3AENABLED&x=a+b"),
-            vec![("filter".into(), "state:ENABLED".into()), ("x".into(), "a b".into())]
+            vec![
+                ("filter".into(), "state:ENABLED".into()),
+                ("x".into(), "a b".into())
+            ]
         );
     }
 }

@@ -117,7 +117,8 @@ pub fn new_account(s: &mut State, email: &str, display: &str, description: Optio
     if let Some(d) = description {
         account["description"] = json!(d);
     }
-    s.service_accounts.insert(email.to_string(), account.clone());
+    s.service_accounts
+        .insert(email.to_string(), account.clone());
     account
 }
 

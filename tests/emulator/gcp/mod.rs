@@ -166,7 +166,10 @@ impl GcpEmulator {
     pub fn gcloud_env(&self) -> Vec<(String, String)> {
         vec![
             ("CLOUDSDK_CONFIG".into(), path_str(&self.config_dir())),
-            ("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE".into(), path_str(&self.ca_file())),
+            (
+                "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE".into(),
+                path_str(&self.ca_file()),
+            ),
             ("KUBECONFIG".into(), path_str(&self.kubeconfig())),
         ]
     }
@@ -197,7 +200,10 @@ impl GcpEmulator {
     }
 
     pub fn mutating_requests(&self) -> Vec<LoggedRequest> {
-        self.requests().into_iter().filter(|r| r.is_mutation()).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.is_mutation())
+            .collect()
     }
 
     /// Requests to Google APIs (token exchanges left out).
@@ -256,7 +262,8 @@ impl GcpEmulator {
         for c in s.clusters.values_mut() {
             c["endpoint"] = json!(endpoint);
             c["privateClusterConfig"]["publicEndpoint"] = json!(endpoint);
-            c["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["publicEndpoint"] = json!(endpoint);
+            c["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["publicEndpoint"] =
+                json!(endpoint);
             c["masterAuth"]["clusterCaCertificate"] = json!(crypto::b64(ca_pem.as_bytes()));
         }
     }
@@ -272,7 +279,9 @@ impl GcpEmulator {
     }
 
     pub fn enable_services(&self, services: &[&str]) {
-        self.state().services.extend(services.iter().map(|s| s.to_string()));
+        self.state()
+            .services
+            .extend(services.iter().map(|s| s.to_string()));
     }
 
     /// The project's IAM policy, etag included.
@@ -320,10 +329,7 @@ impl GcpEmulator {
 
     /// Repository by short name in the default location.
     pub fn repository(&self, name: &str) -> Option<Value> {
-        self.state()
-            .repositories
-            .get(&repo_name(name))
-            .cloned()
+        self.state().repositories.get(&repo_name(name)).cloned()
     }
 
     /// Short names of repositories in the default location.
@@ -356,7 +362,14 @@ impl GcpEmulator {
     }
 
     /// As [`Self::add_version`], with a creation time (RFC 3339).
-    pub fn add_version_at(&self, repository: &str, package: &str, version: &str, tags: &[&str], created: &str) {
+    pub fn add_version_at(
+        &self,
+        repository: &str,
+        package: &str,
+        version: &str,
+        tags: &[&str],
+        created: &str,
+    ) {
         let mut s = self.state();
         let pkg = s
             .packages
@@ -364,7 +377,8 @@ impl GcpEmulator {
             .unwrap_or_else(|| panic!("add_version: no repository {repository}"))
             .entry(package.to_string())
             .or_default();
-        pkg.versions.insert(version.to_string(), created.to_string());
+        pkg.versions
+            .insert(version.to_string(), created.to_string());
         for tag in tags {
             pkg.tags.insert(tag.to_string(), version.to_string());
         }
@@ -373,13 +387,22 @@ impl GcpEmulator {
     /// Versions of a package, each with its tags.
     pub fn versions(&self, repository: &str, package: &str) -> BTreeMap<String, Vec<String>> {
         let s = self.state();
-        let Some(pkg) = s.packages.get(&repo_name(repository)).and_then(|p| p.get(package)) else {
+        let Some(pkg) = s
+            .packages
+            .get(&repo_name(repository))
+            .and_then(|p| p.get(package))
+        else {
             return BTreeMap::new();
         };
         pkg.versions
             .keys()
             .map(|v| {
-                let tags = pkg.tags.iter().filter(|(_, tv)| *tv == v).map(|(t, _)| t.clone()).collect();
+                let tags = pkg
+                    .tags
+                    .iter()
+                    .filter(|(_, tv)| *tv == v)
+                    .map(|(t, _)| t.clone())
+                    .collect();
                 (v.clone(), tags)
             })
             .collect()
@@ -461,7 +484,10 @@ impl GcpEmulator {
 
     /// A router in the default region.
     pub fn router(&self, name: &str) -> Option<Value> {
-        self.state().routers.get(&format!("{REGION}/{name}")).cloned()
+        self.state()
+            .routers
+            .get(&format!("{REGION}/{name}"))
+            .cloned()
     }
 
     pub fn routers(&self) -> Vec<String> {
@@ -599,7 +625,11 @@ fn answer(mut request: tiny_http::Request, shared: &Shared) {
     let target = request.url().to_string();
     // Through the proxy a request names its absolute URL.
     let target = match target.split_once("://") {
-        Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/").to_string(),
+        Some((_, rest)) => rest
+            .find('/')
+            .map(|i| &rest[i..])
+            .unwrap_or("/")
+            .to_string(),
         None => target,
     };
     let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
@@ -624,7 +654,10 @@ fn answer(mut request: tiny_http::Request, shared: &Shared) {
         Some(reply) => reply,
         None => {
             let mut state = shared.state.lock().unwrap();
-            req.principal = req.bearer.as_ref().and_then(|t| state.tokens.get(t).cloned());
+            req.principal = req
+                .bearer
+                .as_ref()
+                .and_then(|t| state.tokens.get(t).cloned());
             route(&mut state, &req)
         }
     };
@@ -638,8 +671,15 @@ fn answer(mut request: tiny_http::Request, shared: &Shared) {
         injected: injected.is_some(),
     };
     if std::env::var_os("KAS_EMULATOR_TRACE").is_some() {
-        let query = if entry.query.is_empty() { String::new() } else { format!("?{}", entry.query) };
-        eprintln!("kas-emulator: {} {}{query} -> {}", entry.method, entry.path, entry.status);
+        let query = if entry.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", entry.query)
+        };
+        eprintln!(
+            "kas-emulator: {} {}{query} -> {}",
+            entry.method, entry.path, entry.status
+        );
         if !entry.body.is_empty() {
             eprintln!("    {}", entry.body);
         }

@@ -40,9 +40,10 @@ pub fn start(dir: &Path, emulator_port: u16) -> Result<Proxy> {
         .context("cannot run `python3` for the emulator's proxy; install python3")?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line)?;
-    let port = line.trim().parse().with_context(|| {
-        format!("the emulator's proxy did not start (said {line:?})")
-    })?;
+    let port = line
+        .trim()
+        .parse()
+        .with_context(|| format!("the emulator's proxy did not start (said {line:?})"))?;
     Ok(Proxy { child, port })
 }
 
@@ -58,21 +59,67 @@ fn make_certificates(dir: &Path) -> Result<()> {
          authorityKeyIdentifier=keyid,issuer\n",
     )?;
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(&[&["req", "-x509"][..], &ec, &[
-        "-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-days", "3",
-        "-subj", "/CN=kas-emulator test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-addext", "subjectKeyIdentifier=hash",
-    ]].concat())?;
-    openssl(&[&["req"][..], &ec, &[
-        "-keyout", &p("server.key"), "-out", &p("server.csr"),
-        "-subj", "/CN=oauth2.googleapis.com",
-    ]].concat())?;
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                &p("ca.key"),
+                "-out",
+                &p("ca.pem"),
+                "-days",
+                "3",
+                "-subj",
+                "/CN=kas-emulator test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+                "-addext",
+                "subjectKeyIdentifier=hash",
+            ],
+        ]
+        .concat(),
+    )?;
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                &p("server.key"),
+                "-out",
+                &p("server.csr"),
+                "-subj",
+                "/CN=oauth2.googleapis.com",
+            ],
+        ]
+        .concat(),
+    )?;
     openssl(&[
-        "x509", "-req", "-in", &p("server.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"),
-        "-CAcreateserial", "-out", &p("server.pem"), "-days", "3", "-extfile", &p("server.ext"),
+        "x509",
+        "-req",
+        "-in",
+        &p("server.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        &p("server.pem"),
+        "-days",
+        "3",
+        "-extfile",
+        &p("server.ext"),
     ])?;
     Ok(())
 }

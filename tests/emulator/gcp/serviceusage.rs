@@ -38,7 +38,10 @@ pub fn handle(s: &mut State, req: &Req) -> Reply {
                     let name = action.trim_end_matches(":disable");
                     s.services.remove(name);
                     let op = format!("operations/acat.p2-{}", s.next_id());
-                    done_op(&op, json!({"@type": "type.googleapis.com/google.api.serviceusage.v1.DisableServiceResponse", "service": service(s, name)}))
+                    done_op(
+                        &op,
+                        json!({"@type": "type.googleapis.com/google.api.serviceusage.v1.DisableServiceResponse", "service": service(s, name)}),
+                    )
                 }
                 ("GET", ["services", name]) => Reply::ok(service(s, name)),
                 _ => Reply::not_found("Unknown Service Usage method."),

@@ -72,9 +72,18 @@ pub fn write_config(dir: &Path, s: &Settings) -> Result<()> {
 }
 
 /// Sets (or with `None` removes) one property of a configuration file.
-pub fn set_property(dir: &Path, configuration: &str, section: &str, key: &str, value: Option<&str>) -> Result<()> {
-    let path = dir.join("configurations").join(format!("config_{configuration}"));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+pub fn set_property(
+    dir: &Path,
+    configuration: &str,
+    section: &str,
+    key: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    let path = dir
+        .join("configurations")
+        .join(format!("config_{configuration}"));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     let mut current = String::new();
     let mut done = false;

@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+/// What completing an operation does to the state.
+pub type OnDone = Box<dyn FnOnce(&mut State) + Send>;
+
 /// A long-running operation that reports done after some polls.
 pub struct PendingOp {
     /// Polls still to answer "running".
@@ -14,7 +17,7 @@ pub struct PendingOp {
     /// The operation as its API shows it while running.
     pub running: Value,
     /// Applied when the operation completes (e.g. a cluster turns RUNNING).
-    pub on_done: Option<Box<dyn FnOnce(&mut State) + Send>>,
+    pub on_done: Option<OnDone>,
     /// What a done Service Usage / Artifact Registry operation carries.
     pub response: Option<Value>,
 }
@@ -192,7 +195,7 @@ impl State {
         name: &str,
         running: Value,
         response: Option<Value>,
-        on_done: Option<Box<dyn FnOnce(&mut State) + Send>>,
+        on_done: Option<OnDone>,
     ) {
         let op = PendingOp {
             polls_left: self.operation_polls,

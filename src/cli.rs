@@ -11,10 +11,10 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::converge::{Row, table};
+use crate::converge::{self, Piece, Row, State, table};
 use crate::environment::Env;
 use crate::gcloud_props::GcloudProps;
-use crate::grammar::{OpSpec, describe, split_op};
+use crate::grammar::{Op, OpSpec, describe, split_op};
 use crate::runner::{Exec, Runner, SystemExec};
 use crate::ui::Ui;
 
@@ -51,6 +51,19 @@ pub enum Format {
     Text,
     Json,
 }
+
+/// A usage mistake found after parsing (a missing FILE, say): the driver
+/// prints it with the usage line and exits with [`EXIT_USAGE`].
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// A tool's arguments carry the common flags.
 pub trait HasCommon {
@@ -182,6 +195,32 @@ impl Ctx {
         Ok(())
     }
 
+    /// The usual `=`/`+`/`-` over a tool's pieces. `present` is what `=`
+    /// answers with its exit status.
+    pub fn converge(&self, op: Op, pieces: Vec<Piece<'_>>, present: bool) -> Result<Outcome> {
+        match op {
+            Op::Status => {
+                self.report(&converge::rows(&pieces));
+                Ok(Outcome::Present(present))
+            }
+            Op::Up => {
+                converge::up_with(&self.ui, pieces, self.run.dry_run)?;
+                Ok(Outcome::Present(true))
+            }
+            Op::Down => {
+                let doomed: Vec<String> = pieces
+                    .iter()
+                    .filter(|p| p.state != State::Absent)
+                    .map(|p| p.name.clone())
+                    .collect();
+                self.confirm_deletion(&doomed)?;
+                converge::down_with(&self.ui, pieces, self.run.dry_run)?;
+                Ok(Outcome::Gone(true))
+            }
+            other => bail!("{other:?} is not a converging operation"),
+        }
+    }
+
     /// Prints status rows as a table or as JSON.
     pub fn report(&self, rows: &[Row]) {
         self.report_with(rows, rows);
@@ -217,6 +256,16 @@ where
         ExitCode::from(code)
     }
 
+    /// Runs as a process whose operation may be left out: `default` then.
+    pub fn main_or(&self, default: O) -> ExitCode {
+        let code = self.drive_or(
+            std::env::args_os().collect(),
+            Some(default),
+            Ctx::from_process,
+        );
+        ExitCode::from(code)
+    }
+
     fn command(&self) -> clap::Command {
         A::command()
             .name(self.name)
@@ -229,8 +278,22 @@ where
     /// Parses `argv`, builds the context with `make_ctx` and runs. Returns
     /// the exit status. Tests call this with a scripted context.
     pub fn drive(&self, argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+        self.drive_or(argv, None, make_ctx)
+    }
+
+    /// Like [`Tool::drive`]; without an operation in `argv`, `default`
+    /// runs (and usage is printed only when there is none).
+    pub fn drive_or(
+        &self,
+        argv: Vec<OsString>,
+        default: Option<O>,
+        make_ctx: impl FnOnce(&Common) -> Result<Ctx>,
+    ) -> u8 {
         let mut command = self.command();
-        if argv.len() <= 1 {
+        if default.is_some() {
+            command = command.override_usage(format!("{} [OPTIONS] [OPERATION]", self.name));
+        }
+        if argv.len() <= 1 && default.is_none() {
             eprintln!("{}", command.render_help());
             return EXIT_USAGE;
         }
@@ -242,6 +305,26 @@ where
             })
         };
         let split = split_op(self.ops, argv, takes_value);
+        if split.op.is_none() && command.get_positionals().next().is_none() {
+            let mut words = split.rest.iter().skip(1).map(|a| a.to_string_lossy());
+            let mut stray = None;
+            while let Some(word) = words.next() {
+                if !word.starts_with('-') {
+                    stray = Some(word.into_owned());
+                    break;
+                }
+                if !word.contains('=') && takes_value(&word) {
+                    words.next();
+                }
+            }
+            if let Some(word) = stray {
+                eprintln!(
+                    "error: unknown operation `{word}`\n\n{}",
+                    describe(self.ops)
+                );
+                return EXIT_USAGE;
+            }
+        }
         let matches = match command.clone().try_get_matches_from(&split.rest) {
             Ok(m) => m,
             Err(e) => {
@@ -266,6 +349,7 @@ where
                 return EXIT_USAGE;
             }
             (Some(op), None) => op,
+            (None, _) if let Some(op) = default => op,
             (None, _) => {
                 eprintln!(
                     "error: no operation given: expected one of {}\n\n{}",
@@ -284,6 +368,11 @@ where
         };
         match (self.run)(&ctx, op, &args) {
             Ok(outcome) => outcome.exit_code(),
+            Err(e) if e.is::<UsageError>() => {
+                ctx.ui.error(&format!("{e}"));
+                eprintln!("\n{}", command.render_usage());
+                EXIT_USAGE
+            }
             Err(e) => {
                 ctx.ui.error(&format!("{e:#}"));
                 EXIT_ERROR

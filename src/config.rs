@@ -18,6 +18,8 @@ pub struct Config {
     pub nat: Nat,
     pub registry: Registry,
     pub ray: Ray,
+    pub wheel: Wheel,
+    pub kas: Kas,
     /// The folder that holds `kas.yaml` (not a key: where it was found).
     #[serde(skip)]
     pub root: Option<PathBuf>,
@@ -220,6 +222,8 @@ pub struct Ray {
     pub autoscaler_account: String,
     pub reader_account: String,
     pub reader_display_name: String,
+    /// The KubeRay operator that `kubectl ray ++` installs with Helm.
+    pub operator: RayOperator,
 }
 
 impl Default for Ray {
@@ -228,6 +232,136 @@ impl Default for Ray {
             autoscaler_account: "ray-autoscaler-sa-v1".into(),
             reader_account: "ray-registry-reader-sa".into(),
             reader_display_name: "Ray registry reader service account".into(),
+            operator: RayOperator::default(),
+        }
+    }
+}
+
+/// The KubeRay operator's Helm chart and where it goes.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RayOperator {
+    /// A chart name in `repository`, a local chart folder or archive, or an
+    /// `oci://` reference.
+    pub chart: String,
+    /// The Helm repository that holds `chart` when it is a plain name.
+    pub repository: String,
+    /// The chart version (ignored for a local chart).
+    pub version: String,
+    /// The Helm release name.
+    pub release: String,
+    /// The namespace the operator runs in (created by `++`, deleted by `--`).
+    pub namespace: String,
+    /// Helm values file, relative to the folder of kas.yaml; empty: none.
+    pub values: String,
+}
+
+/// The values file `kubectl ray ++` uses unless configured otherwise.
+pub const DEFAULT_OPERATOR_VALUES: &str = "yaml/k8s/ray-operator.yaml";
+
+impl Default for RayOperator {
+    fn default() -> Self {
+        RayOperator {
+            chart: "kuberay-operator".into(),
+            repository: "https://ray-project.github.io/kuberay-helm/".into(),
+            // KubeRay's newest release line at the time of writing (v1.5,
+            // December 2025; 1.5.1 completes its token authentication).
+            version: "1.5.1".into(),
+            release: "kuberay-operator".into(),
+            // The old scripts' `operatorNamespace`.
+            namespace: "ray".into(),
+            values: DEFAULT_OPERATOR_VALUES.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Wheel {
+    /// The Python package `publish-wheel` builds and publishes.
+    pub package: String,
+    /// Where it goes. `LOCATION` and `PROJECT` are filled from gcloud's
+    /// `artifacts/location` and `core/project`; any other package index's
+    /// upload URL works too.
+    pub repository: String,
+}
+
+impl Default for Wheel {
+    fn default() -> Self {
+        Wheel {
+            package: "attack-simulator".into(),
+            repository: "https://LOCATION-python.pkg.dev/PROJECT/wheels/".into(),
+        }
+    }
+}
+
+/// `kubectl kas`: the project's container image and how it runs locally.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Kas {
+    /// Image and container name; a flavor `.F` makes it `NAME.F`.
+    pub image: String,
+    /// The Dockerfile, relative to the repository root.
+    pub dockerfile: String,
+    /// Where `push` sends images; empty means
+    /// `LOCATION-docker.pkg.dev/PROJECT/IMAGES` from gcloud's properties.
+    pub registry: String,
+    /// `docker run --memory`.
+    pub memory: String,
+    /// `docker run --shm-size`; empty means a third of `memory`.
+    pub shm_size: String,
+    /// Host ports on 127.0.0.1 for the container's fixed ports.
+    pub ports: KasPorts,
+    /// The container's home; empty means the parent of the Dockerfile's
+    /// last `WORKDIR`.
+    pub home: String,
+    /// Mounted read-only at HOME/.gitconfig when it exists; empty: not mounted.
+    pub gitconfig: String,
+    /// Holds the per-name bash and Python history files; empty: none mounted.
+    pub history_dir: String,
+    /// More `docker run --volume` values (`~` expanded).
+    pub mounts: Vec<String>,
+    /// What `shell` and a bare `exec` run.
+    pub shell: String,
+    /// How long `jlab` and `tboard` wait for the server's URL, in seconds.
+    pub server_wait_seconds: u32,
+}
+
+impl Default for Kas {
+    fn default() -> Self {
+        Kas {
+            image: "kas".into(),
+            dockerfile: "Dockerfile".into(),
+            registry: String::new(),
+            memory: "8g".into(),
+            shm_size: String::new(),
+            ports: KasPorts::default(),
+            home: String::new(),
+            gitconfig: "~/.gitconfig".into(),
+            history_dir: "~/.local/state/kas".into(),
+            mounts: Vec::new(),
+            shell: "bash".into(),
+            server_wait_seconds: 120,
+        }
+    }
+}
+
+/// Host ports (on 127.0.0.1) for the Ray dashboard (8265), TensorBoard
+/// (6006) and JupyterLab (8888) inside the container.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KasPorts {
+    pub dashboard: u16,
+    pub tensorboard: u16,
+    pub jupyterlab: u16,
+}
+
+impl Default for KasPorts {
+    fn default() -> Self {
+        KasPorts {
+            dashboard: 8265,
+            tensorboard: 6006,
+            jupyterlab: 8888,
         }
     }
 }

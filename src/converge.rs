@@ -20,10 +20,14 @@ pub enum State {
 }
 
 type Action<'a> = Box<dyn FnOnce() -> Result<()> + 'a>;
+type Probe<'a> = Box<dyn FnOnce() -> Result<bool> + 'a>;
 
 pub struct Piece<'a> {
     pub name: String,
     pub state: State,
+    /// Looks when the walk reaches the piece, for pieces that can only be
+    /// seen once the ones before them exist (credentials, say).
+    probe: Option<Probe<'a>>,
     create: Option<Action<'a>>,
     delete: Option<Action<'a>>,
 }
@@ -37,6 +41,7 @@ impl<'a> Piece<'a> {
             } else {
                 State::Absent
             },
+            probe: None,
             create: None,
             delete: None,
         }
@@ -46,9 +51,41 @@ impl<'a> Piece<'a> {
         Piece {
             name: name.into(),
             state: State::Unknown(why.into()),
+            probe: None,
             create: None,
             delete: None,
         }
+    }
+
+    /// A piece whose presence is looked at only when the walk gets there.
+    pub fn probed(name: impl Into<String>, probe: impl FnOnce() -> Result<bool> + 'a) -> Piece<'a> {
+        Piece {
+            name: name.into(),
+            state: State::Unknown("not looked at yet".into()),
+            probe: Some(Box::new(probe)),
+            create: None,
+            delete: None,
+        }
+    }
+
+    /// Runs the probe, if any. Under `--dry-run` a probe that cannot look
+    /// (the pieces before it were only planned) counts as absent.
+    fn settle(&mut self, ui: &Ui, dry_run: bool) -> Result<()> {
+        if let Some(probe) = self.probe.take() {
+            self.state = match probe() {
+                Ok(true) => State::Present,
+                Ok(false) => State::Absent,
+                Err(e) if dry_run => {
+                    ui.progress(&format!(
+                        "cannot look at {} before the steps above ran: {e:#}",
+                        self.name
+                    ));
+                    State::Absent
+                }
+                Err(e) => return Err(e.context(format!("could not check {}", self.name))),
+            };
+        }
+        Ok(())
     }
 
     pub fn create(mut self, action: impl FnOnce() -> Result<()> + 'a) -> Piece<'a> {
@@ -68,7 +105,13 @@ impl<'a> Piece<'a> {
 
 /// Creates, in order, every piece that is not known to be present.
 pub fn up(ui: &Ui, pieces: Vec<Piece<'_>>) -> Result<()> {
-    for piece in pieces {
+    up_with(ui, pieces, false)
+}
+
+/// [`up`], telling probes whether this is a dry run.
+pub fn up_with(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
+    for mut piece in pieces {
+        piece.settle(ui, dry_run)?;
         match (&piece.state, piece.create) {
             (State::Present, _) => ui.progress(&format!("ok       {}", piece.name)),
             (_, Some(create)) => {
@@ -83,7 +126,13 @@ pub fn up(ui: &Ui, pieces: Vec<Piece<'_>>) -> Result<()> {
 
 /// Deletes, in reverse order, every piece that is not known to be absent.
 pub fn down(ui: &Ui, pieces: Vec<Piece<'_>>) -> Result<()> {
-    for piece in pieces.into_iter().rev() {
+    down_with(ui, pieces, false)
+}
+
+/// [`down`], telling probes whether this is a dry run.
+pub fn down_with(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
+    for mut piece in pieces.into_iter().rev() {
+        piece.settle(ui, dry_run)?;
         match (&piece.state, piece.delete) {
             (State::Absent, _) => ui.progress(&format!("gone     {}", piece.name)),
             (_, Some(delete)) => {
@@ -160,6 +209,11 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
+    fn record(done: &RefCell<Vec<&'static str>>, what: &'static str) -> Result<()> {
+        done.borrow_mut().push(what);
+        Ok(())
+    }
+
     #[test]
     fn up_creates_only_what_is_absent_and_down_reverses() {
         let ui = Ui::buffered();
@@ -167,11 +221,11 @@ mod tests {
         let pieces = |a: bool, b: bool| {
             vec![
                 Piece::new("a", a)
-                    .create(|| Ok(done.borrow_mut().push("+a")))
-                    .delete(|| Ok(done.borrow_mut().push("-a"))),
+                    .create(|| record(&done, "+a"))
+                    .delete(|| record(&done, "-a")),
                 Piece::new("b", b)
-                    .create(|| Ok(done.borrow_mut().push("+b")))
-                    .delete(|| Ok(done.borrow_mut().push("-b"))),
+                    .create(|| record(&done, "+b"))
+                    .delete(|| record(&done, "-b")),
             ]
         };
         up(&ui, pieces(true, false)).unwrap();

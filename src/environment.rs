@@ -43,6 +43,10 @@ impl Env {
         self.vars.insert(name.into(), value.into());
     }
 
+    pub fn remove(&mut self, name: &str) {
+        self.vars.remove(name);
+    }
+
     pub fn home(&self) -> PathBuf {
         PathBuf::from(self.get("HOME").unwrap_or("/"))
     }

@@ -81,6 +81,17 @@ impl GcloudProps {
         self.get("artifacts/location").or_else(|| self.region())
     }
 
+    /// The properties written in the named configuration's own file
+    /// (without environment overrides).
+    pub fn configuration(&self, name: &str) -> BTreeMap<String, String> {
+        read_ini(
+            &self
+                .config_dir
+                .join("configurations")
+                .join(format!("config_{name}")),
+        )
+    }
+
     /// Whether the named configuration has a file.
     pub fn configuration_exists(&self, name: &str) -> bool {
         self.config_dir

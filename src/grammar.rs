@@ -169,3 +169,74 @@ mod tests {
         assert_eq!(a.second.as_deref(), Some("--"));
     }
 }
+
+/// The operations the `=`/`+`/`-` tools share; each tool lists the ones it
+/// offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Status,
+    /// `+`
+    Up,
+    /// `-`
+    Down,
+    /// `,`
+    Refresh,
+    /// `==`
+    Status2,
+    /// `++`
+    Up2,
+    /// `--`
+    Down2,
+    /// `env`
+    Env,
+}
+
+pub const STATUS: OpSpec<Op> = OpSpec {
+    symbol: "=",
+    words: &["status"],
+    op: Op::Status,
+    help: "show each piece; exit 0 when present, 1 when not",
+};
+
+pub const UP: OpSpec<Op> = OpSpec {
+    symbol: "+",
+    words: &["up", "start"],
+    op: Op::Up,
+    help: "create what is missing (a rerun finishes an interrupted run)",
+};
+
+pub const DOWN: OpSpec<Op> = OpSpec {
+    symbol: "-",
+    words: &["down", "stop"],
+    op: Op::Down,
+    help: "delete what is there, in reverse order",
+};
+
+pub const REFRESH: OpSpec<Op> = OpSpec {
+    symbol: ",",
+    words: &["refresh", "credentials"],
+    op: Op::Refresh,
+    help: "refresh the kubeconfig credentials only",
+};
+
+pub const UP2: OpSpec<Op> = OpSpec {
+    symbol: "++",
+    words: &["only"],
+    op: Op::Up2,
+    help: "replace the whole list by your network alone",
+};
+
+pub const DOWN2: OpSpec<Op> = OpSpec {
+    symbol: "--",
+    words: &["lock"],
+    op: Op::Down2,
+    help: "keep authorized networks on with an empty list: nobody reaches the API",
+};
+
+pub const ENV: OpSpec<Op> = OpSpec {
+    symbol: "env",
+    words: &[],
+    op: Op::Env,
+    help: "print `export` lines for eval (KEYFILE, GOOGLE_APPLICATION_CREDENTIALS)",
+};

@@ -6,13 +6,20 @@
 //! ([`config`], [`gcloud_props`]), [`converge`] (ordered pieces that
 //! converge), and one module per tool under [`tools`].
 
+pub mod cidr;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod converge;
 pub mod environment;
+pub mod gcloud;
 pub mod gcloud_props;
 pub mod grammar;
+pub mod helm;
+pub mod iam;
+pub mod kubeconfig;
+pub mod kubectl;
 pub mod runner;
+pub mod tools;
 pub mod tools_on_path;
 pub mod ui;

@@ -192,6 +192,16 @@ impl Runner {
         .into())
     }
 
+    /// A remark for the plan (`--dry-run`) and the trace (`--verbose`),
+    /// such as what a policy write changes.
+    pub fn note(&self, line: &str) {
+        if self.dry_run {
+            self.ui.plan(&format!("# {line}"));
+        } else if self.verbose {
+            self.ui.trace(&format!("# {line}"));
+        }
+    }
+
     /// A change made in this process (a file written, a kubeconfig
     /// rewritten), described the way a command would be.
     pub fn act(&self, description: &str, change: impl FnOnce() -> Result<()>) -> Result<()> {

@@ -2,7 +2,7 @@
 //! `--verbose` trace and warnings on stderr. Tests use a buffer instead, so
 //! a plan snapshot holds exactly what a user would have read.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 pub struct Ui {
@@ -38,8 +38,20 @@ impl Ui {
     fn emit(&self, to_stdout: bool, prefix: &str, line: &str) {
         match &self.buffer {
             Some(b) => b.lock().unwrap().push(format!("{prefix}{line}")),
-            None if to_stdout => println!("{line}"),
-            None => eprintln!("{prefix}{line}"),
+            // A closed pipe (`| head`) is not worth a panic.
+            None if to_stdout => {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "{prefix}{line}");
+            }
+        }
+    }
+
+    /// A line for a test's transcript (buffered only).
+    pub fn record(&self, line: &str) {
+        if let Some(b) = &self.buffer {
+            b.lock().unwrap().push(line.to_string());
         }
     }
 
@@ -71,6 +83,17 @@ impl Ui {
 
     pub fn warn(&self, line: &str) {
         self.emit(false, "warning: ", line);
+    }
+
+    /// Asks for a line of text on the terminal (empty without one).
+    pub fn ask(&self, question: &str) -> String {
+        if !self.interactive || self.buffer.is_some() {
+            return String::new();
+        }
+        eprint!("{question} ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        answer
     }
 
     /// Asks a yes/no question on the terminal; without one the answer is

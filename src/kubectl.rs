@@ -1,0 +1,344 @@
+//! Typed `kubectl` calls: where they connect (`--kubeconfig`, `--context`,
+//! `--namespace`, the way kubectl plugins pass them on), what they return
+//! (`-o json` read with serde) and kubectl's ways of saying "not there".
+//!
+//! `KUBECONFIG` needs no handling: kubectl and helm read it from the
+//! environment they inherit.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::cmd::Cmd;
+use crate::runner::{CmdFailed, Output, Runner};
+
+/// The cluster the user pointed at: the standard kubectl flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// The namespace for namespaced objects unless a call names another.
+    pub namespace: Option<String>,
+}
+
+/// Which namespace a call works in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ns<'a> {
+    /// The target's namespace, else the context's default (no flag).
+    Current,
+    Named(&'a str),
+    /// `--all-namespaces`.
+    All,
+    /// A cluster-scoped kind: no namespace flag at all.
+    Cluster,
+}
+
+impl<'a> Ns<'a> {
+    /// `Named` when a namespace is known, else `Current`.
+    pub fn or_current(namespace: Option<&'a str>) -> Ns<'a> {
+        namespace.map_or(Ns::Current, Ns::Named)
+    }
+}
+
+pub struct Kubectl<'a> {
+    pub run: &'a Runner,
+    pub target: &'a Target,
+}
+
+impl<'a> Kubectl<'a> {
+    pub fn new(run: &'a Runner, target: &'a Target) -> Kubectl<'a> {
+        Kubectl { run, target }
+    }
+
+    fn connect(&self, mut cmd: Cmd, ns: Ns<'_>) -> Cmd {
+        if let Some(path) = &self.target.kubeconfig {
+            cmd = cmd.arg(format!("--kubeconfig={}", path.display()));
+        }
+        cmd = cmd.opt("--context", self.target.context.as_deref());
+        match ns {
+            Ns::Current => cmd.opt("--namespace", self.target.namespace.as_deref()),
+            Ns::Named(name) => cmd.arg(format!("--namespace={name}")),
+            Ns::All => cmd.arg("--all-namespaces"),
+            Ns::Cluster => cmd,
+        }
+    }
+
+    /// A read-only kubectl call: the verb and its words come first, the
+    /// connection flags after them.
+    pub fn query<I, S>(&self, words: I, ns: Ns<'_>) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.connect(Cmd::query("kubectl").args(words), ns)
+    }
+
+    /// A kubectl call that changes the cluster.
+    pub fn mutation<I, S>(&self, words: I, ns: Ns<'_>) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.connect(Cmd::mutation("kubectl").args(words), ns)
+    }
+
+    /// One object, or `None` when it (or its whole kind) is not there.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        name: &str,
+        ns: Ns<'_>,
+    ) -> Result<Option<T>> {
+        Ok(match self.lookup(resource, name, ns)? {
+            Lookup::Found(object) => Some(object),
+            Lookup::Missing | Lookup::UnknownKind => None,
+        })
+    }
+
+    /// One object, telling "no such object" from "no such kind".
+    pub fn lookup<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        name: &str,
+        ns: Ns<'_>,
+    ) -> Result<Lookup<T>> {
+        let cmd = self.query(["get", resource, name, "--output=json"], ns);
+        let out = self.run.run(&cmd)?;
+        if out.success() {
+            return Ok(Lookup::Found(parse(&cmd, &out.stdout)?));
+        }
+        if is_unknown_kind(&out) {
+            return Ok(Lookup::UnknownKind);
+        }
+        if out.is_not_found() {
+            return Ok(Lookup::Missing);
+        }
+        Err(failed(&cmd, out))
+    }
+
+    /// Every object of a kind matching `selector`; `None` when the kind
+    /// itself is unknown to the cluster (its CRD is not installed).
+    pub fn list<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        selector: Option<&str>,
+        ns: Ns<'_>,
+    ) -> Result<Option<Vec<T>>> {
+        let mut words = vec!["get".to_string(), resource.to_string()];
+        if let Some(sel) = selector {
+            words.push(format!("--selector={sel}"));
+        }
+        words.push("--output=json".into());
+        let cmd = self.query(words, ns);
+        let out = self.run.run(&cmd)?;
+        if out.success() {
+            let list: List<T> = parse(&cmd, &out.stdout)?;
+            return Ok(Some(list.items));
+        }
+        if is_unknown_kind(&out) {
+            return Ok(None);
+        }
+        Err(failed(&cmd, out))
+    }
+}
+
+fn parse<T: DeserializeOwned>(cmd: &Cmd, text: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!("could not read the JSON that `{cmd}` printed: {e}"))
+}
+
+fn failed(cmd: &Cmd, output: Output) -> anyhow::Error {
+    CmdFailed {
+        line: cmd.to_string(),
+        output,
+    }
+    .into()
+}
+
+/// kubectl's answer when a kind is not served, for example a custom
+/// resource whose CRD is not installed.
+pub fn is_unknown_kind(out: &Output) -> bool {
+    out.stderr
+        .contains("the server doesn't have a resource type")
+        || out.stderr.contains("no matches for kind")
+}
+
+/// What looking up one object found.
+#[derive(Debug)]
+pub enum Lookup<T> {
+    Found(T),
+    Missing,
+    /// The cluster does not serve the kind (its CRD is not installed).
+    UnknownKind,
+}
+
+/// A `...List` answer.
+#[derive(Debug, Deserialize)]
+pub struct List<T> {
+    #[serde(default = "Vec::new")]
+    pub items: Vec<T>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjectMeta {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub finalizers: Vec<String>,
+    pub deletion_timestamp: Option<String>,
+}
+
+/// Any object when only its metadata matters.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Object {
+    pub metadata: ObjectMeta,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Pod {
+    pub metadata: ObjectMeta,
+    pub status: PodStatus,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PodStatus {
+    pub phase: String,
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+impl Pod {
+    /// Ready, and not on its way out.
+    pub fn is_ready(&self) -> bool {
+        self.metadata.deletion_timestamp.is_none()
+            && self
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.kind == "Ready" && c.status == "True")
+    }
+
+    /// What a person needs to know about a pod that is not ready.
+    pub fn summary(&self) -> String {
+        let phase = if self.status.phase.is_empty() {
+            "no phase yet"
+        } else {
+            &self.status.phase
+        };
+        let why: Vec<String> = self
+            .status
+            .conditions
+            .iter()
+            .filter(|c| c.status != "True")
+            .filter_map(|c| {
+                let text = c.message.as_deref().or(c.reason.as_deref())?;
+                Some(format!("{}: {text}", c.kind))
+            })
+            .collect();
+        if why.is_empty() {
+            format!("{} ({phase})", self.metadata.name)
+        } else {
+            format!("{} ({phase}; {})", self.metadata.name, why.join("; "))
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Secret {
+    pub metadata: ObjectMeta,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Crd {
+    pub metadata: ObjectMeta,
+    pub spec: CrdSpec,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CrdSpec {
+    pub group: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::Ui;
+    use std::sync::Arc;
+
+    #[test]
+    fn connection_flags_follow_the_words() {
+        let runner = Runner::with(
+            Arc::new(crate::runner::SystemExec),
+            Arc::new(Ui::buffered()),
+            true,
+            false,
+        );
+        let target = Target {
+            kubeconfig: Some("/k/config".into()),
+            context: Some("lab".into()),
+            namespace: Some("team".into()),
+        };
+        let k = Kubectl::new(&runner, &target);
+        let line = |ns| k.query(["get", "pods"], ns).to_string();
+        assert_eq!(
+            line(Ns::Current),
+            "kubectl get pods --kubeconfig=/k/config --context=lab --namespace=team"
+        );
+        assert_eq!(
+            line(Ns::Named("ray")),
+            "kubectl get pods --kubeconfig=/k/config --context=lab --namespace=ray"
+        );
+        assert_eq!(
+            line(Ns::All),
+            "kubectl get pods --kubeconfig=/k/config --context=lab --all-namespaces"
+        );
+        assert_eq!(
+            line(Ns::Cluster),
+            "kubectl get pods --kubeconfig=/k/config --context=lab"
+        );
+    }
+
+    #[test]
+    fn a_ready_pod_is_ready_until_it_is_deleted() {
+        let json = r#"{"metadata":{"name":"c-head-x"},"status":{"phase":"Running",
+            "conditions":[{"type":"Ready","status":"True"}]}}"#;
+        let mut pod: Pod = serde_json::from_str(json).unwrap();
+        assert!(pod.is_ready());
+        pod.metadata.deletion_timestamp = Some("2026-01-01T00:00:00Z".into());
+        assert!(!pod.is_ready());
+    }
+
+    #[test]
+    fn a_waiting_pod_says_why() {
+        let json = r#"{"metadata":{"name":"c-head-x"},"status":{"phase":"Pending",
+            "conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable",
+            "message":"0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]}}"#;
+        let pod: Pod = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            pod.summary(),
+            "c-head-x (Pending; PodScheduled: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.)"
+        );
+    }
+}

@@ -1,0 +1,507 @@
+//! `admin-service-account`: an administrator service account with a key
+//! file, and the gcloud configuration that uses it. Needs a person with
+//! Project IAM Admin rights for `+` and `-`.
+//!
+//! Pieces are ordered so that a later one being there vouches for the
+//! earlier ones: once the service account is activated from its key, the
+//! steps that needed the person's login (APIs, account, key, roles) are
+//! done, and a rerun does not ask anyone to log in again.
+
+use std::cell::RefCell;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::cmd::quote;
+use crate::converge::{self, Piece, Row};
+use crate::gcloud::{self, AuthAccount, Service, ServiceAccount};
+use crate::grammar::{DOWN, ENV, Op, OpSpec, STATUS, UP};
+use crate::iam;
+
+#[derive(clap::Parser, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl HasCommon for Args {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, ENV];
+
+pub const TOOL: Tool<Args, Op> = Tool {
+    name: "admin-service-account",
+    about: "An administrator service account, its key file and the gcloud configuration that uses it",
+    ops: OPS,
+    run,
+};
+
+/// The names this tool works with, resolved once.
+struct Admin<'a> {
+    ctx: &'a Ctx,
+    /// `gcloud auth list`, kept until a command changes the accounts.
+    auth: RefCell<Option<Vec<AuthAccount>>>,
+    /// The APIs found disabled by the probe, for the step that enables them.
+    missing: RefCell<Option<Vec<String>>>,
+    alias: String,
+    project: String,
+    email: String,
+    key_file: PathBuf,
+}
+
+impl Admin<'_> {
+    fn in_alias(&self) -> String {
+        format!("--configuration={}", self.alias)
+    }
+
+    fn project_flag(&self) -> String {
+        format!("--project={}", self.project)
+    }
+
+    fn alias_props(&self) -> std::collections::BTreeMap<String, String> {
+        self.ctx.gcloud.configuration(&self.alias)
+    }
+
+    fn accounts(&self) -> Result<Vec<AuthAccount>> {
+        if let Some(known) = self.auth.borrow().as_ref() {
+            return Ok(known.clone());
+        }
+        let listed: Vec<AuthAccount> = self.ctx.run.json(&gcloud::query(["auth", "list"]))?;
+        *self.auth.borrow_mut() = Some(listed.clone());
+        Ok(listed)
+    }
+
+    /// Runs a command that changes which accounts are logged in or used.
+    fn change_accounts(&self, cmd: &crate::cmd::Cmd) -> Result<()> {
+        *self.auth.borrow_mut() = None;
+        self.ctx.run.check(cmd)?;
+        Ok(())
+    }
+
+    fn set(&self, property: &str, value: &str) -> Result<()> {
+        self.change_accounts(
+            &gcloud::change(["config", "set", property, value])
+                .arg(self.in_alias())
+                .arg("--quiet"),
+        )?;
+        Ok(())
+    }
+
+    /// Makes a person's account the one the configuration uses: one that is
+    /// logged in already, else an interactive `gcloud auth login`.
+    fn use_human_account(&self) -> Result<()> {
+        let accounts = self.accounts()?;
+        let humans: Vec<&AuthAccount> = accounts
+            .iter()
+            .filter(|a| !gcloud::is_service_account(&a.account))
+            .collect();
+        let chosen = humans.iter().find(|a| a.is_active()).or(humans.first());
+        if let Some(human) = chosen {
+            if self.alias_props().get("core/account") != Some(&human.account) {
+                self.set("core/account", &human.account)?;
+            }
+            return Ok(());
+        }
+        if !self.ctx.ui.interactive {
+            bail!(
+                "no person's Google account is logged in to gcloud, and there is no terminal to log in on: \
+                 run `gcloud auth login` (an account with Project IAM Admin rights on {}), then run this again",
+                self.project
+            );
+        }
+        self.change_accounts(
+            &gcloud::change(["auth", "login"])
+                .arg(self.in_alias())
+                .inherit_stdio(),
+        )
+    }
+
+    fn human_account_in_use(&self) -> Result<bool> {
+        let accounts = self.accounts()?;
+        let current = self.alias_props().get("core/account").cloned();
+        Ok(current.is_some_and(|c| {
+            !gcloud::is_service_account(&c) && accounts.iter().any(|a| a.account == c)
+        }))
+    }
+
+    fn activated(&self) -> Result<bool> {
+        let credentialed = self.accounts()?.iter().any(|a| a.account == self.email);
+        let in_use = self.alias_props().get("core/account") == Some(&self.email);
+        Ok(credentialed && in_use && self.key_file.exists())
+    }
+
+    fn member(&self) -> String {
+        format!("serviceAccount:{}", self.email)
+    }
+}
+
+fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
+    let g = &ctx.config.gcloud;
+    let alias = ctx
+        .common
+        .configuration
+        .clone()
+        .unwrap_or_else(|| g.configuration.clone());
+    let admin = Admin {
+        ctx,
+        auth: RefCell::new(None),
+        missing: RefCell::new(None),
+        email: gcloud::service_account_email(&ctx.config.admin.account, &g.project),
+        key_file: ctx.config.admin_key_file(&ctx.env.home()),
+        project: g.project.clone(),
+        alias,
+    };
+    // Status looks at files only: no gcloud process at all.
+    let configured = ctx.gcloud.configuration_exists(&admin.alias);
+    let keyed = admin.key_file.exists();
+    match op {
+        Op::Status => {
+            ctx.report(&[
+                Row::present(format!("gcloud configuration {}", admin.alias), configured),
+                Row::present(format!("key file {}", admin.key_file.display()), keyed)
+                    .detail(admin.email.clone()),
+            ]);
+            Ok(Outcome::Present(configured && keyed))
+        }
+        Op::Env => {
+            let key = quote(&admin.key_file.to_string_lossy());
+            ctx.ui.say(&format!(
+                "export KEYFILE={key}\nexport GOOGLE_APPLICATION_CREDENTIALS={key}\n\
+                 export ADMIN_SERVICE_ACCOUNT={}\nexport CLOUDSDK_CORE_PROJECT={}",
+                quote(&admin.email),
+                quote(&admin.project)
+            ));
+            Ok(Outcome::Present(keyed))
+        }
+        Op::Up => up(&admin),
+        _ => {
+            if !configured && !keyed {
+                ctx.ui.progress(&format!(
+                    "gone     gcloud configuration {} and key file",
+                    admin.alias
+                ));
+                return Ok(Outcome::Gone(true));
+            }
+            down(&admin, configured)
+        }
+    }
+}
+
+fn up(a: &Admin) -> Result<Outcome> {
+    let ctx = a.ctx;
+    let g = &ctx.config.gcloud;
+    let active = ctx.gcloud.active == a.alias && ctx.gcloud.configuration_exists(&a.alias);
+    let activated = a.activated()?;
+    // Once activated, the steps before it that needed a person are done.
+    let properties = [
+        ("core/project", g.project.as_str()),
+        ("artifacts/location", g.region.as_str()),
+        ("compute/region", g.region.as_str()),
+        ("compute/zone", g.zone.as_str()),
+    ];
+    let pieces = vec![
+        Piece::new(format!("active gcloud configuration {}", a.alias), active).create(|| {
+            let verb = if ctx.gcloud.configuration_exists(&a.alias) {
+                "activate"
+            } else {
+                "create"
+            };
+            ctx.run.check(&gcloud::change([
+                "config",
+                "configurations",
+                verb,
+                &a.alias,
+            ]))?;
+            Ok(())
+        }),
+        Piece::probed(format!("project {} in {}", g.project, a.alias), || {
+            Ok(a.alias_props().get("core/project").map(String::as_str) == Some(g.project.as_str()))
+        })
+        .create(|| a.set("core/project", &g.project)),
+        Piece::probed(
+            "a person's account in use (for the steps below)",
+            vouched(activated, || a.human_account_in_use()),
+        )
+        .create(|| a.use_human_account()),
+        Piece::probed(
+            "enabled APIs",
+            vouched(activated, || {
+                let missing = missing_apis(a)?;
+                let none = missing.is_empty();
+                *a.missing.borrow_mut() = Some(missing);
+                Ok(none)
+            }),
+        )
+        .create(|| {
+            let missing = match a.missing.take() {
+                Some(m) => m,
+                None => missing_apis(a)?,
+            };
+            ctx.run.check(
+                &gcloud::change(["services", "enable"])
+                    .args(missing)
+                    .arg(a.project_flag()),
+            )?;
+            Ok(())
+        }),
+        Piece::probed(format!("region and zone in {}", a.alias), || {
+            let props = a.alias_props();
+            Ok(properties[1..]
+                .iter()
+                .all(|(k, v)| props.get(*k).map(String::as_str) == Some(*v)))
+        })
+        .create(|| {
+            let props = a.alias_props();
+            for (key, value) in &properties[1..] {
+                if props.get(*key).map(String::as_str) != Some(*value) {
+                    a.set(key, value)?;
+                }
+            }
+            Ok(())
+        }),
+        Piece::probed(
+            format!("service account {}", a.email),
+            vouched(activated, || {
+                let listed: Vec<ServiceAccount> = ctx.run.json(
+                    &gcloud::query(["iam", "service-accounts", "list"]).arg(a.project_flag()),
+                )?;
+                Ok(listed.iter().any(|s| s.email == a.email))
+            }),
+        )
+        .create(|| {
+            ctx.run.check(
+                &gcloud::change([
+                    "iam",
+                    "service-accounts",
+                    "create",
+                    &ctx.config.admin.account,
+                ])
+                .arg("--display-name=kas administrator")
+                .arg(a.project_flag()),
+            )?;
+            Ok(())
+        }),
+        Piece::new(
+            format!("key file {}", a.key_file.display()),
+            a.key_file.exists(),
+        )
+        .create(|| create_key(a)),
+        Piece::probed(
+            "project roles",
+            vouched(activated, || {
+                let policy = iam::get_policy(&ctx.run, &a.project)?;
+                Ok(ctx
+                    .config
+                    .admin
+                    .roles
+                    .iter()
+                    .all(|r| policy.has(r, &a.member())))
+            }),
+        )
+        .create(|| {
+            iam::update_policy(&ctx.run, &a.project, None, |p| {
+                ctx.config
+                    .admin
+                    .roles
+                    .iter()
+                    .filter(|role| p.grant(role, &a.member()))
+                    .map(|role| format!("grant {role} to {}", a.member()))
+                    .collect()
+            })?;
+            Ok(())
+        }),
+        Piece::new(format!("{} activated from its key", a.email), activated).create(|| {
+            a.change_accounts(
+                &gcloud::change(["auth", "activate-service-account", &a.email])
+                    .arg(format!("--key-file={}", a.key_file.display()))
+                    .arg(a.project_flag())
+                    .arg(a.in_alias()),
+            )
+        }),
+        Piece::probed("only service accounts logged in", || {
+            Ok(humans(a)?.is_empty())
+        })
+        .create(|| revoke_humans(a)),
+    ];
+    converge::up_with(&ctx.ui, pieces, ctx.run.dry_run)?;
+    Ok(Outcome::Present(true))
+}
+
+/// A probe that is not run when a later piece vouches for it.
+fn vouched<'a>(
+    done: bool,
+    probe: impl FnOnce() -> Result<bool> + 'a,
+) -> impl FnOnce() -> Result<bool> + 'a {
+    move || if done { Ok(true) } else { probe() }
+}
+
+fn missing_apis(a: &Admin) -> Result<Vec<String>> {
+    let enabled: Vec<Service> = a
+        .ctx
+        .run
+        .json(&gcloud::query(["services", "list", "--enabled"]).arg(a.project_flag()))?;
+    Ok(a.ctx
+        .config
+        .admin
+        .apis
+        .iter()
+        .filter(|api| !enabled.iter().any(|s| &&s.config.name == api))
+        .cloned()
+        .collect())
+}
+
+/// The key, readable by its owner only (the script left it to the umask).
+fn create_key(a: &Admin) -> Result<()> {
+    let run = &a.ctx.run;
+    let path = &a.key_file;
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        run.act(&format!("create folder {}", dir.display()), || {
+            Ok(std::fs::create_dir_all(dir)?)
+        })?;
+    }
+    run.check(
+        &gcloud::change([
+            "iam",
+            "service-accounts",
+            "keys",
+            "create",
+            &path.to_string_lossy(),
+        ])
+        .arg(format!("--iam-account={}", a.email))
+        .arg(a.project_flag()),
+    )?;
+    owner_only(run, path)
+}
+
+fn owner_only(run: &crate::runner::Runner, path: &Path) -> Result<()> {
+    run.act(
+        &format!("make {} readable by its owner only (0600)", path.display()),
+        || {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            Ok(())
+        },
+    )
+}
+
+fn humans(a: &Admin) -> Result<Vec<String>> {
+    Ok(a.accounts()?
+        .into_iter()
+        .map(|x| x.account)
+        .filter(|x| !gcloud::is_service_account(x))
+        .collect())
+}
+
+fn revoke_humans(a: &Admin) -> Result<()> {
+    let people = humans(a)?;
+    if !people.is_empty() {
+        a.ctx
+            .run
+            .check(&gcloud::change(["auth", "revoke"]).args(people))?;
+    }
+    Ok(())
+}
+
+fn down(a: &Admin, configured: bool) -> Result<Outcome> {
+    let ctx = a.ctx;
+    ctx.confirm_deletion(&[
+        format!("service account {} and its project roles", a.email),
+        format!("key file {}", a.key_file.display()),
+        format!("gcloud configuration {}", a.alias),
+    ])?;
+    let step = |name: &str, action: &dyn Fn() -> Result<()>| -> Result<()> {
+        ctx.ui.progress(name);
+        action().map_err(|e| e.context(format!("could not finish: {name}")))
+    };
+    if configured {
+        if ctx.gcloud.active != a.alias {
+            step(
+                &format!("activating gcloud configuration {}", a.alias),
+                &|| {
+                    ctx.run.check(&gcloud::change([
+                        "config",
+                        "configurations",
+                        "activate",
+                        &a.alias,
+                    ]))?;
+                    Ok(())
+                },
+            )?;
+        }
+        step("using a person's account", &|| a.use_human_account())?;
+        step("removing the service account's project roles", &|| {
+            iam::update_policy(&ctx.run, &a.project, None, |p| {
+                p.revoke(None, &a.member())
+                    .into_iter()
+                    .map(|role| format!("remove {role} from {}", a.member()))
+                    .collect()
+            })?;
+            Ok(())
+        })?;
+        if a.accounts()?.iter().any(|x| x.account == a.email) {
+            step(&format!("revoking {}", a.email), &|| {
+                ctx.run
+                    .check(&gcloud::change(["auth", "revoke", &a.email]))?;
+                Ok(())
+            })?;
+        }
+    }
+    if a.key_file.exists() {
+        step(
+            &format!("deleting key file {}", a.key_file.display()),
+            &|| {
+                ctx.run
+                    .act(&format!("delete {}", a.key_file.display()), || {
+                        Ok(std::fs::remove_file(&a.key_file)?)
+                    })
+            },
+        )?;
+    }
+    if configured {
+        step(&format!("deleting service account {}", a.email), &|| {
+            let listed: Vec<ServiceAccount> = ctx
+                .run
+                .json(&gcloud::query(["iam", "service-accounts", "list"]).arg(a.project_flag()))?;
+            if listed.iter().any(|s| s.email == a.email) {
+                ctx.run.check(
+                    &gcloud::change(["iam", "service-accounts", "delete", &a.email, "--quiet"])
+                        .arg(a.project_flag()),
+                )?;
+            }
+            Ok(())
+        })?;
+        step("activating gcloud configuration default", &|| {
+            let verb = if ctx.gcloud.configuration_exists("default") {
+                "activate"
+            } else {
+                "create"
+            };
+            ctx.run.check(&gcloud::change([
+                "config",
+                "configurations",
+                verb,
+                "default",
+            ]))?;
+            Ok(())
+        })?;
+        step(
+            &format!("deleting gcloud configuration {}", a.alias),
+            &|| {
+                ctx.run.check(&gcloud::change([
+                    "config",
+                    "configurations",
+                    "delete",
+                    &a.alias,
+                    "--quiet",
+                ]))?;
+                Ok(())
+            },
+        )?;
+        step("logging out people's accounts", &|| revoke_humans(a))?;
+    }
+    Ok(Outcome::Gone(true))
+}

@@ -1,0 +1,74 @@
+//! `artifact-registry`: the `images` (docker) and `wheels` (python)
+//! repositories. Both directions are idempotent (the script failed when a
+//! repository already existed).
+
+use anyhow::Result;
+
+use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::converge::Piece;
+use crate::gcloud::{self, Repository};
+use crate::grammar::{DOWN, Op, OpSpec, STATUS, UP};
+
+#[derive(clap::Parser, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl HasCommon for Args {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN];
+
+pub const TOOL: Tool<Args, Op> = Tool {
+    name: "artifact-registry",
+    about: "Artifact Registry repositories for the project's images (docker) and wheels (python)",
+    ops: OPS,
+    run,
+};
+
+fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
+    ctx.check_gcloud_configuration()?;
+    let project = ctx.project()?;
+    let location = ctx.artifacts_location()?;
+    let scope = [
+        format!("--location={location}"),
+        format!("--project={project}"),
+    ];
+    let existing: Vec<Repository> = ctx
+        .run
+        .json(&gcloud::query(["artifacts", "repositories", "list"]).args(scope.clone()))?;
+    let wanted = [
+        (ctx.config.registry.images.as_str(), "docker"),
+        (ctx.config.registry.wheels.as_str(), "python"),
+    ];
+    let pieces: Vec<Piece> = wanted
+        .iter()
+        .map(|&(name, format)| {
+            let present = existing.iter().any(|r| r.short_name() == name);
+            let scope = scope.clone();
+            let scope2 = scope.clone();
+            Piece::new(format!("repository {name} ({format})"), present)
+                .create(move || {
+                    ctx.run.check(
+                        &gcloud::change(["artifacts", "repositories", "create", name])
+                            .arg(format!("--repository-format={format}"))
+                            .args(scope),
+                    )?;
+                    Ok(())
+                })
+                .delete(move || {
+                    ctx.run.check(
+                        &gcloud::change(["artifacts", "repositories", "delete", name, "--quiet"])
+                            .args(scope2),
+                    )?;
+                    Ok(())
+                })
+        })
+        .collect();
+    let all_present = pieces.iter().all(Piece::is_present);
+    ctx.converge(op, pieces, all_present)
+}

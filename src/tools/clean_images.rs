@@ -1,0 +1,180 @@
+//! `clean-images`: removes old images of `kas[.FLAVOR]` from the `images`
+//! repository, chosen by tag, by a pattern over the listed lines, or by age;
+//! interactively when no choice is given on a terminal.
+
+use anyhow::{Result, bail};
+
+use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::gcloud::{self, DockerImage};
+use crate::grammar::{DOWN, Op, OpSpec, STATUS};
+
+#[derive(clap::Parser, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// `.FLAVOR` for the image kas.FLAVOR (default: kas)
+    #[arg(value_name = ".FLAVOR", value_parser = parse_flavor)]
+    pub flavor: Option<String>,
+    /// Delete the image that has this tag (with all its tags)
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Delete every image whose listed line contains this text
+    #[arg(long, value_name = "TEXT")]
+    pub pattern: Option<String>,
+    /// Delete images created before this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub older_than: Option<String>,
+}
+
+impl HasCommon for Args {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+fn parse_flavor(text: &str) -> Result<String, String> {
+    match text.strip_prefix('.') {
+        Some(f)
+            if !f.is_empty()
+                && f.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) =>
+        {
+            Ok(f.to_string())
+        }
+        _ => Err(format!(
+            "`{text}` is not a flavor: write it as .NAME, for example .dev"
+        )),
+    }
+}
+
+fn parse_date(text: &str) -> Result<String, String> {
+    let ok = text.len() == 10
+        && text.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!("`{text}` is not a date such as 2026-01-31"))
+    }
+}
+
+pub const OPS: &[OpSpec<Op>] = &[
+    OpSpec {
+        help: "list the images of kas[.FLAVOR] with their tags",
+        ..STATUS
+    },
+    OpSpec {
+        help: "delete the images chosen by --tag, --pattern, --older-than, or asked for",
+        ..DOWN
+    },
+];
+
+pub const TOOL: Tool<Args, Op> = Tool {
+    name: "clean-images",
+    about: "Remove old images of kas[.FLAVOR] from the project's images repository",
+    ops: OPS,
+    run,
+};
+
+/// The image's name in the registry: `kas.image`, with `.FLAVOR`.
+pub fn image_name(base: &str, flavor: Option<&str>) -> String {
+    match flavor {
+        Some(f) => format!("{base}.{f}"),
+        None => base.to_string(),
+    }
+}
+
+/// One line per image, as listed and as matched by `--pattern`.
+fn line(image: &DockerImage) -> String {
+    let tags = if image.tags.is_empty() {
+        "-".to_string()
+    } else {
+        image.tags.join(",")
+    };
+    format!("{}  {}  {}", image.version, tags, image.create_time)
+}
+
+fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
+    ctx.check_gcloud_configuration()?;
+    let path = format!(
+        "{}-docker.pkg.dev/{}/{}/{}",
+        ctx.artifacts_location()?,
+        ctx.project()?,
+        ctx.config.registry.images,
+        image_name(&ctx.config.kas.image, args.flavor.as_deref())
+    );
+    let images: Vec<DockerImage> = ctx.run.json(&gcloud::query([
+        "artifacts",
+        "docker",
+        "images",
+        "list",
+        &path,
+        "--include-tags",
+    ]))?;
+    if op == Op::Status {
+        ctx.ui.say(&format!("{path}: {} images", images.len()));
+        for image in &images {
+            ctx.ui.say(&line(image));
+        }
+        return Ok(Outcome::Present(!images.is_empty()));
+    }
+    let chosen = choose(ctx, args, &images)?;
+    if chosen.is_empty() {
+        ctx.ui.progress("no image matches: nothing to delete");
+        return Ok(Outcome::Gone(true));
+    }
+    let doomed: Vec<String> = chosen.iter().map(|i| line(i)).collect();
+    ctx.confirm_deletion(&doomed)?;
+    for image in chosen {
+        ctx.ui.progress(&format!("deleting {}", line(image)));
+        ctx.run.check(
+            &gcloud::change(["artifacts", "docker", "images", "delete"])
+                .arg(format!("{path}@{}", image.version))
+                .args(["--delete-tags", "--quiet"]),
+        )?;
+    }
+    Ok(Outcome::Gone(true))
+}
+
+/// The images the flags pick (all of them must match), or, without flags
+/// on a terminal, what the person types: `:TAG` or a pattern.
+fn choose<'a>(ctx: &Ctx, args: &Args, images: &'a [DockerImage]) -> Result<Vec<&'a DockerImage>> {
+    let (mut tag, mut pattern) = (args.tag.clone(), args.pattern.clone());
+    if tag.is_none() && pattern.is_none() && args.older_than.is_none() {
+        if !ctx.ui.interactive {
+            bail!("say what to delete: --tag TAG, --pattern TEXT or --older-than YYYY-MM-DD");
+        }
+        for image in images {
+            ctx.ui.say(&line(image));
+        }
+        let answer = ctx.ui.ask(
+            "Delete which? `:TAG` for one tag's image, or text that the lines to delete contain:",
+        );
+        match answer.trim() {
+            "" => return Ok(Vec::new()),
+            a => match a.strip_prefix(':') {
+                Some(t) => tag = Some(t.to_string()),
+                None => pattern = Some(a.to_string()),
+            },
+        }
+    }
+    Ok(images
+        .iter()
+        .filter(|i| tag.as_ref().is_none_or(|t| i.tags.contains(t)))
+        .filter(|i| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| line(i).contains(p.as_str()))
+        })
+        .filter(|i| {
+            args.older_than
+                .as_ref()
+                .is_none_or(|d| i.create_time.as_str() < d.as_str())
+        })
+        .collect())
+}

@@ -1,0 +1,93 @@
+//! `kubectl kas`: build, run and push the project's container image, and
+//! open its servers. Installed as `kubectl-kas`, so kubectl finds it as a
+//! plugin. Docker mode lives here; Kubernetes mode (`.`, `--k8s`, `kfwd`)
+//! is parsed but not yet built.
+
+mod args;
+mod browser;
+mod docker;
+mod dockerfile;
+mod manifest;
+mod project;
+mod push;
+mod servers;
+mod ssh_dir;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+
+use crate::cli::{Common, Ctx, EXIT_ERROR, EXIT_USAGE};
+
+pub use args::{Command, Invocation, Mode, parse_words};
+
+/// Runs as the process `kubectl-kas`.
+pub fn main() -> ExitCode {
+    ExitCode::from(drive(std::env::args_os().collect(), Ctx::from_process))
+}
+
+/// Parses `argv`, builds the context with `make_ctx`, runs, and returns
+/// the exit status: the container's own for `run` and `exec`, 2 for a
+/// usage error, 3 for any other error.
+pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+    let parsed = match args::Args::try_parse_from(&argv) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    if parsed.words.is_empty() {
+        let mut command = <args::Args as clap::CommandFactory>::command();
+        eprintln!("{}", command.render_help());
+        return EXIT_USAGE;
+    }
+    let invocation = match parse_words(&parsed.words, parsed.k8s) {
+        Ok(invocation) => invocation,
+        Err(e) => {
+            eprintln!(
+                "error: {e}\n\nusage: kubectl kas [OPTIONS] [.FLAVOR] COMMAND [ARGS...] (see kubectl kas --help)"
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let ctx = match make_ctx(&parsed.common()) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_ERROR;
+        }
+    };
+    match run(&ctx, &invocation) {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.ui.error(&format!("{e:#}"));
+            EXIT_ERROR
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, invocation: &Invocation) -> Result<u8> {
+    let flavor = match &invocation.mode {
+        Mode::Docker { flavor } => flavor.as_deref(),
+        Mode::Kubernetes => bail!(
+            "Kubernetes mode (`kubectl kas . ...`, --k8s, kfwd) is not supported by this version of kubectl-kas yet; \
+             use Docker mode (`kubectl kas [.FLAVOR] COMMAND`), or kubectl exec / port-forward on the head pod"
+        ),
+    };
+    let p = project::Project::new(ctx, flavor);
+    match &invocation.command {
+        Command::Build(user_args) => docker::build(&p, user_args),
+        Command::Push => push::push(&p),
+        Command::Run { docker_args, cmd } => docker::run(&p, docker_args, cmd),
+        Command::Remove => docker::remove_container(&p),
+        Command::Exec(cmd) => docker::exec(&p, cmd),
+        Command::Shell => docker::shell(&p),
+        Command::Jlab => servers::jlab(&p),
+        Command::Tboard => servers::tboard(&p),
+        Command::Dash { stop } => servers::dash(&p, *stop),
+        Command::Kfwd(_) => unreachable!("kfwd is always Kubernetes mode"),
+    }
+}

@@ -1,0 +1,239 @@
+//! `push`: the image goes to `REMOTE-ARCH` (ARCH as `uname -m` prints it),
+//! then the multi-arch list `REMOTE` is rebuilt from this push plus every
+//! entry the list held for other platforms, and pushed.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::Cmd;
+use crate::runner::CmdFailed;
+
+use super::manifest::{Entry, Inspected, LocalImage, Platform, carried_over};
+use super::project::Project;
+
+pub fn push(p: &Project) -> Result<u8> {
+    let ctx = p.ctx;
+    let remote = p.remote()?;
+    let host = registry_host(&remote);
+    let insecure = is_loopback(host);
+    let ours = local_platform(p)?;
+
+    if needs_gcloud_helper(host) && !docker_uses_gcloud_for(host, &ctx.env) {
+        ctx.run.check(
+            &Cmd::mutation("gcloud")
+                .args(["auth", "configure-docker", host, "--quiet"])
+                .inherit_stdio(),
+        )?;
+    }
+
+    let arch_ref = format!("{remote}-{}", machine_arch());
+    ctx.run
+        .check(&Cmd::mutation("docker").args(["tag", &p.name, &arch_ref]))?;
+    ctx.run.check(
+        &Cmd::mutation("docker")
+            .args(["push", &arch_ref])
+            .inherit_stdio(),
+    )?;
+
+    let existing = inspect_list(p, &remote, insecure)?;
+    let kept = carried_over(existing, &ours);
+    for entry in &kept {
+        ctx.ui.progress(&format!(
+            "keeping {} ({}) in {remote}",
+            entry.digest,
+            entry.platform.describe()
+        ));
+    }
+    create_list(p, &remote, &arch_ref, &kept, insecure)?;
+    for entry in &kept {
+        let mut annotate = Cmd::mutation("docker").args([
+            "manifest",
+            "annotate",
+            &remote,
+            &format!("{remote}@{}", entry.digest),
+            "--os",
+            &entry.platform.os,
+            "--arch",
+            &entry.platform.architecture,
+        ]);
+        if let Some(variant) = entry.platform.variant.as_deref().filter(|v| !v.is_empty()) {
+            annotate = annotate.args(["--variant", variant]);
+        }
+        ctx.run.check(&annotate)?;
+    }
+    let mut push_list = Cmd::mutation("docker").args(["manifest", "push", "--purge"]);
+    if insecure {
+        push_list = push_list.arg("--insecure");
+    }
+    ctx.run.check(&push_list.arg(&remote))?;
+    ctx.ui.say(&format!(
+        "pushed {arch_ref} ({}) and the list {remote}",
+        ours.describe()
+    ));
+    Ok(0)
+}
+
+/// The local image's platform; also says to build first when it is missing.
+fn local_platform(p: &Project) -> Result<Platform> {
+    let inspect = Cmd::query("docker").args(["image", "inspect", &p.name]);
+    let out = p.ctx.run.run(&inspect)?;
+    if !out.success() {
+        if out.stderr.contains("No such image") {
+            bail!(
+                "there is no image {} on this machine: build it first with `kubectl kas build`",
+                p.name
+            );
+        }
+        return Err(CmdFailed {
+            line: inspect.to_string(),
+            output: out,
+        }
+        .into());
+    }
+    let images: Vec<LocalImage> = serde_json::from_str(&out.stdout)
+        .with_context(|| format!("could not read the JSON that `{inspect}` printed"))?;
+    match images.first() {
+        Some(image) => Ok(image.platform()),
+        None => bail!("`{inspect}` printed no image"),
+    }
+}
+
+/// The list as the registry has it, `None` when there is none yet.
+fn inspect_list(p: &Project, remote: &str, insecure: bool) -> Result<Option<Inspected>> {
+    let mut inspect = Cmd::query("docker").args(["manifest", "inspect", "--verbose"]);
+    if insecure {
+        inspect = inspect.arg("--insecure");
+    }
+    let inspect = inspect.arg(remote);
+    let out = p.ctx.run.run(&inspect)?;
+    if !out.success() {
+        let e = out.stderr.to_ascii_lowercase();
+        if e.contains("no such manifest")
+            || e.contains("manifest unknown")
+            || e.contains("not found")
+        {
+            return Ok(None);
+        }
+        return Err(CmdFailed {
+            line: inspect.to_string(),
+            output: out,
+        }
+        .into());
+    }
+    let parsed = serde_json::from_str(&out.stdout)
+        .with_context(|| format!("could not read the JSON that `{inspect}` printed"))?;
+    Ok(Some(parsed))
+}
+
+/// `docker manifest create`; a list left behind locally by an interrupted
+/// push is removed and the creation tried once more.
+fn create_list(
+    p: &Project,
+    remote: &str,
+    arch_ref: &str,
+    kept: &[Entry],
+    insecure: bool,
+) -> Result<()> {
+    let mut create = Cmd::mutation("docker").args(["manifest", "create"]);
+    if insecure {
+        create = create.arg("--insecure");
+    }
+    let create = create
+        .args([remote, arch_ref])
+        .args(kept.iter().map(|e| format!("{remote}@{}", e.digest)));
+    let out = p.ctx.run.run(&create)?;
+    if out.success() {
+        return Ok(());
+    }
+    if out.stderr.contains("refusing to amend") {
+        p.ctx.ui.warn(&format!(
+            "removing the local copy of {remote} an earlier push left behind"
+        ));
+        p.ctx
+            .run
+            .check(&Cmd::mutation("docker").args(["manifest", "rm", remote]))?;
+        p.ctx.run.check(&create)?;
+        return Ok(());
+    }
+    Err(CmdFailed {
+        line: create.to_string(),
+        output: out,
+    }
+    .into())
+}
+
+/// `HOST[:PORT]` of an image reference.
+pub fn registry_host(remote: &str) -> &str {
+    remote.split('/').next().unwrap_or(remote)
+}
+
+/// A registry on this machine speaks plain HTTP.
+pub fn is_loopback(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    matches!(name, "localhost" | "[::1]" | "::1") || name.starts_with("127.")
+}
+
+/// Artifact Registry and Container Registry hosts log in through gcloud.
+pub fn needs_gcloud_helper(host: &str) -> bool {
+    host.ends_with("-docker.pkg.dev") || host == "gcr.io" || host.ends_with(".gcr.io")
+}
+
+/// Whether docker's own configuration already sends `host` to gcloud's
+/// credential helper, which is all `gcloud auth configure-docker` does.
+fn docker_uses_gcloud_for(host: &str, env: &crate::environment::Env) -> bool {
+    let dir = match env.non_empty("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir),
+        None => env.home().join(".docker"),
+    };
+    let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else {
+        return false;
+    };
+    let Ok(config) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    config["credHelpers"][host].as_str() == Some("gcloud")
+}
+
+/// This machine's architecture as `uname -m` prints it.
+pub fn machine_arch() -> &'static str {
+    match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("macos", "aarch64") => "arm64",
+        (_, arch) => arch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(registry_host("127.0.0.1:5000/images/kas"), "127.0.0.1:5000");
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("europe-west4-docker.pkg.dev"));
+        assert!(needs_gcloud_helper("europe-west4-docker.pkg.dev"));
+        assert!(needs_gcloud_helper("eu.gcr.io"));
+        assert!(!needs_gcloud_helper("127.0.0.1:5000"));
+        assert!(!needs_gcloud_helper("docker.io"));
+    }
+
+    #[test]
+    fn configured_helper_skips_gcloud() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"credHelpers": {"europe-west4-docker.pkg.dev": "gcloud"}}"#,
+        )
+        .unwrap();
+        let env =
+            crate::environment::Env::from_pairs([("DOCKER_CONFIG", dir.path().to_str().unwrap())]);
+        assert!(docker_uses_gcloud_for("europe-west4-docker.pkg.dev", &env));
+        assert!(!docker_uses_gcloud_for("us-docker.pkg.dev", &env));
+    }
+}

@@ -1,0 +1,213 @@
+//! `kubectl ray`: the KubeRay operator (installed with Helm) and the Ray
+//! clusters that YAML files define, on any Kubernetes cluster.
+//!
+//! - `==`, `++`, `--` (`operator status|install|uninstall`): the operator.
+//! - `= FILE`, `+ FILE`, `- FILE` (`status|up|down FILE`): a RayCluster.
+//! - `convert FILE`: a legacy `cluster.ray.io/v1` file as KubeRay's.
+
+mod cluster;
+pub mod convert;
+pub mod manifest;
+mod operator;
+pub mod pull_secret;
+pub mod wait;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool, UsageError};
+use crate::grammar::OpSpec;
+use crate::kubectl::Target;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    OperatorStatus,
+    OperatorInstall,
+    OperatorUninstall,
+    Status,
+    Up,
+    Down,
+    Convert,
+}
+
+pub const OPS: &[OpSpec<Op>] = &[
+    OpSpec {
+        symbol: "==",
+        words: &[],
+        op: Op::OperatorStatus,
+        help: "operator status: exit 0 when the KubeRay operator is installed (also `operator status`)",
+    },
+    OpSpec {
+        symbol: "++",
+        words: &[],
+        op: Op::OperatorInstall,
+        help: "install the KubeRay operator with Helm (also `operator install`)",
+    },
+    OpSpec {
+        symbol: "--",
+        words: &[],
+        op: Op::OperatorUninstall,
+        help: "delete every RayCluster, then the operator, its namespace and CRDs (also `operator uninstall`)",
+    },
+    OpSpec {
+        symbol: "=",
+        words: &["status"],
+        op: Op::Status,
+        help: "FILE: exit 0 when its RayCluster exists and its head pod is Ready",
+    },
+    OpSpec {
+        symbol: "+",
+        words: &["up"],
+        op: Op::Up,
+        help: "FILE: operator if missing, pull secret, apply, wait for the head pod",
+    },
+    OpSpec {
+        symbol: "-",
+        words: &["down"],
+        op: Op::Down,
+        help: "FILE: delete its RayCluster and wait until it is gone",
+    },
+    OpSpec {
+        symbol: "convert",
+        words: &[],
+        op: Op::Convert,
+        help: "FILE: print a legacy cluster.ray.io/v1 file as a KubeRay ray.io/v1 RayCluster",
+    },
+];
+
+#[derive(clap::Parser, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// A RayCluster YAML file (ray.io/v1, or legacy cluster.ray.io/v1)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The RayCluster's namespace; with ==, ++, -- the operator's
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// How long to wait for the operator, the head pod or a deletion
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = wait::parse_duration)]
+    pub timeout: Duration,
+    /// With -: clear the finalizers of a RayCluster whose deletion is stuck
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl HasCommon for Args {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+impl Args {
+    pub fn target(&self) -> Target {
+        Target {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+}
+
+pub const TOOL: Tool<Args, Op> = Tool {
+    name: "kubectl-ray",
+    about: "Ray clusters on Kubernetes with the KubeRay operator (kubectl plugin: `kubectl ray`)",
+    ops: OPS,
+    run,
+};
+
+/// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.
+fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut iter = argv.into_iter().peekable();
+    while let Some(arg) = iter.next() {
+        if arg == "operator" {
+            let symbol = match iter.peek().and_then(|a| a.to_str()) {
+                Some("status") => Some("=="),
+                Some("install") => Some("++"),
+                Some("uninstall") => Some("--"),
+                _ => None,
+            };
+            if let Some(symbol) = symbol {
+                iter.next();
+                out.push(OsString::from(symbol));
+                continue;
+            }
+        }
+        out.push(arg);
+    }
+    out
+}
+
+/// Runs with `argv` (program name first) and a context maker; the exit
+/// status. The binary and the tests both come through here.
+pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+    TOOL.drive(operator_words(argv), make_ctx)
+}
+
+pub fn main() -> ExitCode {
+    ExitCode::from(drive(std::env::args_os().collect(), Ctx::from_process))
+}
+
+fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
+    let takes_file = matches!(op, Op::Status | Op::Up | Op::Down | Op::Convert);
+    let symbol = OPS.iter().find(|s| s.op == op).map_or("?", |s| s.symbol);
+    match (&args.file, takes_file) {
+        (None, true) => {
+            return Err(UsageError(format!(
+                "`{symbol}` needs a FILE: kubectl ray {symbol} yaml/k8s/local-cpu-only.yaml"
+            ))
+            .into());
+        }
+        (Some(file), false) => {
+            return Err(UsageError(format!(
+                "`{symbol}` acts on the operator and takes no FILE (got {})",
+                file.display()
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    let file = args.file.as_deref();
+    match (op, file) {
+        (Op::OperatorStatus, _) => operator::status(ctx, args),
+        (Op::OperatorInstall, _) => operator::install(ctx, args),
+        (Op::OperatorUninstall, _) => operator::uninstall(ctx, args),
+        (Op::Status, Some(f)) => cluster::status(ctx, args, f),
+        (Op::Up, Some(f)) => cluster::up(ctx, args, f),
+        (Op::Down, Some(f)) => cluster::down(ctx, args, f),
+        (Op::Convert, Some(f)) => cluster::convert(ctx, f),
+        (_, None) => unreachable!("checked above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(w: &[&str]) -> Vec<OsString> {
+        w.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn operator_words_become_symbols() {
+        assert_eq!(
+            operator_words(words(&["k", "operator", "uninstall", "-n", "x"])),
+            words(&["k", "--", "-n", "x"])
+        );
+        assert_eq!(
+            operator_words(words(&["k", "operator", "sideways"])),
+            words(&["k", "operator", "sideways"])
+        );
+    }
+}

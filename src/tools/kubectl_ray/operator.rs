@@ -1,0 +1,329 @@
+//! The KubeRay operator: a Helm release of KubeRay's chart, and the CRDs
+//! the chart brings (`rayclusters.ray.io` and its siblings).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use super::Args;
+use super::cluster;
+use super::wait::Patience;
+use crate::cli::{Ctx, Outcome};
+use crate::config::{DEFAULT_OPERATOR_VALUES, RayOperator};
+use crate::converge::{Piece, Row, State, down, up};
+use crate::helm::{ChartSource, Helm, Install, Release};
+use crate::kubectl::{Crd, Kubectl, Ns, Object, Target};
+
+/// The CRD whose presence says "KubeRay is installed".
+pub const RAYCLUSTER_CRD: &str = "rayclusters.ray.io";
+/// The API group of every CRD the KubeRay chart installs.
+const RAY_GROUP: &str = "ray.io";
+const CRDS: &str = "customresourcedefinitions";
+/// Namespaces a Kubernetes cluster cannot do without: never deleted.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// The operator as configured, in a namespace.
+pub struct Operator<'a> {
+    pub ctx: &'a Ctx,
+    pub target: &'a Target,
+    pub config: &'a RayOperator,
+    pub namespace: String,
+}
+
+/// What is there now.
+pub struct Found {
+    pub release: Option<Release>,
+    pub crd: bool,
+}
+
+impl Found {
+    pub fn installed(&self) -> bool {
+        self.crd && self.release.as_ref().is_some_and(Release::is_deployed)
+    }
+}
+
+impl<'a> Operator<'a> {
+    /// `namespace` from `-n`, else the configured one.
+    pub fn new(ctx: &'a Ctx, target: &'a Target, namespace: Option<&str>) -> Operator<'a> {
+        let config = &ctx.config.ray.operator;
+        Operator {
+            ctx,
+            target,
+            config,
+            namespace: namespace.unwrap_or(&config.namespace).to_string(),
+        }
+    }
+
+    fn kubectl(&self) -> Kubectl<'a> {
+        Kubectl::new(&self.ctx.run, self.target)
+    }
+
+    fn helm(&self) -> Helm<'a> {
+        Helm::new(&self.ctx.run, self.target)
+    }
+
+    fn release_label(&self) -> String {
+        format!(
+            "helm release {} in namespace {}",
+            self.config.release, self.namespace
+        )
+    }
+
+    pub fn find(&self) -> Result<Found> {
+        let release = self.helm().release(&self.config.release, &self.namespace)?;
+        let crd = self
+            .kubectl()
+            .get::<Object>(CRDS, RAYCLUSTER_CRD, Ns::Cluster)?
+            .is_some();
+        Ok(Found { release, crd })
+    }
+
+    /// A path in kas.yaml is relative to the folder that holds kas.yaml.
+    fn project_path(&self, path: &str) -> PathBuf {
+        match &self.ctx.config.root {
+            Some(root) if Path::new(path).is_relative() => root.join(path),
+            _ => PathBuf::from(path),
+        }
+    }
+
+    pub fn chart(&self) -> ChartSource {
+        let chart = &self.config.chart;
+        if chart.starts_with("oci://") {
+            return ChartSource::Oci {
+                reference: chart.clone(),
+                version: self.config.version.clone(),
+            };
+        }
+        let local = chart.contains('/') || chart.ends_with(".tgz") || chart.starts_with('.');
+        if local {
+            let path = self.project_path(chart);
+            return ChartSource::Local(path.display().to_string());
+        }
+        ChartSource::Repo {
+            name: chart.clone(),
+            url: self.config.repository.clone(),
+            version: self.config.version.clone(),
+        }
+    }
+
+    /// The values file, if one is configured and there. The default one
+    /// may be missing (the chart's defaults then apply); a configured one
+    /// may not.
+    fn values(&self) -> Result<Option<String>> {
+        if self.config.values.is_empty() {
+            return Ok(None);
+        }
+        let path = self.project_path(&self.config.values);
+        if path.is_file() {
+            return Ok(Some(path.display().to_string()));
+        }
+        if self.config.values == DEFAULT_OPERATOR_VALUES {
+            self.ctx.ui.warn(&format!(
+                "no {}: installing the operator with the chart's default values",
+                path.display()
+            ));
+            return Ok(None);
+        }
+        bail!(
+            "the operator's values file {} does not exist: fix ray.operator.values in kas.yaml \
+             (empty for the chart's defaults)",
+            path.display()
+        )
+    }
+
+    /// Installs the chart, or repairs a release that failed or was
+    /// interrupted, then checks that Helm recorded it as deployed.
+    pub fn install(&self, found: &Found, patience: Patience) -> Result<()> {
+        let status = found.release.as_ref().map(|r| r.status.as_str());
+        if status == Some("deployed") && !found.crd {
+            bail!(
+                "the {} is deployed but the CRD {RAYCLUSTER_CRD} is missing (deleted by hand?): \
+                 run `kubectl ray --` and then `kubectl ray ++`",
+                self.release_label()
+            );
+        }
+        let chart = self.chart();
+        let values = self.values()?;
+        let how = Install {
+            release: &self.config.release,
+            namespace: &self.namespace,
+            chart: &chart,
+            values: values.as_deref(),
+            timeout_secs: patience.timeout.as_secs(),
+        };
+        let helm = self.helm();
+        let secs = patience.timeout.as_secs();
+        let release = &self.config.release;
+        let upgrade = match status {
+            None => false,
+            // An install that never finished: Helm refuses to touch the
+            // release until it is gone.
+            Some("pending-install") => {
+                self.ctx.ui.warn(&format!(
+                    "the {} is stuck in pending-install (an interrupted install): removing it first",
+                    self.release_label()
+                ));
+                helm.uninstall(release, &self.namespace, secs)?;
+                false
+            }
+            Some(s @ ("pending-upgrade" | "pending-rollback")) => {
+                self.ctx.ui.warn(&format!(
+                    "the {} is stuck in {s}: rolling back first",
+                    self.release_label()
+                ));
+                helm.rollback(release, &self.namespace, secs)?;
+                true
+            }
+            Some(_) => true,
+        };
+        helm.install(&how, upgrade)?;
+        if self.ctx.run.dry_run {
+            return Ok(());
+        }
+        // Helm can finish with success yet leave the release unrecorded
+        // (a failed write of its own record): say so now, not later.
+        match helm.release(release, &self.namespace)? {
+            Some(r) if r.is_deployed() => Ok(()),
+            Some(r) => bail!(
+                "Helm finished, but the {} is {}: run `kubectl ray ++` again to repair it",
+                self.release_label(),
+                r.status
+            ),
+            None => bail!(
+                "Helm finished, but there is no {}: run `kubectl ray ++` again",
+                self.release_label()
+            ),
+        }
+    }
+
+    pub fn piece<'s>(&'s self, found: &'s Found, patience: Patience) -> Piece<'s> {
+        let name = format!("operator ({})", self.release_label());
+        let installed = found.installed();
+        Piece::new(name, installed).create(move || self.install(found, patience))
+    }
+}
+
+fn patience(ctx: &Ctx, args: &Args) -> Result<Patience> {
+    Ok(Patience {
+        timeout: args.timeout,
+        interval: super::wait::interval(ctx)?,
+    })
+}
+
+pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
+    let target = args.target();
+    let operator = Operator::new(ctx, &target, args.namespace.as_deref());
+    let found = operator.find()?;
+    let release_row = match &found.release {
+        Some(r) => {
+            let state = if r.is_deployed() {
+                State::Present
+            } else {
+                State::Unknown(r.status.clone())
+            };
+            Row::new(operator.release_label(), state).detail(r.chart.clone())
+        }
+        None => Row::present(operator.release_label(), false),
+    };
+    let rows = vec![
+        release_row,
+        Row::present(format!("CRD {RAYCLUSTER_CRD}"), found.crd),
+    ];
+    ctx.report(&rows);
+    Ok(Outcome::Present(found.installed()))
+}
+
+pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
+    let target = args.target();
+    let operator = Operator::new(ctx, &target, args.namespace.as_deref());
+    let found = operator.find()?;
+    if found.release.is_none() && found.crd {
+        ctx.ui.warn(&format!(
+            "the CRD {RAYCLUSTER_CRD} exists but there is no {}: \
+             installing the chart anyway (Helm keeps CRDs that exist)",
+            operator.release_label()
+        ));
+    }
+    up(&ctx.ui, vec![operator.piece(&found, patience(ctx, args)?)])?;
+    Ok(Outcome::Present(true))
+}
+
+pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
+    let target = args.target();
+    let operator = Operator::new(ctx, &target, args.namespace.as_deref());
+    let kubectl = operator.kubectl();
+    let patience = patience(ctx, args)?;
+
+    let clusters = kubectl
+        .list::<Object>("rayclusters.ray.io", None, Ns::All)?
+        .unwrap_or_default();
+    let found = operator.find()?;
+    let namespace = operator.namespace.as_str();
+    let namespace_present = kubectl
+        .get::<Object>("namespaces", namespace, Ns::Cluster)?
+        .is_some();
+    let keep_namespace = SYSTEM_NAMESPACES.contains(&namespace);
+    let crds: Vec<String> = kubectl
+        .list::<Crd>(CRDS, None, Ns::Cluster)?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.spec.group == RAY_GROUP)
+        .map(|c| c.metadata.name)
+        .collect();
+
+    let mut doomed: Vec<String> = clusters.iter().map(cluster::describe).collect();
+    if found.release.is_some() {
+        doomed.push(operator.release_label());
+    }
+    if namespace_present && !keep_namespace {
+        doomed.push(format!("namespace {namespace}"));
+    }
+    doomed.extend(crds.iter().map(|c| format!("CRD {c}")));
+    ctx.confirm_deletion(&doomed)?;
+
+    // In the order `++` builds them; `down` removes them last to first.
+    let mut pieces = vec![
+        Piece::new(format!("CRDs {RAY_GROUP}"), !crds.is_empty()).delete(|| {
+            let mut words = vec!["delete".to_string(), CRDS.to_string()];
+            words.extend(crds.iter().cloned());
+            ctx.run.check(&kubectl.mutation(words, Ns::Cluster))?;
+            Ok(())
+        }),
+    ];
+    if keep_namespace {
+        ctx.ui.progress(&format!(
+            "keeping namespace {namespace} (a system namespace)"
+        ));
+    } else {
+        pieces.push(
+            Piece::new(format!("namespace {namespace}"), namespace_present).delete(|| {
+                let words = [
+                    "delete".to_string(),
+                    "namespaces".to_string(),
+                    namespace.to_string(),
+                    format!("--timeout={}s", patience.timeout.as_secs()),
+                ];
+                ctx.run.check(&kubectl.mutation(words, Ns::Cluster))?;
+                Ok(())
+            }),
+        );
+    }
+    pieces.push(
+        Piece::new(operator.release_label(), found.release.is_some()).delete(|| {
+            operator.helm().uninstall(
+                &operator.config.release,
+                namespace,
+                patience.timeout.as_secs(),
+            )
+        }),
+    );
+    pieces.push(
+        Piece::new(
+            format!("RayClusters ({})", clusters.len()),
+            !clusters.is_empty(),
+        )
+        .delete(|| cluster::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
+    );
+    down(&ctx.ui, pieces)?;
+    Ok(Outcome::Gone(true))
+}

@@ -1,0 +1,208 @@
+//! Image pull secrets with fresh registry credentials: a
+//! `kubernetes.io/dockerconfigjson` secret holding a gcloud access token
+//! for each registry host the pod templates pull from. The token goes to
+//! kubectl on standard input, never as an argument; a secret that already
+//! holds the same credentials is left alone.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::manifest::ClusterFile;
+use crate::cli::Ctx;
+use crate::cmd::Cmd;
+use crate::converge::Piece;
+use crate::kubectl::{Kubectl, Ns, Secret};
+
+const TYPE: &str = "kubernetes.io/dockerconfigjson";
+const KEY: &str = ".dockerconfigjson";
+/// The user name Google's registries expect with an access token.
+const TOKEN_USER: &str = "oauth2accesstoken";
+
+/// One piece per pull secret the file's pod templates name.
+pub fn pieces<'a>(
+    ctx: &'a Ctx,
+    kubectl: &'a Kubectl<'a>,
+    file: &ClusterFile,
+    ns: Ns<'a>,
+) -> Result<Vec<Piece<'a>>> {
+    let token = RefCell::new(None::<String>);
+    let mut pieces = Vec::new();
+    for (name, hosts) in file.pull_secrets() {
+        if hosts.is_empty() {
+            ctx.ui.warn(&format!(
+                "pull secret {name}: no image in the pod templates that name it has a registry host, \
+                 so it is left as it is"
+            ));
+            continue;
+        }
+        let token = fetch_token(ctx, &token, &name)?;
+        let wanted = docker_config(&hosts, &token);
+        let existing = kubectl.get::<Secret>("secrets", &name, ns)?;
+        let same = existing.as_ref().is_some_and(|s| holds(s, &wanted));
+        let wrong_type = existing.as_ref().is_some_and(|s| s.kind != TYPE);
+        let label = format!(
+            "pull secret {name} ({})",
+            hosts.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let manifest = secret_manifest(&name, &wanted);
+        pieces.push(Piece::new(label, same).create(move || {
+            if wrong_type {
+                // The type of a secret cannot change in place.
+                ctx.run
+                    .check(&kubectl.mutation(["delete", "secrets", name.as_str()], ns))?;
+            }
+            let apply = kubectl
+                .mutation(["apply", "--filename=-"], ns)
+                .secret_stdin(manifest);
+            ctx.run.check(&apply)?;
+            Ok(())
+        }));
+    }
+    Ok(pieces)
+}
+
+fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Result<String> {
+    if let Some(token) = cache.borrow().as_ref() {
+        return Ok(token.clone());
+    }
+    let cmd = Cmd::query("gcloud").args(["auth", "print-access-token"]);
+    let out = ctx.run.check(&cmd).with_context(|| {
+        format!(
+            "could not get registry credentials for the pull secret {secret} \
+             (log in with `gcloud auth login` or activate a service account)"
+        )
+    })?;
+    let token = out.stdout.trim().to_string();
+    if token.is_empty() {
+        anyhow::bail!("`{cmd}` printed no token for the pull secret {secret}");
+    }
+    *cache.borrow_mut() = Some(token.clone());
+    Ok(token)
+}
+
+/// Docker's `config.json` with one entry per registry host.
+pub fn docker_config(hosts: &BTreeSet<String>, token: &str) -> serde_json::Value {
+    let auth = base64_encode(format!("{TOKEN_USER}:{token}").as_bytes());
+    let auths: serde_json::Map<String, serde_json::Value> = hosts
+        .iter()
+        .map(|h| {
+            (
+                h.clone(),
+                json!({"username": TOKEN_USER, "password": token, "auth": auth}),
+            )
+        })
+        .collect();
+    json!({ "auths": auths })
+}
+
+fn secret_manifest(name: &str, config: &serde_json::Value) -> String {
+    let manifest = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/managed-by": "kubectl-ray"},
+        },
+        "type": TYPE,
+        "data": {KEY: base64_encode(config.to_string().as_bytes())},
+    });
+    manifest.to_string()
+}
+
+/// Whether a secret already holds exactly these credentials.
+fn holds(secret: &Secret, wanted: &serde_json::Value) -> bool {
+    let Some(encoded) = secret.data.get(KEY) else {
+        return false;
+    };
+    let Some(bytes) = base64_decode(encoded) else {
+        return false;
+    };
+    secret.kind == TYPE
+        && serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .as_ref()
+            == Some(wanted)
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding, as Kubernetes stores secret data.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            (
+                "oauth2accesstoken:ya29.x",
+                "b2F1dGgyYWNjZXNzdG9rZW46eWEyOS54",
+            ),
+        ] {
+            assert_eq!(base64_encode(plain.as_bytes()), coded);
+            assert_eq!(base64_decode(coded).unwrap(), plain.as_bytes());
+        }
+        assert_eq!(base64_decode("!!"), None);
+    }
+
+    #[test]
+    fn a_secret_with_the_same_token_is_kept() {
+        let hosts: BTreeSet<String> = ["europe-west4-docker.pkg.dev".to_string()].into();
+        let wanted = docker_config(&hosts, "tok-1");
+        let manifest: serde_json::Value =
+            serde_json::from_str(&secret_manifest("pull", &wanted)).unwrap();
+        let secret: Secret = serde_json::from_value(manifest).unwrap();
+        assert!(holds(&secret, &wanted));
+        assert!(!holds(&secret, &docker_config(&hosts, "tok-2")));
+        let auth = &wanted["auths"]["europe-west4-docker.pkg.dev"]["auth"];
+        assert_eq!(
+            base64_decode(auth.as_str().unwrap()).unwrap(),
+            b"oauth2accesstoken:tok-1"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Waiting for the cluster: poll a probe until it answers or the timeout
+//! passes, with a spinner and the elapsed time on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::cli::Ctx;
+
+/// How long to wait, and how often to look.
+#[derive(Clone, Copy, Debug)]
+pub struct Patience {
+    pub timeout: Duration,
+    pub interval: Duration,
+}
+
+/// `90`, `90s`, `5m`, `1h`, `1m30s`: kubectl's and helm's duration forms.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let bad = || {
+        anyhow::anyhow!(
+            "`{text}` is not a duration: write seconds (90), or a number with a unit: 90s, 5m, 1h, 1m30s"
+        )
+    };
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total += n * unit;
+        digits.clear();
+    }
+    if !digits.is_empty() || text.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// Asks `probe` until it returns `Some` or `patience.timeout` passes
+/// (then `None`). Under `--dry-run` nothing was changed, so nothing is
+/// awaited: the plan says what would be.
+pub fn until<T>(
+    ctx: &Ctx,
+    what: &str,
+    patience: Patience,
+    mut probe: impl FnMut() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let start = Instant::now();
+    let spinner = ctx.ui.interactive && std::io::stderr().is_terminal();
+    if !spinner {
+        ctx.ui.progress(&format!(
+            "waiting for {what} (up to {})",
+            show(patience.timeout)
+        ));
+    }
+    let frames = ['|', '/', '-', '\\'];
+    let mut frame = 0;
+    let mut next_probe = start;
+    loop {
+        if Instant::now() >= next_probe {
+            if let Some(found) = probe()? {
+                if spinner {
+                    eprint!("\r\x1b[2K");
+                }
+                ctx.ui
+                    .progress(&format!("{what}: done after {}", show(start.elapsed())));
+                return Ok(Some(found));
+            }
+            if start.elapsed() >= patience.timeout {
+                if spinner {
+                    eprint!("\r\x1b[2K");
+                }
+                return Ok(None);
+            }
+            next_probe = Instant::now() + patience.interval;
+        }
+        if spinner {
+            eprint!(
+                "\r{} waiting for {what} ({})",
+                frames[frame % frames.len()],
+                show(start.elapsed())
+            );
+            let _ = std::io::stderr().flush();
+            frame += 1;
+        }
+        let slice = if spinner {
+            Duration::from_millis(100)
+        } else {
+            patience.interval
+        };
+        std::thread::sleep(slice.min(next_probe.saturating_duration_since(Instant::now())));
+    }
+}
+
+/// `75s` as `1m15s`.
+pub fn show(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
+
+/// The poll interval: one second, or `KAS_POLL_MS` (tests use 0).
+pub fn interval(ctx: &Ctx) -> Result<Duration> {
+    match ctx.env.non_empty("KAS_POLL_MS") {
+        None => Ok(Duration::from_secs(1)),
+        Some(ms) => match ms.parse() {
+            Ok(ms) => Ok(Duration::from_millis(ms)),
+            Err(_) => bail!("KAS_POLL_MS must be a number of milliseconds, not `{ms}`"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h1m1s").unwrap(), Duration::from_secs(3661));
+        for bad in ["", "m", "5x", "5m3", "-1"] {
+            let err = parse_duration(bad).unwrap_err().to_string();
+            assert!(err.contains("not a duration"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn shows_minutes_and_seconds() {
+        assert_eq!(show(Duration::from_secs(75)), "1m15s");
+        assert_eq!(show(Duration::from_secs(600)), "10m");
+        assert_eq!(show(Duration::from_secs(7)), "7s");
+    }
+}

@@ -1,0 +1,206 @@
+//! `ray-service-account`: the accounts Ray's GCE autoscaler uses, with read
+//! access to Artifact Registry. The autoscaler's own account is made by
+//! Ray's `ray up`, never here; the registry reader is ours.
+
+use anyhow::{Result, bail};
+
+use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::converge::{Piece, Row};
+use crate::gcloud::{self, Policy, ServiceAccount};
+use crate::grammar::{DOWN, Op, OpSpec, STATUS, UP};
+use crate::iam;
+
+#[derive(clap::Parser, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl HasCommon for Args {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN];
+
+pub const TOOL: Tool<Args, Op> = Tool {
+    name: "ray-service-account",
+    about: "Service accounts for Ray's GCE autoscaler, with read access to Artifact Registry",
+    ops: OPS,
+    run,
+};
+
+const READER: &str = "roles/artifactregistry.reader";
+const ACT_AS: &str = "roles/iam.serviceAccountUser";
+
+struct Account {
+    email: String,
+    roles: &'static [&'static str],
+    exists: bool,
+}
+
+impl Account {
+    fn member(&self) -> String {
+        format!("serviceAccount:{}", self.email)
+    }
+}
+
+fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
+    ctx.check_gcloud_configuration()?;
+    let project = ctx.project()?;
+    let project_flag = format!("--project={project}");
+    // Two independent reads: run them side by side.
+    let (listed, policy) = std::thread::scope(|s| {
+        let list = s.spawn(|| {
+            ctx.run.json::<Vec<ServiceAccount>>(
+                &gcloud::query(["iam", "service-accounts", "list"]).arg(&project_flag),
+            )
+        });
+        let policy = iam::get_policy(&ctx.run, &project);
+        (list.join().expect("the list thread does not panic"), policy)
+    });
+    let (listed, policy) = (listed?, policy?);
+    let ray = &ctx.config.ray;
+    let account = |name: &str, roles| {
+        let email = gcloud::service_account_email(name, &project);
+        let exists = listed.iter().any(|a| a.email == email);
+        Account {
+            email,
+            roles,
+            exists,
+        }
+    };
+    let autoscaler = account(&ray.autoscaler_account, &[READER, ACT_AS]);
+    let reader = account(&ray.reader_account, &[READER]);
+    let accounts = [autoscaler, reader];
+    let holds_roles = |a: &Account| a.roles.iter().all(|r| policy.has(r, &a.member()));
+    let complete = accounts.iter().all(|a| a.exists && holds_roles(a));
+    match op {
+        Op::Status => {
+            let rows: Vec<Row> = accounts
+                .iter()
+                .map(|a| {
+                    let roles = policy.roles_of(&a.member());
+                    let detail = if roles.is_empty() {
+                        "no roles".into()
+                    } else {
+                        roles.join(", ")
+                    };
+                    Row::present(format!("service account {}", a.email), a.exists).detail(detail)
+                })
+                .collect();
+            ctx.report(&rows);
+            Ok(Outcome::Present(complete))
+        }
+        Op::Up => up(ctx, &project_flag, &project, policy, &accounts),
+        _ => down(ctx, &project_flag, &project, policy, &accounts),
+    }
+}
+
+fn up(
+    ctx: &Ctx,
+    project_flag: &str,
+    project: &str,
+    policy: Policy,
+    accounts: &[Account; 2],
+) -> Result<Outcome> {
+    let [autoscaler, reader] = accounts;
+    if !autoscaler.exists {
+        bail!(
+            "service account {} does not exist yet: Ray's `ray up` creates it on its first run; \
+             start a cluster with `ray up` once, then run `ray-service-account +` again (nothing was changed)",
+            autoscaler.email
+        );
+    }
+    let name = &ctx.config.ray.reader_account;
+    let pieces = vec![
+        Piece::new(format!("service account {}", reader.email), reader.exists).create(|| {
+            ctx.run.check(
+                &gcloud::change(["iam", "service-accounts", "create", name])
+                    .arg(format!(
+                        "--display-name={}",
+                        ctx.config.ray.reader_display_name
+                    ))
+                    .arg(project_flag),
+            )?;
+            Ok(())
+        }),
+        Piece::new(
+            "role bindings",
+            accounts
+                .iter()
+                .all(|a| a.roles.iter().all(|r| policy.has(r, &a.member()))),
+        )
+        .create(|| {
+            iam::update_policy(&ctx.run, project, Some(policy.clone()), |p| {
+                let mut changes = Vec::new();
+                for a in accounts {
+                    for role in a.roles {
+                        if p.grant(role, &a.member()) {
+                            changes.push(format!("grant {role} to {}", a.member()));
+                        }
+                    }
+                }
+                changes
+            })?;
+            Ok(())
+        }),
+    ];
+    crate::converge::up(&ctx.ui, pieces)?;
+    Ok(Outcome::Present(true))
+}
+
+fn down(
+    ctx: &Ctx,
+    project_flag: &str,
+    project: &str,
+    policy: Policy,
+    accounts: &[Account; 2],
+) -> Result<Outcome> {
+    let existing: Vec<&Account> = accounts.iter().filter(|a| a.exists).collect();
+    let bound: Vec<&&Account> = existing
+        .iter()
+        .filter(|a| !policy.roles_of(&a.member()).is_empty())
+        .collect();
+    let mut doomed: Vec<String> = existing
+        .iter()
+        .map(|a| format!("service account {}", a.email))
+        .collect();
+    doomed.extend(
+        bound
+            .iter()
+            .map(|a| format!("every project role of {}", a.email)),
+    );
+    ctx.confirm_deletion(&doomed)?;
+    // Bindings first, in one write, so no deleted account lingers in the policy.
+    if !bound.is_empty() {
+        ctx.ui.progress("deleting role bindings");
+        iam::update_policy(&ctx.run, project, Some(policy.clone()), |p| {
+            let mut changes = Vec::new();
+            for a in &existing {
+                for role in p.revoke(None, &a.member()) {
+                    changes.push(format!("remove {role} from {}", a.member()));
+                }
+            }
+            changes
+        })
+        .map_err(|e| e.context("could not delete the role bindings"))?;
+    }
+    for a in accounts {
+        if a.exists {
+            ctx.ui
+                .progress(&format!("deleting service account {}", a.email));
+            ctx.run
+                .check(
+                    &gcloud::change(["iam", "service-accounts", "delete", &a.email, "--quiet"])
+                        .arg(project_flag),
+                )
+                .map_err(|e| e.context(format!("could not delete service account {}", a.email)))?;
+        } else {
+            ctx.ui
+                .progress(&format!("gone     service account {}", a.email));
+        }
+    }
+    Ok(Outcome::Gone(true))
+}

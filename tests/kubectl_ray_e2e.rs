@@ -1,0 +1,423 @@
+//! `kubectl ray` end to end: the real binary drives the real kubectl, helm
+//! and gcloud against the Kubernetes API emulator, with the stand-in
+//! KubeRay chart (`tests/fixtures/charts/kuberay-operator`).
+
+#[path = "emulator/kube/mod.rs"]
+mod kube;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use kube::KubeEmulator;
+
+const TOKEN: &str = "ya29.e2e-access-token";
+const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The CLIs these tests run, or a message that says what to install.
+fn tools_present() -> bool {
+    let missing: Vec<&str> = ["kubectl", "helm", "gcloud"]
+        .into_iter()
+        .filter(|t| which::which(t).is_err())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "kubectl ray end-to-end tests need {} on PATH (helm: .ci/setup-helm.sh; \
+         gcloud: the Google Cloud CLI)",
+        missing.join(", ")
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("skipped: {message}");
+    false
+}
+
+/// An emulator, a kas.yaml that names the stand-in chart, a throwaway
+/// gcloud configuration with a token, and a `kubectl` on PATH that logs
+/// its arguments before running the real one.
+struct World {
+    emu: KubeEmulator,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> Option<World> {
+        if !tools_present() {
+            return None;
+        }
+        let emu = KubeEmulator::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let chart = root().join("tests/fixtures/charts/kuberay-operator");
+        let values = root().join("yaml/k8s/ray-operator.yaml");
+        std::fs::write(
+            dir.path().join("kas.yaml"),
+            format!(
+                "ray:\n  operator:\n    chart: {}\n    values: {}\n",
+                chart.display(),
+                values.display()
+            ),
+        )
+        .unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let real = which::which("kubectl").unwrap();
+        let wrapper = bin.join("kubectl");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                dir.path().join("kubectl-argv.log").display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Some(World { emu, dir })
+    }
+
+    fn kubectl_ray(&self, args: &[&str]) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-ray"))
+            .args(args)
+            .envs(self.emu.env())
+            .env("PATH", path)
+            .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
+            .env("KAS_POLL_MS", "100")
+            .env("CLOUDSDK_CONFIG", self.dir.path().join("gcloud"))
+            .env("CLOUDSDK_AUTH_ACCESS_TOKEN", TOKEN)
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        eprintln!(
+            "$ kubectl ray {} -> {:?}\n{}{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs and returns the exit status.
+    fn code(&self, args: &[&str]) -> i32 {
+        self.kubectl_ray(args).status.code().unwrap_or(-1)
+    }
+
+    /// The changing requests the emulator saw since the last call.
+    fn take_mutations(&self) -> Vec<String> {
+        let all = self.emu.requests();
+        self.emu.clear_requests();
+        all.into_iter()
+            .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    fn kubectl_argv(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("kubectl-argv.log")).unwrap_or_default()
+    }
+
+    fn crd(&self) -> Option<serde_json::Value> {
+        self.emu.get(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "",
+            "rayclusters.ray.io",
+        )
+    }
+
+    fn cluster(&self, name: &str) -> Option<serde_json::Value> {
+        self.emu.get("ray.io", "rayclusters", "default", name)
+    }
+
+    fn head_pod(&self, name: &str) -> Option<serde_json::Value> {
+        self.emu
+            .list("", "pods", Some("default"))
+            .into_iter()
+            .find(|p| {
+                p["metadata"]["labels"]["ray.io/cluster"] == name
+                    && p["metadata"]["labels"]["ray.io/node-type"] == "head"
+            })
+    }
+
+    fn release_secrets(&self) -> usize {
+        self.emu
+            .list("", "secrets", Some("ray"))
+            .into_iter()
+            .filter(|s| s["metadata"]["labels"]["owner"] == "helm")
+            .count()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn operator_install_status_and_uninstall() {
+    let Some(w) = World::new() else { return };
+    assert_eq!(w.code(&["=="]), 1, "no operator yet");
+    assert_eq!(w.code(&["++"]), 0);
+    assert!(w.crd().is_some(), "the chart's CRD is installed");
+    assert!(w.release_secrets() > 0, "the release is recorded");
+    assert_eq!(w.code(&["operator", "status"]), 0);
+    w.take_mutations();
+    assert_eq!(w.code(&["++"]), 0);
+    assert_eq!(
+        w.take_mutations(),
+        Vec::<String>::new(),
+        "`++` again changes nothing"
+    );
+    assert_eq!(w.code(&["--"]), 0);
+    assert!(w.crd().is_none(), "the CRD is gone");
+    assert_eq!(w.release_secrets(), 0, "the release is gone");
+    assert!(
+        w.emu.get("", "namespaces", "", "ray").is_none(),
+        "the namespace is gone"
+    );
+    assert_eq!(w.code(&["=="]), 1);
+}
+
+#[test]
+fn cluster_up_status_down() {
+    let Some(w) = World::new() else { return };
+    assert_eq!(w.code(&["=", LOCAL]), 1, "nothing yet");
+    let out = w.kubectl_ray(&["+", LOCAL]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.crd().is_some(), "`+` installed the missing operator");
+    assert!(w.cluster("local-cpu-only").is_some());
+    let head = w.head_pod("local-cpu-only").expect("a head pod");
+    let ready = head["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+    assert!(ready, "`+` returned before the head pod was Ready: {head}");
+    assert_eq!(w.code(&["=", LOCAL]), 0);
+
+    w.take_mutations();
+    assert_eq!(w.code(&["+", LOCAL]), 0);
+    assert_eq!(
+        w.take_mutations(),
+        Vec::<String>::new(),
+        "`+` again changes nothing"
+    );
+
+    assert_eq!(w.code(&["-", LOCAL]), 0);
+    assert!(
+        w.cluster("local-cpu-only").is_none(),
+        "`-` returns once it is gone"
+    );
+    assert_eq!(w.code(&["=", LOCAL]), 1);
+    assert_eq!(w.code(&["-", LOCAL]), 0, "`-` when gone is fine");
+    assert_eq!(w.code(&["--"]), 0);
+    assert!(w.crd().is_none());
+}
+
+#[test]
+fn the_pull_secret_holds_the_token_and_no_argument_does() {
+    let Some(w) = World::new() else { return };
+    let out = w.kubectl_ray(&["+", LOCAL, "--verbose"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let secret = w
+        .emu
+        .get("", "secrets", "default", "pull")
+        .expect("secret `pull`");
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+    let data = secret["data"][".dockerconfigjson"].as_str().unwrap();
+    let config = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(data).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(
+        config["auths"]["europe-west4-docker.pkg.dev"]["password"], TOKEN,
+        "{config}"
+    );
+    let argv = w.kubectl_argv();
+    assert!(argv.contains("apply --filename=-"), "{argv}");
+    assert!(
+        !argv.contains(TOKEN),
+        "a kubectl argument held the token:\n{argv}"
+    );
+    assert!(!stderr(&out).contains(TOKEN), "the token was printed");
+    for r in w.emu.requests() {
+        assert!(
+            !r.query.contains(TOKEN),
+            "a request's query held the token: {r}"
+        );
+    }
+}
+
+#[test]
+fn a_legacy_file_is_accepted() {
+    let Some(w) = World::new() else { return };
+    let legacy = root().join("tests/fixtures/legacy/custom-resources.yaml");
+    // The fixture lives in namespace `research`.
+    let mut ns = w
+        .emu
+        .kubectl()
+        .args(["apply", "--filename=-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    ns.stdin
+        .take()
+        .unwrap()
+        .write_all(b"apiVersion: v1\nkind: Namespace\nmetadata: {name: research}\n")
+        .unwrap();
+    let ns = ns.wait_with_output().unwrap();
+    assert!(
+        ns.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ns.stderr)
+    );
+    let out = w.kubectl_ray(&["+", legacy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("legacy cluster.ray.io/v1"),
+        "a warning says so"
+    );
+    let cluster = w
+        .emu
+        .get("ray.io", "rayclusters", "research", "legacy-custom")
+        .unwrap();
+    assert_eq!(cluster["spec"]["workerGroupSpecs"][0]["maxReplicas"], 4);
+    assert_eq!(w.code(&["=", legacy.to_str().unwrap()]), 0);
+    assert_eq!(w.code(&["-", legacy.to_str().unwrap()]), 0);
+}
+
+#[test]
+fn finalizers_stop_a_deletion_until_forced() {
+    let Some(w) = World::new() else { return };
+    let file = w.dir.path().join("held.yaml");
+    let text = std::fs::read_to_string(root().join(LOCAL))
+        .unwrap()
+        .replace(
+            "  name: local-cpu-only\n",
+            "  name: held\n  finalizers: [example.com/never-done]\n",
+        );
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+    assert_eq!(w.code(&["+", file]), 0);
+    let out = w.kubectl_ray(&["-", file, "--timeout", "2s"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("example.com/never-done"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(w.cluster("held").is_some());
+    assert_eq!(w.code(&["-", file, "--timeout", "2s", "--force"]), 0);
+    assert!(w.cluster("held").is_none());
+}
+
+/// The changing requests of a clean run of `args` in a fresh world
+/// (prepared by `prepare`).
+fn mutations_of(prepare: &dyn Fn(&World), args: &[&str]) -> Vec<(String, String)> {
+    let w = World::new().unwrap();
+    prepare(&w);
+    w.emu.clear_requests();
+    assert_eq!(w.code(args), 0);
+    w.emu
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
+        .map(|r| (r.method, r.path))
+        .collect()
+}
+
+/// Injects a failure into each changing request of a clean run in turn:
+/// each run that fails says what failed, and a rerun converges.
+fn each_fault(prepare: &dyn Fn(&World), args: &[&str], converged: &dyn Fn(&World) -> bool) {
+    let requests = mutations_of(prepare, args);
+    assert!(!requests.is_empty());
+    let mut failed = 0;
+    for (method, path) in &requests {
+        let w = World::new().unwrap();
+        prepare(&w);
+        w.emu.fail_once(method, path, 500);
+        let out = w.kubectl_ray(args);
+        if out.status.code() != Some(0) {
+            failed += 1;
+            let err = stderr(&out);
+            // Either the failing command's own message, or ours when Helm
+            // swallowed it.
+            assert!(
+                err.contains("error: ")
+                    && (err.contains("injected fault")
+                        || err.contains("run `kubectl ray ++` again")),
+                "{method} {path}: no clear message:\n{err}"
+            );
+        }
+        let rerun = w.kubectl_ray(args);
+        assert_eq!(
+            rerun.status.code(),
+            Some(0),
+            "{method} {path}: the rerun failed"
+        );
+        assert!(converged(&w), "{method} {path}: the rerun did not converge");
+    }
+    eprintln!(
+        "{failed} of {} injected faults failed the run",
+        requests.len()
+    );
+    assert!(failed > 0);
+}
+
+#[test]
+fn a_fault_in_any_change_of_operator_install_is_reported_and_a_rerun_converges() {
+    if !tools_present() {
+        return;
+    }
+    each_fault(&|_| {}, &["++"], &|w| w.code(&["=="]) == 0);
+}
+
+#[test]
+fn a_fault_in_any_change_of_cluster_up_is_reported_and_a_rerun_converges() {
+    if !tools_present() {
+        return;
+    }
+    let prepare = |w: &World| assert_eq!(w.code(&["++"]), 0);
+    each_fault(&prepare, &["+", LOCAL], &|w| w.code(&["=", LOCAL]) == 0);
+}
+
+#[test]
+fn every_kubectl_and_helm_call_uses_the_given_kubeconfig_and_context() {
+    let Some(w) = World::new() else { return };
+    // A kubeconfig elsewhere, named by flag only: KUBECONFIG points nowhere.
+    let config = w.dir.path().join("other-kubeconfig");
+    let text = std::fs::read_to_string(w.emu.kubeconfig())
+        .unwrap()
+        .replace("current-context: emulator", "current-context: none");
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-ray"))
+        .args([
+            "++",
+            "--kubeconfig",
+            config.to_str().unwrap(),
+            "--context",
+            "emulator",
+        ])
+        .envs(w.emu.env())
+        .env("KUBECONFIG", w.dir.path().join("missing"))
+        .env("KAS_CONFIG", w.dir.path().join("kas.yaml"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(w.crd().is_some());
+}

@@ -566,6 +566,28 @@ fn artifact_registry_versions_and_docker_images() {
         ]
     );
 
+    let tags = gcloud(
+        &emu,
+        &[
+            "artifacts",
+            "docker",
+            "tags",
+            "list",
+            &image,
+            "--format",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    let tags: Vec<&str> = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(tags, ["2024-01", "latest", "stable"]);
+
     gcloud(
         &emu,
         &[
@@ -1129,8 +1151,14 @@ fn the_kas_emulator_binary_points_a_shell_at_itself() {
     let out = cmd.output().unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    // Killed, it still leaves no gcloud home behind (its proxy, seeing
+    // its parent gone, removes it).
     let home = std::path::Path::new(&config).parent().unwrap();
-    let _ = std::fs::remove_dir_all(home);
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !home.exists()
+    });
+    assert!(gone, "{} is still there", home.display());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

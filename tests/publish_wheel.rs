@@ -111,7 +111,10 @@ fn poetry_project_with_poetry_and_twine() {
     assert_eq!(out.code, 0, "{out}");
     let published: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(published["version"], "1.0.0");
-    assert_eq!(published["wheel"], "attack_simulator-1.0.0-py3-none-any.whl");
+    assert_eq!(
+        published["wheel"],
+        "attack_simulator-1.0.0-py3-none-any.whl"
+    );
     assert_eq!(published["repository"], index.url().as_str());
     assert!(
         published["recorded_in"]

@@ -65,8 +65,9 @@ pub struct GcpEmulator {
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
     port: u16,
-    home: tempfile::TempDir,
+    // Declared before `home`, so it stops before its folder goes.
     _proxy: proxy::Proxy,
+    home: tempfile::TempDir,
 }
 
 impl GcpEmulator {
@@ -114,8 +115,8 @@ impl GcpEmulator {
             stop,
             workers,
             port,
-            home,
             _proxy: proxy,
+            home,
         };
         setup::write_config(
             &emu.config_dir(),

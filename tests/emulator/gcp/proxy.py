@@ -8,10 +8,13 @@ the test CA (gcloud trusts it through core/custom_ca_certs_file) and the
 decrypted stream is relayed to the emulator.
 
 Usage: python3 proxy.py EMULATOR_PORT CERT KEY. Prints the port it listens
-on, then serves until its standard input closes (its parent is gone).
+on, then serves until its standard input closes: its parent is gone. If
+that parent was killed rather than stopped, nobody else removes the
+emulator's throwaway folder (where this script lives), so it does.
 """
 import os
 import select
+import shutil
 import socket
 import ssl
 import sys
@@ -64,6 +67,7 @@ def serve(client):
 
 def watch_parent():
     sys.stdin.read()
+    shutil.rmtree(os.path.dirname(os.path.abspath(__file__)), ignore_errors=True)
     os._exit(0)
 
 

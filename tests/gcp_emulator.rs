@@ -1191,3 +1191,47 @@ fn disabled_apis_are_refused_until_enabled() {
     gcloud(&emu, &["services", "enable", "container.googleapis.com"]).ok();
     gcloud(&emu, &["container", "clusters", "list", "--zone", ZONE]).ok();
 }
+
+#[test]
+fn an_eleventh_key_is_refused() {
+    let emu = start();
+    let email = emu.add_service_account("admin-123", "");
+    {
+        let mut s = emu.state();
+        for i in 0..10 {
+            let id = format!("{i:040x}");
+            s.keys.insert(
+                id.clone(),
+                emulator::gcp::state::KeyRecord {
+                    account: email.clone(),
+                    id,
+                    public_pem: String::new(),
+                    meta: serde_json::json!({}),
+                },
+            );
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.json");
+    let run = gcloud(
+        &emu,
+        &[
+            "iam",
+            "service-accounts",
+            "keys",
+            "create",
+            key_file.to_str().unwrap(),
+            "--iam-account",
+            &email,
+        ],
+    )
+    .failed();
+    assert!(
+        run.stderr.contains("Precondition check failed"),
+        "{}",
+        run.stderr
+    );
+    // gcloud opens the key file before it asks: a failed create leaves it,
+    // empty, behind (what a tool checking "the key file exists" must know).
+    assert_eq!(std::fs::read(&key_file).map(|b| b.len()).ok(), Some(0));
+}

@@ -1235,3 +1235,112 @@ fn an_eleventh_key_is_refused() {
     // empty, behind (what a tool checking "the key file exists" must know).
     assert_eq!(std::fs::read(&key_file).map(|b| b.len()).ok(), Some(0));
 }
+
+/// A cluster's endpoint can lead to a Kubernetes API: `get-credentials`,
+/// then kubectl through `gke-gcloud-auth-plugin` with a token from the
+/// emulator, over TLS that the cluster's CA certificate vouches for.
+#[test]
+fn get_credentials_leads_kubectl_to_a_kubernetes_api_behind_the_cluster() {
+    let emu = start();
+    // A stand-in Kubernetes API that remembers who called. (This
+    // machine's kubectl may be gcloud's dispatcher, which first asks
+    // `/version?timeout=5s` to pick a kubectl, so serve until told to stop.)
+    let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    api.set_nonblocking(true).unwrap();
+    let api_port = api.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst)
+                && std::time::Instant::now() < deadline
+            {
+                match api.accept() {
+                    Ok((stream, _)) => seen.push(answer_version(stream)),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+            seen
+        })
+    };
+    let endpoint = emu.front_kube_api(api_port).unwrap();
+    emu.add_cluster("x-ray", &[]);
+    gcloud(
+        &emu,
+        &[
+            "container",
+            "clusters",
+            "get-credentials",
+            "x-ray",
+            "--zone",
+            ZONE,
+        ],
+    )
+    .ok();
+    let kubeconfig = std::fs::read_to_string(emu.kubeconfig()).unwrap();
+    assert!(
+        kubeconfig.contains(&format!("server: https://{endpoint}")),
+        "{kubeconfig}"
+    );
+
+    let mut kubectl = Command::new("kubectl");
+    kubectl.args(["get", "--raw", "/version"]);
+    emu.apply_env(&mut kubectl);
+    let out = kubectl.output().expect("kubectl on PATH");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("v1.33.5"));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = seen.join().unwrap();
+    let (url, auth) = seen.last().expect("kubectl reached the API").clone();
+    assert_eq!(url, "/version");
+    let token = auth.unwrap().strip_prefix("Bearer ").unwrap().to_string();
+    assert_eq!(
+        emu.state().tokens.get(&token).map(String::as_str),
+        Some(HUMAN),
+        "the auth plugin got its token from the emulator"
+    );
+}
+
+/// Reads one HTTP request, answers a Kubernetes `/version`, and returns the
+/// request's path and `Authorization` header.
+fn answer_version(stream: std::net::TcpStream) -> (String, Option<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_string());
+    }
+    let body = r#"{"major":"1","minor":"33","gitVersion":"v1.33.5-gke.1000000"}"#;
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let url = head
+        .first()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or_default()
+        .to_string();
+    let auth = head.iter().find_map(|h| {
+        let (name, value) = h.split_once(": ")?;
+        name.eq_ignore_ascii_case("authorization")
+            .then(|| value.to_string())
+    });
+    (url, auth)
+}

@@ -65,8 +65,9 @@ pub struct GcpEmulator {
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
     port: u16,
-    // Declared before `home`, so it stops before its folder goes.
+    // Declared before `home`, so they stop before their folder goes.
     _proxy: proxy::Proxy,
+    fronts: Mutex<Vec<proxy::Proxy>>,
     home: tempfile::TempDir,
 }
 
@@ -116,6 +117,7 @@ impl GcpEmulator {
             workers,
             port,
             _proxy: proxy,
+            fronts: Mutex::new(Vec::new()),
             home,
         };
         setup::write_config(
@@ -273,6 +275,20 @@ impl GcpEmulator {
     /// `SERVICE_DISABLED` until their API is enabled (off by default).
     pub fn require_enabled_services(&self, on: bool) {
         self.state().require_enabled_services = on;
+    }
+
+    /// Puts an HTTPS front (certificate from the test CA, for 127.0.0.1)
+    /// before a plain HTTP Kubernetes API on `kube_port` and makes clusters
+    /// report it as their endpoint, so `get-credentials` then `kubectl`
+    /// (through `gke-gcloud-auth-plugin`, with a token from this emulator)
+    /// reach that API. Returns the endpoint (`127.0.0.1:PORT`).
+    pub fn front_kube_api(&self, kube_port: u16) -> Result<String> {
+        let front = proxy::tls_front(self.home.path(), kube_port)?;
+        let endpoint = format!("127.0.0.1:{}", front.port);
+        let ca = std::fs::read_to_string(self.ca_file())?;
+        self.set_kube_endpoint(&endpoint, &ca);
+        self.fronts.lock().unwrap().push(front);
+        Ok(endpoint)
     }
 
     pub fn enabled_services(&self) -> Vec<String> {

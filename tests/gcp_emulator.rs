@@ -1344,3 +1344,61 @@ fn answer_version(stream: std::net::TcpStream) -> (String, Option<String>) {
     });
     (url, auth)
 }
+
+#[test]
+fn with_iam_enforced_writes_need_a_role_that_grants_them() {
+    let emu = start();
+    emu.enforce_iam(true);
+    let reader = emu.add_service_account("reader-only", "");
+    emu.bind(
+        "roles/artifactregistry.reader",
+        &format!("serviceAccount:{reader}"),
+    );
+    emu.add_service_account_login(&reader).unwrap();
+    emu.set_active_account(Some(&reader)).unwrap();
+    gcloud(
+        &emu,
+        &["artifacts", "repositories", "list", "--location", REGION],
+    )
+    .ok();
+    let denied = gcloud(
+        &emu,
+        &[
+            "artifacts",
+            "repositories",
+            "create",
+            "images",
+            "--repository-format",
+            "docker",
+            "--location",
+            REGION,
+        ],
+    )
+    .failed();
+    assert!(
+        denied
+            .stderr
+            .contains("artifactregistry.repositories.create"),
+        "{}",
+        denied.stderr
+    );
+    assert!(emu.repositories().is_empty());
+
+    // The owner (the person) may.
+    emu.set_active_account(Some(HUMAN)).unwrap();
+    gcloud(
+        &emu,
+        &[
+            "artifacts",
+            "repositories",
+            "create",
+            "images",
+            "--repository-format",
+            "docker",
+            "--location",
+            REGION,
+        ],
+    )
+    .ok();
+    assert_eq!(emu.repositories(), ["images"]);
+}

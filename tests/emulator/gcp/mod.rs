@@ -17,6 +17,7 @@
 #![allow(dead_code)] // Each test crate uses a different part of the API.
 
 pub mod artifactregistry;
+pub mod authz;
 pub mod compute;
 pub mod container;
 pub mod crypto;
@@ -289,6 +290,13 @@ impl GcpEmulator {
         self.set_kube_endpoint(&endpoint, &ca);
         self.fronts.lock().unwrap().push(front);
         Ok(endpoint)
+    }
+
+    /// Checks writes against the project's policy: the caller needs a role
+    /// that grants the change (see `authz.rs`), else 403 PERMISSION_DENIED.
+    /// Off by default.
+    pub fn enforce_iam(&self, on: bool) {
+        self.state().enforce_iam = on;
     }
 
     pub fn enabled_services(&self) -> Vec<String> {
@@ -728,6 +736,11 @@ fn route(s: &mut State, req: &Req) -> Reply {
     }
     if let Some(disabled) = disabled_service(s, api) {
         return disabled;
+    }
+    if s.enforce_iam
+        && let Some(denied) = authz::check(s, req)
+    {
+        return denied;
     }
     match api {
         "serviceusage" => serviceusage::handle(s, req),

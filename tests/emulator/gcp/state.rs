@@ -74,6 +74,8 @@ pub struct State {
     /// Refuse Compute, GKE and Artifact Registry calls (403
     /// `SERVICE_DISABLED`) until their API is enabled, as Google does.
     pub require_enabled_services: bool,
+    /// Check writes against the IAM policy (see `authz.rs`).
+    pub enforce_iam: bool,
     /// Endpoint and CA certificate (PEM) given to clusters, so a cluster
     /// can lead to a Kubernetes emulator.
     pub kube_endpoint: (String, String),
@@ -101,6 +103,7 @@ impl State {
             ops: BTreeMap::new(),
             operation_polls: 1,
             require_enabled_services: false,
+            enforce_iam: false,
             kube_endpoint: (
                 "203.0.113.100".to_string(),
                 "-----BEGIN CERTIFICATE-----\nZW11bGF0b3I=\n-----END CERTIFICATE-----\n"

@@ -1285,6 +1285,14 @@ fn get_credentials_leads_kubectl_to_a_kubernetes_api_behind_the_cluster() {
         "{kubeconfig}"
     );
 
+    for tool in ["kubectl", "gke-gcloud-auth-plugin"] {
+        if which::which(tool).is_err() {
+            panic!(
+                "this test runs {tool}: install it (Debian: kubectl, \
+                 google-cloud-cli-gke-gcloud-auth-plugin)"
+            );
+        }
+    }
     let mut kubectl = Command::new("kubectl");
     kubectl.args(["get", "--raw", "/version"]);
     emu.apply_env(&mut kubectl);

@@ -44,7 +44,11 @@ impl Output {
     /// gcloud's and kubectl's ways of saying "no such thing".
     pub fn is_not_found(&self) -> bool {
         let e = &self.stderr;
-        e.contains("NOT_FOUND") || e.contains("was not found") || e.contains("(NotFound)")
+        // gcloud container prints `ResponseError: code=404` instead.
+        e.contains("NOT_FOUND")
+            || e.contains("was not found")
+            || e.contains("(NotFound)")
+            || e.contains("code=404")
     }
 }
 

@@ -1031,20 +1031,47 @@ fn an_injected_fault_fails_once_and_the_retry_succeeds() {
         .collect();
     assert_eq!(creates, [(403, true), (200, false)]);
 
-    // gcloud itself retries server errors: a single 503 goes unnoticed.
-    emu.fail_once("GET", "*/serviceAccounts", 503);
+    // gcloud's IAM client retries server errors, even a POST: a single 503
+    // goes unnoticed ...
+    emu.fail_once("POST", "*/serviceAccounts", 503);
     gcloud(
         &emu,
-        &["iam", "service-accounts", "list", "--format", "json"],
+        &[
+            "iam",
+            "service-accounts",
+            "create",
+            "ray-registry-reader-sa",
+        ],
     )
     .ok();
-    let lists: Vec<u16> = emu
+    let creates: Vec<u16> = emu
         .requests()
         .iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with("/serviceAccounts"))
+        .filter(|r| r.method == "POST" && r.path.ends_with("/serviceAccounts"))
         .map(|r| r.status)
         .collect();
-    assert_eq!(lists, [503, 200]);
+    assert_eq!(creates, [403, 200, 503, 200]);
+
+    // ... while gcloud compute gives up at once.
+    emu.fail_once("POST", "*/global/firewalls", 503);
+    let failed = gcloud(
+        &emu,
+        &[
+            "compute",
+            "firewall-rules",
+            "create",
+            "x-ray-default",
+            "--allow",
+            "all",
+        ],
+    )
+    .failed();
+    assert!(
+        failed.stderr.contains("Injected fault"),
+        "{}",
+        failed.stderr
+    );
+    assert!(emu.firewalls().is_empty());
 }
 
 #[test]

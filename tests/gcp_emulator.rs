@@ -1437,3 +1437,53 @@ fn with_iam_enforced_writes_need_a_role_that_grants_them() {
     .ok();
     assert_eq!(emu.repositories(), ["images"]);
 }
+
+/// Without a browser, a person logs in to the emulator with a refresh token
+/// of the form `kas-emulator-login:EMAIL` (how a shell user gets the person
+/// back after `admin-service-account +` revoked them).
+#[test]
+fn a_person_logs_in_with_an_emulator_login_token() {
+    let emu = GcpEmulator::start_logged_out().unwrap();
+    let login = format!("kas-emulator-login:{HUMAN}");
+    gcloud(&emu, &["auth", "activate-refresh-token", HUMAN, &login]).ok();
+    let listed = gcloud(&emu, &["auth", "list", "--format", "json"])
+        .ok()
+        .json();
+    assert_eq!(listed[0]["account"], HUMAN);
+    assert_eq!(listed[0]["status"], "ACTIVE");
+    let token = gcloud(&emu, &["auth", "print-access-token"]).ok();
+    assert_eq!(
+        emu.state()
+            .tokens
+            .get(token.stdout.trim())
+            .map(String::as_str),
+        Some(HUMAN)
+    );
+}
+
+/// A tool may leave the emulator's configuration for a fresh one (as
+/// `admin-service-account -` does with `default`): gcloud must still reach
+/// the emulator, and revoking a person must still work.
+#[test]
+fn a_fresh_configuration_still_reaches_the_emulator() {
+    let emu = start();
+    gcloud(&emu, &["config", "configurations", "create", "default"]).ok();
+    let listed = gcloud(
+        &emu,
+        &[
+            "iam",
+            "service-accounts",
+            "list",
+            "--project",
+            PROJECT,
+            "--account",
+            HUMAN,
+            "--format",
+            "json",
+        ],
+    )
+    .ok();
+    assert_eq!(listed.json(), serde_json::json!([]));
+    gcloud(&emu, &["auth", "revoke", HUMAN]).ok();
+    assert!(emu.human_revoked(HUMAN));
+}

@@ -164,18 +164,46 @@ impl GcpEmulator {
         self.home.path().join("kubeconfig")
     }
 
-    /// The variables a gcloud child needs. `CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE`
-    /// is set because a value inherited from the machine would beat the
-    /// configuration's.
+    /// The variables a gcloud child needs: the gcloud home, and the
+    /// emulator's endpoints, proxy, token host and CA as `CLOUDSDK_*`
+    /// properties too, so that they hold in every configuration (a tool may
+    /// switch to a fresh `default` one) and beat values inherited from the
+    /// machine. Project, region and zone stay in the configuration only.
     pub fn gcloud_env(&self) -> Vec<(String, String)> {
-        vec![
-            ("CLOUDSDK_CONFIG".into(), path_str(&self.config_dir())),
+        let base = self.url();
+        let mut env = vec![
+            ("CLOUDSDK_CONFIG".to_string(), path_str(&self.config_dir())),
             (
                 "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE".into(),
                 path_str(&self.ca_file()),
             ),
-            ("KUBECONFIG".into(), path_str(&self.kubeconfig())),
-        ]
+            ("CLOUDSDK_PROXY_TYPE".into(), "http".into()),
+            ("CLOUDSDK_PROXY_ADDRESS".into(), "127.0.0.1".into()),
+            ("CLOUDSDK_PROXY_PORT".into(), self._proxy.port.to_string()),
+            (
+                "CLOUDSDK_AUTH_TOKEN_HOST".into(),
+                format!("{base}/oauth2/token"),
+            ),
+            (
+                "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING".into(),
+                "true".into(),
+            ),
+            (
+                "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK".into(),
+                "true".into(),
+            ),
+        ];
+        for (api, prefix) in setup::OVERRIDES {
+            env.push((
+                format!(
+                    "CLOUDSDK_API_ENDPOINT_OVERRIDES_{}",
+                    api.to_ascii_uppercase()
+                ),
+                format!("{base}/{prefix}"),
+            ));
+        }
+        env.push(("KUBECONFIG".into(), path_str(&self.kubeconfig())));
+        env
     }
 
     /// Gives `cmd` the emulator's environment after removing every

@@ -152,9 +152,8 @@ fn in_repository(s: &mut State, method: &str, repo: &str, rest: &[&str], req: &R
                         ));
                     }
                     if package.tags.values().any(|t| t == v) && req.param("force") != Some("true") {
-                        return Reply::error(
-                            412,
-                            "FAILED_PRECONDITION: version is tagged; delete its tags first or use force",
+                        return Reply::failed_precondition(
+                            "version is tagged; delete its tags first or use force",
                         );
                     }
                     package.versions.remove(*v);

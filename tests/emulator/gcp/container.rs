@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::crypto;
 use super::http::{Reply, Req};
-use super::state::{State, now_rfc3339};
+use super::state::{OnDone, State, now_rfc3339};
 
 pub fn handle(s: &mut State, req: &Req) -> Reply {
     let seg = req.segments_after("/container/v1").unwrap_or_default();
@@ -257,7 +257,7 @@ fn start_op(
     location: &str,
     kind: &str,
     target: &str,
-    on_done: Box<dyn FnOnce(&mut State) + Send>,
+    on_done: OnDone,
 ) -> Value {
     let id = format!(
         "operation-{}-{:08x}",

@@ -111,6 +111,15 @@ impl Reply {
         Reply::error(403, message)
     }
 
+    /// Google sends FAILED_PRECONDITION with HTTP 400.
+    pub fn failed_precondition(message: &str) -> Reply {
+        let mut reply = Reply::error(400, message);
+        reply.body =
+            json!({"error": {"code": 400, "message": message, "status": "FAILED_PRECONDITION"}})
+                .to_string();
+        reply
+    }
+
     /// A 409 that means "your etag is stale", as Resource Manager sends it.
     pub fn aborted(message: &str) -> Reply {
         let mut reply = Reply::error(409, message);
@@ -128,7 +137,6 @@ pub fn status_name(code: u16) -> &'static str {
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
         409 => "ALREADY_EXISTS",
-        412 => "FAILED_PRECONDITION",
         429 => "RESOURCE_EXHAUSTED",
         499 => "CANCELLED",
         501 => "UNIMPLEMENTED",

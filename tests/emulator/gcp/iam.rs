@@ -176,6 +176,10 @@ fn create_key(s: &mut State, id: &str, req: &Req) -> Reply {
         Err(e) => return e,
     };
     let email = account["email"].as_str().unwrap_or_default().to_string();
+    // Google allows 10 user-managed keys per account.
+    if s.keys.values().filter(|k| k.account == email).count() >= 10 {
+        return Reply::failed_precondition("Precondition check failed.");
+    }
     let (private_pem, public_pem) = match crypto::rsa_key_pair() {
         Ok(pair) => pair,
         Err(e) => return Reply::error(500, &e),

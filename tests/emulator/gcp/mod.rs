@@ -17,6 +17,7 @@
 #![allow(dead_code)] // Each test crate uses a different part of the API.
 
 pub mod artifactregistry;
+pub mod authz;
 pub mod compute;
 pub mod container;
 pub mod crypto;
@@ -65,8 +66,10 @@ pub struct GcpEmulator {
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
     port: u16,
-    home: tempfile::TempDir,
+    // Declared before `home`, so they stop before their folder goes.
     _proxy: proxy::Proxy,
+    fronts: Mutex<Vec<proxy::Proxy>>,
+    home: tempfile::TempDir,
 }
 
 impl GcpEmulator {
@@ -114,8 +117,9 @@ impl GcpEmulator {
             stop,
             workers,
             port,
-            home,
             _proxy: proxy,
+            fronts: Mutex::new(Vec::new()),
+            home,
         };
         setup::write_config(
             &emu.config_dir(),
@@ -160,18 +164,46 @@ impl GcpEmulator {
         self.home.path().join("kubeconfig")
     }
 
-    /// The variables a gcloud child needs. `CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE`
-    /// is set because a value inherited from the machine would beat the
-    /// configuration's.
+    /// The variables a gcloud child needs: the gcloud home, and the
+    /// emulator's endpoints, proxy, token host and CA as `CLOUDSDK_*`
+    /// properties too, so that they hold in every configuration (a tool may
+    /// switch to a fresh `default` one) and beat values inherited from the
+    /// machine. Project, region and zone stay in the configuration only.
     pub fn gcloud_env(&self) -> Vec<(String, String)> {
-        vec![
-            ("CLOUDSDK_CONFIG".into(), path_str(&self.config_dir())),
+        let base = self.url();
+        let mut env = vec![
+            ("CLOUDSDK_CONFIG".to_string(), path_str(&self.config_dir())),
             (
                 "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE".into(),
                 path_str(&self.ca_file()),
             ),
-            ("KUBECONFIG".into(), path_str(&self.kubeconfig())),
-        ]
+            ("CLOUDSDK_PROXY_TYPE".into(), "http".into()),
+            ("CLOUDSDK_PROXY_ADDRESS".into(), "127.0.0.1".into()),
+            ("CLOUDSDK_PROXY_PORT".into(), self._proxy.port.to_string()),
+            (
+                "CLOUDSDK_AUTH_TOKEN_HOST".into(),
+                format!("{base}/oauth2/token"),
+            ),
+            (
+                "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING".into(),
+                "true".into(),
+            ),
+            (
+                "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK".into(),
+                "true".into(),
+            ),
+        ];
+        for (api, prefix) in setup::OVERRIDES {
+            env.push((
+                format!(
+                    "CLOUDSDK_API_ENDPOINT_OVERRIDES_{}",
+                    api.to_ascii_uppercase()
+                ),
+                format!("{base}/{prefix}"),
+            ));
+        }
+        env.push(("KUBECONFIG".into(), path_str(&self.kubeconfig())));
+        env
     }
 
     /// Gives `cmd` the emulator's environment after removing every
@@ -272,6 +304,27 @@ impl GcpEmulator {
     /// `SERVICE_DISABLED` until their API is enabled (off by default).
     pub fn require_enabled_services(&self, on: bool) {
         self.state().require_enabled_services = on;
+    }
+
+    /// Puts an HTTPS front (certificate from the test CA, for 127.0.0.1)
+    /// before a plain HTTP Kubernetes API on `kube_port` and makes clusters
+    /// report it as their endpoint, so `get-credentials` then `kubectl`
+    /// (through `gke-gcloud-auth-plugin`, with a token from this emulator)
+    /// reach that API. Returns the endpoint (`127.0.0.1:PORT`).
+    pub fn front_kube_api(&self, kube_port: u16) -> Result<String> {
+        let front = proxy::tls_front(self.home.path(), kube_port)?;
+        let endpoint = format!("127.0.0.1:{}", front.port);
+        let ca = std::fs::read_to_string(self.ca_file())?;
+        self.set_kube_endpoint(&endpoint, &ca);
+        self.fronts.lock().unwrap().push(front);
+        Ok(endpoint)
+    }
+
+    /// Checks writes against the project's policy: the caller needs a role
+    /// that grants the change (see `authz.rs`), else 403 PERMISSION_DENIED.
+    /// Off by default.
+    pub fn enforce_iam(&self, on: bool) {
+        self.state().enforce_iam = on;
     }
 
     pub fn enabled_services(&self) -> Vec<String> {
@@ -711,6 +764,11 @@ fn route(s: &mut State, req: &Req) -> Reply {
     }
     if let Some(disabled) = disabled_service(s, api) {
         return disabled;
+    }
+    if s.enforce_iam
+        && let Some(denied) = authz::check(s, req)
+    {
+        return denied;
     }
     match api {
         "serviceusage" => serviceusage::handle(s, req),

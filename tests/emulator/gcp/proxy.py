@@ -7,17 +7,25 @@ property overrides) is answered, TLS is terminated with a certificate from
 the test CA (gcloud trusts it through core/custom_ca_certs_file) and the
 decrypted stream is relayed to the emulator.
 
-Usage: python3 proxy.py EMULATOR_PORT CERT KEY. Prints the port it listens
-on, then serves until its standard input closes (its parent is gone).
+With --tls-front it is instead an HTTPS front for a plain HTTP server
+(a Kubernetes emulator behind an emulated GKE cluster's endpoint): every
+connection is TLS from the first byte and relayed to that port.
+
+Usage: python3 proxy.py PORT CERT KEY [--tls-front]. Prints the port it listens
+on, then serves until its standard input closes: its parent is gone. If
+that parent was killed rather than stopped, nobody else removes the
+emulator's throwaway folder (where this script lives), so it does.
 """
 import os
 import select
+import shutil
 import socket
 import ssl
 import sys
 import threading
 
 EMULATOR = ("127.0.0.1", int(sys.argv[1]))
+TLS_FRONT = "--tls-front" in sys.argv[4:]
 TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 TLS.load_cert_chain(sys.argv[2], sys.argv[3])
 
@@ -40,6 +48,15 @@ def relay(a, b):
 
 
 def serve(client):
+    if TLS_FRONT:
+        try:
+            client = TLS.wrap_socket(client, server_side=True)
+            relay(client, socket.create_connection(EMULATOR))
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            client.close()
+        return
     try:
         head = b""
         while b"\r\n" not in head:
@@ -64,6 +81,7 @@ def serve(client):
 
 def watch_parent():
     sys.stdin.read()
+    shutil.rmtree(os.path.dirname(os.path.abspath(__file__)), ignore_errors=True)
     os._exit(0)
 
 

@@ -27,13 +27,26 @@ impl Drop for Proxy {
 /// Google's hosts in `dir`, then starts the proxy in front of `emulator_port`.
 pub fn start(dir: &Path, emulator_port: u16) -> Result<Proxy> {
     make_certificates(dir)?;
-    let script = dir.join("proxy.py");
-    std::fs::write(&script, SCRIPT)?;
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(emulator_port.to_string())
+    std::fs::write(dir.join("proxy.py"), SCRIPT)?;
+    spawn(dir, emulator_port, false)
+}
+
+/// An HTTPS endpoint (certificate for 127.0.0.1 from the same test CA) in
+/// front of a plain HTTP server on `target_port`. Needs [`start`] first.
+pub fn tls_front(dir: &Path, target_port: u16) -> Result<Proxy> {
+    spawn(dir, target_port, true)
+}
+
+fn spawn(dir: &Path, port: u16, tls_front: bool) -> Result<Proxy> {
+    let mut cmd = Command::new("python3");
+    cmd.arg(dir.join("proxy.py"))
+        .arg(port.to_string())
         .arg(dir.join("server.pem"))
-        .arg(dir.join("server.key"))
+        .arg(dir.join("server.key"));
+    if tls_front {
+        cmd.arg("--tls-front");
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -51,7 +64,8 @@ fn make_certificates(dir: &Path) -> Result<()> {
     let ext = dir.join("server.ext");
     std::fs::write(
         &ext,
-        "subjectAltName=DNS:oauth2.googleapis.com,DNS:*.googleapis.com,DNS:accounts.google.com\n\
+        "subjectAltName=DNS:oauth2.googleapis.com,DNS:*.googleapis.com,DNS:accounts.google.com,\
+         DNS:localhost,IP:127.0.0.1\n\
          basicConstraints=CA:FALSE\n\
          keyUsage=critical,digitalSignature,keyEncipherment\n\
          extendedKeyUsage=serverAuth\n\

@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+/// What completing an operation does to the state.
+pub type OnDone = Box<dyn FnOnce(&mut State) + Send>;
+
 /// A long-running operation that reports done after some polls.
 pub struct PendingOp {
     /// Polls still to answer "running".
@@ -14,7 +17,7 @@ pub struct PendingOp {
     /// The operation as its API shows it while running.
     pub running: Value,
     /// Applied when the operation completes (e.g. a cluster turns RUNNING).
-    pub on_done: Option<Box<dyn FnOnce(&mut State) + Send>>,
+    pub on_done: Option<OnDone>,
     /// What a done Service Usage / Artifact Registry operation carries.
     pub response: Option<Value>,
 }
@@ -71,6 +74,8 @@ pub struct State {
     /// Refuse Compute, GKE and Artifact Registry calls (403
     /// `SERVICE_DISABLED`) until their API is enabled, as Google does.
     pub require_enabled_services: bool,
+    /// Check writes against the IAM policy (see `authz.rs`).
+    pub enforce_iam: bool,
     /// Endpoint and CA certificate (PEM) given to clusters, so a cluster
     /// can lead to a Kubernetes emulator.
     pub kube_endpoint: (String, String),
@@ -98,6 +103,7 @@ impl State {
             ops: BTreeMap::new(),
             operation_polls: 1,
             require_enabled_services: false,
+            enforce_iam: false,
             kube_endpoint: (
                 "203.0.113.100".to_string(),
                 "-----BEGIN CERTIFICATE-----\nZW11bGF0b3I=\n-----END CERTIFICATE-----\n"
@@ -192,7 +198,7 @@ impl State {
         name: &str,
         running: Value,
         response: Option<Value>,
-        on_done: Option<Box<dyn FnOnce(&mut State) + Send>>,
+        on_done: Option<OnDone>,
     ) {
         let op = PendingOp {
             polls_left: self.operation_polls,

@@ -1,15 +1,17 @@
 //! `kas-emulator`: runs an emulator in the foreground so a person can try
 //! the tools without a cloud account.
 //!
-//!     eval "$(kas-emulator gcp)"      # in one shell; prints export lines
+//!     eval "$(kas-emulator gcp &)"     # GCP APIs for gcloud
+//!     eval "$(kas-emulator kube &)"    # a Kubernetes API for kubectl and helm
 //!
 //! Built only with `--features emulator`.
 
 mod gcp;
+mod kube;
 
 use std::io::Write;
 
-const USAGE: &str = "usage: kas-emulator gcp [--port N]
+const USAGE: &str = "usage: kas-emulator gcp|kube [--port N]
 
 Runs the GCP API emulator on 127.0.0.1 (port N, default a free one) and
 prints `export ...` lines that point gcloud at it: a throwaway gcloud home
@@ -21,6 +23,13 @@ logged in). Then it closes its standard output and serves until killed.
     gcloud container clusters list
     kill $KAS_EMULATOR_PID             # stop it
 
+`kas-emulator kube` runs the Kubernetes API emulator the same way and
+prints `export KUBECONFIG=...` (and kubectl's cache folder), so kubectl,
+helm and `kubectl ray` use it:
+
+    eval \"$(kas-emulator kube &)\"
+    kubectl ray ++ --dry-run
+
 Set KAS_EMULATOR_TRACE=1 to see each request on standard error.";
 
 fn main() {
@@ -29,13 +38,20 @@ fn main() {
         println!("{USAGE}");
         return;
     }
-    let port = match parse(&args) {
-        Ok(port) => port,
+    let (api, port) = match parse(&args) {
+        Ok(found) => found,
         Err(message) => {
             eprintln!("kas-emulator: {message}\n\n{USAGE}");
             std::process::exit(2);
         }
     };
+    if api == "kube" {
+        if let Err(e) = kube::run_foreground(Some(port)) {
+            eprintln!("kas-emulator: {e:#}");
+            std::process::exit(3);
+        }
+        return;
+    }
     let emu = match gcp::GcpEmulator::start_on(port, Some(gcp::HUMAN)) {
         Ok(emu) => emu,
         Err(e) => {
@@ -60,21 +76,23 @@ fn main() {
     }
 }
 
-fn parse(args: &[String]) -> Result<u16, String> {
-    match args {
-        [api] if api == "gcp" => Ok(0),
-        [api, flag, port] if api == "gcp" && flag == "--port" => port
-            .parse()
-            .map_err(|_| format!("--port wants a number, got {port:?}")),
-        [api, flag] if api == "gcp" && flag.starts_with("--port=") => {
-            let port = &flag["--port=".len()..];
-            port.parse()
-                .map_err(|_| format!("--port wants a number, got {port:?}"))
-        }
-        [] => Err("which emulator? (gcp)".into()),
-        [api, ..] if api != "gcp" => Err(format!("unknown emulator {api:?} (known: gcp)")),
-        _ => Err(format!("unexpected arguments: {}", args[1..].join(" "))),
-    }
+/// The emulator asked for (`gcp` or `kube`) and its port (0: a free one).
+fn parse(args: &[String]) -> Result<(String, u16), String> {
+    let (api, rest) = match args.split_first() {
+        Some((api, rest)) if api == "gcp" || api == "kube" => (api.clone(), rest),
+        Some((api, _)) => return Err(format!("unknown emulator {api:?} (known: gcp, kube)")),
+        None => return Err("which emulator? (gcp or kube)".into()),
+    };
+    let port = match rest {
+        [] => "0",
+        [flag, port] if flag == "--port" => port.as_str(),
+        [flag] if flag.starts_with("--port=") => &flag["--port=".len()..],
+        _ => return Err(format!("unexpected arguments: {}", rest.join(" "))),
+    };
+    let port = port
+        .parse()
+        .map_err(|_| format!("--port wants a number, got {port:?}"))?;
+    Ok((api, port))
 }
 
 /// Closes standard output so that `$(kas-emulator gcp &)` sees its end and

@@ -107,44 +107,12 @@ impl Cloud {
             .env("HOME", self.home.path())
             .env_remove("KAS_CONFIG")
             .stdin(std::process::Stdio::null());
-        // The emulator's endpoints as variables too, so that any gcloud
-        // configuration (`default` after `admin-service-account -`) still
-        // reaches it and never the internet.
-        for (k, v) in self.emulator_properties() {
-            cmd.env(k, v);
-        }
         let out = cmd.output().expect("the tool runs");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
-    }
-
-    /// `CLOUDSDK_*` variables for the emulator's endpoint, proxy and token
-    /// settings, read from its configuration file.
-    fn emulator_properties(&self) -> Vec<(String, String)> {
-        let path = self.emu.config_dir().join("configurations/config_kas");
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return Vec::new();
-        };
-        let mut section = String::new();
-        let mut vars = Vec::new();
-        for line in text.lines() {
-            let line = line.trim();
-            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                section = s.to_string();
-            } else if let Some((k, v)) = line.split_once('=')
-                && matches!(
-                    section.as_str(),
-                    "api_endpoint_overrides" | "proxy" | "auth"
-                )
-            {
-                let name = format!("CLOUDSDK_{}_{}", section, k.trim()).to_ascii_uppercase();
-                vars.push((name, v.trim().to_string()));
-            }
-        }
-        vars
     }
 
     /// How many gcloud processes the tools started so far.

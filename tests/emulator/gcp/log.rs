@@ -45,6 +45,8 @@ pub struct Fault {
     pub path_pattern: String,
     pub status: u16,
     pub times: u32,
+    /// Matching requests to let through before failing.
+    pub skip: u32,
 }
 
 impl Fault {
@@ -68,6 +70,10 @@ impl Faults {
     pub fn take(&mut self, method: &str, path: &str) -> Option<Reply> {
         let at = self.planned.iter().position(|f| f.matches(method, path))?;
         let fault = &mut self.planned[at];
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return None;
+        }
         let reply = Reply::error(
             fault.status,
             &format!("Injected fault for {method} {path} (emulator test)."),

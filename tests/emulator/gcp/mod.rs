@@ -258,11 +258,19 @@ impl GcpEmulator {
     }
 
     pub fn fail_times(&self, method: &str, path_pattern: &str, status: u16, times: u32) {
+        self.fail_after(method, path_pattern, status, 0, times);
+    }
+
+    /// Lets `skip` matching requests through, then fails `times` of them:
+    /// for a request that a run sends more than once (two creates that
+    /// differ only in their query).
+    pub fn fail_after(&self, method: &str, path_pattern: &str, status: u16, skip: u32, times: u32) {
         self.shared.faults.lock().unwrap().plan(Fault {
             method: method.to_string(),
             path_pattern: path_pattern.to_string(),
             status,
             times,
+            skip,
         });
     }
 

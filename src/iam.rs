@@ -47,7 +47,16 @@ pub fn update_policy(
         if output.success() {
             return Ok(true);
         }
-        let conflict = output.stderr.contains("ABORTED") || output.stderr.contains("etag");
+        // gcloud prints Google's 409 ABORTED as "... is the subject of a
+        // conflict: There were concurrent policy changes ...".
+        let conflict = [
+            "ABORTED",
+            "etag",
+            "subject of a conflict",
+            "concurrent policy changes",
+        ]
+        .iter()
+        .any(|sign| output.stderr.contains(sign));
         if !conflict || attempt == ATTEMPTS {
             return Err(CmdFailed {
                 line: write.to_string(),

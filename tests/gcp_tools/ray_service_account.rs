@@ -109,3 +109,35 @@ fn faults_in_up_and_down() {
         end_state: &accounts_and_roles,
     });
 }
+
+#[test]
+fn a_policy_write_that_loses_a_race_reads_again_and_keeps_both_changes() {
+    let c = Cloud::new();
+    with_autoscaler(&c);
+    c.emu
+        .race_next_policy_read("roles/viewer", "user:someone-else@example.com");
+    c.reset_counts();
+    let up = c.run(TOOL, &["+"]);
+    assert!(up.ok(), "{up}");
+    assert!(up.stderr.contains("changed meanwhile"), "{up}");
+    let writes: Vec<_> = c
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with(":setIamPolicy"))
+        .collect();
+    assert_eq!(
+        writes.iter().map(|w| w.status).collect::<Vec<_>>(),
+        [409, 200],
+        "one refused, one written"
+    );
+    assert_eq!(
+        c.emu.roles_of("user:someone-else@example.com"),
+        ["roles/viewer"],
+        "the other writer's change stays"
+    );
+    assert_eq!(
+        accounts_and_roles(&c)["reader"],
+        json!(["roles/artifactregistry.reader"])
+    );
+}

@@ -357,6 +357,12 @@ impl GcpEmulator {
         roles
     }
 
+    /// Right after the next policy read, another writer grants `role` to
+    /// `member`, so a write based on that read has a stale etag.
+    pub fn race_next_policy_read(&self, role: &str, member: &str) {
+        self.state().concurrent_grant = Some((role.to_string(), member.to_string()));
+    }
+
     pub fn bind(&self, role: &str, member: &str) {
         self.state().bind(role, member);
     }

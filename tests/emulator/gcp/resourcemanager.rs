@@ -30,7 +30,13 @@ pub fn handle(s: &mut State, req: &Req) -> Reply {
             "createTime": "2024-01-01T00:00:00.000Z",
             "parent": {"type": "organization", "id": "1000000000001"},
         })),
-        ("POST", "getIamPolicy") => Reply::ok(s.policy_with_etag()),
+        ("POST", "getIamPolicy") => {
+            let read = Reply::ok(s.policy_with_etag());
+            if let Some((role, member)) = s.concurrent_grant.take() {
+                s.bind(&role, &member);
+            }
+            read
+        }
         ("POST", "setIamPolicy") => set_policy(s, req),
         ("POST", "testIamPermissions") => {
             let body = req.json().unwrap_or_default();

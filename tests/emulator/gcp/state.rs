@@ -79,6 +79,9 @@ pub struct State {
     /// Endpoint and CA certificate (PEM) given to clusters, so a cluster
     /// can lead to a Kubernetes emulator.
     pub kube_endpoint: (String, String),
+    /// A binding (role, member) that another writer adds right after the
+    /// next policy read: the read's etag is then stale, as in a race.
+    pub concurrent_grant: Option<(String, String)>,
     counter: u64,
 }
 
@@ -109,6 +112,7 @@ impl State {
                 "-----BEGIN CERTIFICATE-----\nZW11bGF0b3I=\n-----END CERTIFICATE-----\n"
                     .to_string(),
             ),
+            concurrent_grant: None,
             counter: 0,
         }
     }

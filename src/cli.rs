@@ -70,6 +70,35 @@ pub trait HasCommon {
     fn common(&self) -> &Common;
 }
 
+/// The arguments of a tool that has only the common flags.
+#[derive(clap::Parser, Debug)]
+pub struct PlainArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl HasCommon for PlainArgs {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// The arguments of a tool that needs the caller's network.
+#[derive(clap::Parser, Debug)]
+pub struct CidrArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Your network (default: your public IP as /32, looked up only when needed)
+    #[arg(long, value_name = "CIDR", value_parser = crate::cidr::parse)]
+    pub cidr: Option<String>,
+}
+
+impl HasCommon for CidrArgs {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
 /// What an operation found, for the exit status.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {

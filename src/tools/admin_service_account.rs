@@ -13,28 +13,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::cli::{Ctx, Outcome, PlainArgs, Tool};
 use crate::cmd::quote;
 use crate::converge::{self, Piece, Row};
 use crate::gcloud::{self, AuthAccount, Service, ServiceAccount};
 use crate::grammar::{DOWN, ENV, Op, OpSpec, STATUS, UP};
 use crate::iam;
 
-#[derive(clap::Parser, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub common: Common,
-}
-
-impl HasCommon for Args {
-    fn common(&self) -> &Common {
-        &self.common
-    }
-}
-
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, ENV];
 
-pub const TOOL: Tool<Args, Op> = Tool {
+pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "admin-service-account",
     about: "An administrator service account, its key file and the gcloud configuration that uses it",
     ops: OPS,
@@ -142,7 +130,7 @@ impl Admin<'_> {
     }
 }
 
-fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
+fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     let g = &ctx.config.gcloud;
     let alias = ctx
         .common

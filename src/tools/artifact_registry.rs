@@ -4,33 +4,21 @@
 
 use anyhow::Result;
 
-use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::cli::{Ctx, Outcome, PlainArgs, Tool};
 use crate::converge::Piece;
 use crate::gcloud::{self, Repository};
 use crate::grammar::{DOWN, Op, OpSpec, STATUS, UP};
 
-#[derive(clap::Parser, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub common: Common,
-}
-
-impl HasCommon for Args {
-    fn common(&self) -> &Common {
-        &self.common
-    }
-}
-
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN];
 
-pub const TOOL: Tool<Args, Op> = Tool {
+pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "artifact-registry",
     about: "Artifact Registry repositories for the project's images (docker) and wheels (python)",
     ops: OPS,
     run,
 };
 
-fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
+fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
     let project = ctx.project()?;
     let location = ctx.artifacts_location()?;

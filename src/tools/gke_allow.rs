@@ -4,36 +4,21 @@
 use anyhow::{Result, bail};
 
 use crate::cidr;
-use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::cli::{CidrArgs, Ctx, Outcome, Tool};
 use crate::converge::Row;
 use crate::gcloud::{self, Cluster};
 use crate::grammar::{DOWN, DOWN2, Op, OpSpec, STATUS, UP, UP2};
 
-#[derive(clap::Parser, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub common: Common,
-    /// Your network (default: your public IP as /32, looked up)
-    #[arg(long, value_name = "CIDR", value_parser = cidr::parse)]
-    pub cidr: Option<String>,
-}
-
-impl HasCommon for Args {
-    fn common(&self) -> &Common {
-        &self.common
-    }
-}
-
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, UP2, DOWN2];
 
-pub const TOOL: Tool<Args, Op> = Tool {
+pub const TOOL: Tool<CidrArgs, Op> = Tool {
     name: "gke-allow",
     about: "The networks allowed to reach the GKE cluster's Kubernetes API (master authorized networks)",
     ops: OPS,
     run,
 };
 
-fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
+fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
     let project = ctx.project()?;
     let zone = ctx.zone()?;

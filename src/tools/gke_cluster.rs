@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 
 use crate::cidr;
-use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::cli::{CidrArgs, Ctx, Outcome, Tool};
 use crate::cmd::Cmd;
 use crate::config::Gke;
 use crate::converge::{Piece, Row, State};
@@ -15,24 +15,9 @@ use crate::gcloud::{self, Cluster, Firewall};
 use crate::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
 use crate::kubeconfig;
 
-#[derive(clap::Parser, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub common: Common,
-    /// Your network for the cluster's authorized networks (default: your public IP as /32, looked up)
-    #[arg(long, value_name = "CIDR", value_parser = cidr::parse)]
-    pub cidr: Option<String>,
-}
-
-impl HasCommon for Args {
-    fn common(&self) -> &Common {
-        &self.common
-    }
-}
-
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, REFRESH];
 
-pub const TOOL: Tool<Args, Op> = Tool {
+pub const TOOL: Tool<CidrArgs, Op> = Tool {
     name: "gke-cluster",
     about: "The GKE cluster for Ray: cluster, kubeconfig entries, GPU driver installer, pod firewall rule",
     ops: OPS,
@@ -217,7 +202,7 @@ impl Site<'_> {
     }
 }
 
-fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
+fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
     let site = Site {
         ctx,
@@ -285,7 +270,7 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
     Ok(Outcome::Present(cluster.is_some()))
 }
 
-fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &Args) -> Result<Outcome> {
+fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> Result<Outcome> {
     let ctx = site.ctx;
     let g = site.gke;
     let config = kubeconfig::load(&kubeconfig::path(&ctx.env))?;

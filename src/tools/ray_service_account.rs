@@ -4,27 +4,15 @@
 
 use anyhow::{Result, bail};
 
-use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::cli::{Ctx, Outcome, PlainArgs, Tool};
 use crate::converge::{Piece, Row};
 use crate::gcloud::{self, Policy, ServiceAccount};
 use crate::grammar::{DOWN, Op, OpSpec, STATUS, UP};
 use crate::iam;
 
-#[derive(clap::Parser, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub common: Common,
-}
-
-impl HasCommon for Args {
-    fn common(&self) -> &Common {
-        &self.common
-    }
-}
-
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN];
 
-pub const TOOL: Tool<Args, Op> = Tool {
+pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "ray-service-account",
     about: "Service accounts for Ray's GCE autoscaler, with read access to Artifact Registry",
     ops: OPS,
@@ -46,7 +34,7 @@ impl Account {
     }
 }
 
-fn run(ctx: &Ctx, op: Op, _: &Args) -> Result<Outcome> {
+fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
     let project = ctx.project()?;
     let project_flag = format!("--project={project}");

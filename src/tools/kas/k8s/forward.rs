@@ -236,7 +236,9 @@ fn spawn_supervisor(spec: &Spec) -> Result<u32> {
             Ok(())
         });
     }
-    let child = cmd.spawn().context("could not start the forward's supervisor")?;
+    let child = cmd
+        .spawn()
+        .context("could not start the forward's supervisor")?;
     // Not waited for: it outlives this command (and is reaped by init).
     Ok(child.id())
 }
@@ -426,7 +428,10 @@ pub fn alive(pid: u32) -> bool {
     }
     let zombie = std::fs::read_to_string(proc_dir.join("stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true);
     let ours = std::fs::read(proc_dir.join("cmdline"))
         .map(|c| String::from_utf8_lossy(&c).contains("--supervise-forward"))
@@ -477,7 +482,10 @@ mod tests {
 
     #[test]
     fn a_process_that_is_not_a_supervisor_is_not_alive() {
-        assert!(!alive(std::process::id()), "the test runner is no supervisor");
+        assert!(
+            !alive(std::process::id()),
+            "the test runner is no supervisor"
+        );
         assert!(!alive(0));
         assert!(!alive(u32::MAX));
     }

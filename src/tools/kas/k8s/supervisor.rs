@@ -121,7 +121,9 @@ fn run(spec_json: &str) -> Result<()> {
         );
         let started = Instant::now();
         let status = port_forward(&kubectl, forward.get_args())?;
-        say(&format!("kubectl port-forward to pod {pod} ended ({status})"));
+        say(&format!(
+            "kubectl port-forward to pod {pod} ended ({status})"
+        ));
         if started.elapsed() < Duration::from_secs(5) {
             quick_failures += 1;
         } else {

@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::kubectl::{Ns, Secret};
 use crate::tools::kubectl_ray::pull_secret::{base64_decode, base64_encode};
 
-use super::head::Cluster;
 use super::Kube;
+use super::head::Cluster;
 
 pub const SECRET: &str = "wandb-secret";
 const KEY: &str = "WANDB_API_KEY";

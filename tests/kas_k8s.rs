@@ -138,10 +138,9 @@ impl Supervisors {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                    if let Some(pid) = v["pid"].as_i64() {
-                        pids.push(pid as i32);
-                    }
+                let record = serde_json::from_str::<serde_json::Value>(&text);
+                if let Some(pid) = record.ok().and_then(|v| v["pid"].as_i64()) {
+                    pids.push(pid as i32);
                 }
             }
         }

@@ -717,3 +717,122 @@ fn dash_forwards_and_opens_the_dashboard() {
     assert!(within(Duration::from_secs(10), || !accepts(w.dashboard)));
     assert!(w.record(w.dashboard).is_none());
 }
+
+#[test]
+fn a_local_port_of_another_forward_is_named_and_a_deleted_cluster_ends_its_forward() {
+    let Some(w) = World::new() else { return };
+    let server = backend("dashboard");
+    let file = w.cluster_file("lab", &[(8265, server)]);
+    w.ray_up(&file);
+    let local = free_port();
+    assert_eq!(
+        w.kas(&["kfwd", "8265", &local.to_string()]).status.code(),
+        Some(0)
+    );
+    let out = w.kas(&["kfwd", "6379", &local.to_string()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("127.0.0.1:{local} is taken by another forward")),
+        "{err}"
+    );
+    assert!(err.contains("kubectl kas kfwd 8265 -"), "{err}");
+
+    let pid = w.record(local).unwrap()["pid"].as_i64().unwrap() as i32;
+    let mut cmd = w.command(env!("CARGO_BIN_EXE_kubectl-ray"));
+    cmd.args(["-", file.to_str().unwrap(), "--timeout", "60s"]);
+    let out = w.finish(cmd, "kubectl ray - lab.yaml".into(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        within(Duration::from_secs(30), || !pid_alive(pid)
+            && w.record(local).is_none()),
+        "the supervisor of a deleted cluster stops and removes its record"
+    );
+    assert!(within(Duration::from_secs(10), || !accepts(local)));
+}
+
+#[test]
+fn a_head_pod_that_is_never_ready_ends_the_wait_with_its_state() {
+    let Some(w) = World::new() else { return };
+    let config = w.dir.path().join("kas.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("head_wait_seconds: 60", "head_wait_seconds: 2"),
+    )
+    .unwrap();
+    let file = w.cluster_file("stalled", &[]);
+    let mut cluster: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    cluster["spec"]["headGroupSpec"]["template"]["metadata"]["annotations"]["emulator.kas.dev/not-ready"] =
+        "true".into();
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    // `kubectl ray +` waits for the head too: apply the cluster directly.
+    let mut cmd = w.command(env!("CARGO_BIN_EXE_kubectl-ray"));
+    cmd.args(["+", file.to_str().unwrap(), "--timeout", "1s"]);
+    w.finish(cmd, "kubectl ray + stalled.yaml".into(), None);
+    assert!(
+        w.emu
+            .get("ray.io", "rayclusters", "default", "stalled")
+            .is_some()
+    );
+
+    let out = w.kas(&[".", "exec", "true"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("waiting for the head pod of RayCluster stalled"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the head pod of RayCluster stalled is not Ready after 2s: stalled-head-"),
+        "{err}"
+    );
+    assert!(err.contains("kas.kubernetes.head_wait_seconds"), "{err}");
+}
+
+#[test]
+fn kubeconfig_and_context_flags_reach_exec_and_the_supervisor() {
+    let Some(w) = World::new() else { return };
+    let server = backend("dashboard");
+    w.ray_up(&w.cluster_file("lab", &[(8265, server)]));
+    // A kubeconfig elsewhere, named by flag only: KUBECONFIG points nowhere.
+    let config = w.dir.path().join("other-kubeconfig");
+    let text = std::fs::read_to_string(w.emu.kubeconfig())
+        .unwrap()
+        .replace("current-context: emulator", "current-context: none");
+    std::fs::write(&config, text).unwrap();
+    let nowhere = w.dir.path().join("missing");
+    let flags = [
+        "--kubeconfig",
+        config.to_str().unwrap(),
+        "--context",
+        "emulator",
+        "-n",
+        "default",
+    ];
+    let env = [("KUBECONFIG", nowhere.to_str().unwrap())];
+    let args: Vec<&str> = flags
+        .iter()
+        .copied()
+        .chain([".", "exec", "echo", "hi"])
+        .collect();
+    let out = w.kas_with(&args, &env, None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hi\n");
+
+    let local = free_port();
+    let local_text = local.to_string();
+    let args: Vec<&str> = flags
+        .iter()
+        .copied()
+        .chain(["kfwd", "8265", local_text.as_str()])
+        .collect();
+    let out = w.kas_with(&args, &env, None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(http_get(local).ends_with("dashboard"));
+    let record = w.record(local).unwrap();
+    assert_eq!(record["context"], "emulator");
+    assert_eq!(record["kubeconfig"], config.to_str().unwrap());
+    assert_eq!(w.kas(&["kfwd", "-"]).status.code(), Some(0));
+}

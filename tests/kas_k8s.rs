@@ -836,3 +836,66 @@ fn kubeconfig_and_context_flags_reach_exec_and_the_supervisor() {
     assert_eq!(record["kubeconfig"], config.to_str().unwrap());
     assert_eq!(w.kas(&["kfwd", "-"]).status.code(), Some(0));
 }
+
+#[test]
+fn jlab_and_tboard_start_on_the_head_pod_and_open_their_urls() {
+    let Some(w) = World::new() else { return };
+    let jupyter = backend("jupyterlab");
+    let tensorboard = backend("tensorboard");
+    // Stand-ins on the head pod's PATH: screen runs the command detached
+    // from the exec's output; the servers print their URLs as theirs do.
+    let fake = w.dir.path().join("pod-bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    write_script(
+        &fake.join("screen"),
+        "#!/bin/sh\ncase \"$1\" in\n  -ls) exit 1 ;;\n  -dmS) shift 2; \"$@\" >/dev/null 2>&1 </dev/null ;;\nesac\n",
+    );
+    write_script(
+        &fake.join("jupyter"),
+        "#!/bin/sh\necho '    http://lab-head:8888/lab?token=t0k'\necho '    http://127.0.0.1:8888/lab?token=t0k'\n",
+    );
+    write_script(
+        &fake.join("tensorboard"),
+        "#!/bin/sh\necho \"logdir $2\" >&2\necho 'TensorBoard 2.20.0 at http://lab-head:6006/ (Press CTRL+C to quit)'\n",
+    );
+    let file = w.cluster_file("lab", &[(8888, jupyter), (6006, tensorboard)]);
+    let mut cluster: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let path = format!("{}:/usr/bin:/bin", fake.display());
+    cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] =
+        serde_yaml::from_str(&format!("[{{name: PATH, value: '{path}'}}]")).unwrap();
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    w.ray_up(&file);
+
+    let (lab_port, board_port) = (free_port(), free_port());
+    let config = w.dir.path().join("kas.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "  ports:\n",
+        &format!("  ports:\n    jupyterlab: {lab_port}\n    tensorboard: {board_port}\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let opened = w.dir.path().join("opened");
+    let browser = w.dir.path().join("bin/record-browser");
+    write_script(
+        &browser,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    );
+    let env = [("BROWSER", browser.to_str().unwrap())];
+    for command in ["jlab", "tboard"] {
+        let out = w.kas_with(&[".", command], &env, None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&opened).unwrap(),
+        format!("http://127.0.0.1:{lab_port}/lab?token=t0k\nhttp://127.0.0.1:{board_port}/\n")
+    );
+    assert!(http_get(lab_port).ends_with("jupyterlab"));
+    assert!(http_get(board_port).ends_with("tensorboard"));
+    assert_eq!(w.record(lab_port).unwrap()["remote"], 8888);
+    assert_eq!(w.record(board_port).unwrap()["remote"], 6006);
+    assert_eq!(w.kas(&["kfwd", "--all", "-"]).status.code(), Some(0));
+    assert!(w.record(lab_port).is_none() && w.record(board_port).is_none());
+}

@@ -36,9 +36,7 @@ impl Run {
 
 fn gcloud_on_path() {
     if which::which("gcloud").is_err() {
-        panic!(
-            "these tests run the real gcloud: install the Google Cloud SDK (Debian: google-cloud-cli)"
-        );
+        panic!("these tests run the real gcloud: install the Google Cloud SDK (Debian: google-cloud-cli)");
     }
 }
 
@@ -73,12 +71,7 @@ fn service_usage_lists_and_enables_apis() {
 
     gcloud(
         &emu,
-        &[
-            "services",
-            "enable",
-            "compute.googleapis.com",
-            "container.googleapis.com",
-        ],
+        &["services", "enable", "compute.googleapis.com", "container.googleapis.com"],
     )
     .ok();
     assert_eq!(
@@ -88,9 +81,7 @@ fn service_usage_lists_and_enables_apis() {
     let lines: Vec<String> = emu.mutating_requests().iter().map(|r| r.line()).collect();
     assert_eq!(
         lines,
-        [format!(
-            "POST /serviceusage/v1/projects/{PROJECT}/services:batchEnable"
-        )]
+        [format!("POST /serviceusage/v1/projects/{PROJECT}/services:batchEnable")]
     );
     assert!(
         emu.requests()
@@ -101,16 +92,10 @@ fn service_usage_lists_and_enables_apis() {
 
     let listed = gcloud(&emu, &["services", "list", "--enabled", "--format", "json"]).ok();
     let listed = listed.json();
-    let names: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
+    let names: Vec<&str> = listed.as_array().unwrap().iter()
         .map(|s| s["config"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        ["compute.googleapis.com", "container.googleapis.com"]
-    );
+    assert_eq!(names, ["compute.googleapis.com", "container.googleapis.com"]);
 }
 
 #[test]
@@ -118,43 +103,22 @@ fn iam_policy_write_with_a_stale_etag_is_aborted() {
     let emu = start();
     let dir = tempfile::tempdir().unwrap();
     let stale = dir.path().join("policy.json");
-    let read = gcloud(
-        &emu,
-        &["projects", "get-iam-policy", PROJECT, "--format", "json"],
-    )
-    .ok();
+    let read = gcloud(&emu, &["projects", "get-iam-policy", PROJECT, "--format", "json"]).ok();
     assert_eq!(read.json()["bindings"][0]["role"], "roles/owner");
     std::fs::write(&stale, &read.stdout).unwrap();
 
     // Someone else changes the policy in between.
     gcloud(
         &emu,
-        &[
-            "projects",
-            "add-iam-policy-binding",
-            PROJECT,
-            "--member",
-            "user:other@example.com",
-            "--role",
-            "roles/viewer",
-            "--condition=None",
-            "--format",
-            "json",
-        ],
+        &["projects", "add-iam-policy-binding", PROJECT, "--member", "user:other@example.com",
+          "--role", "roles/viewer", "--condition=None", "--format", "json"],
     )
     .ok();
     assert_eq!(emu.roles_of("user:other@example.com"), ["roles/viewer"]);
 
     let write = gcloud(
         &emu,
-        &[
-            "projects",
-            "set-iam-policy",
-            PROJECT,
-            stale.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
+        &["projects", "set-iam-policy", PROJECT, stale.to_str().unwrap(), "--format", "json"],
     )
     .failed();
     assert!(
@@ -163,10 +127,7 @@ fn iam_policy_write_with_a_stale_etag_is_aborted() {
         write.stderr
     );
     let last = emu.requests().pop().unwrap();
-    assert_eq!(
-        (last.path.ends_with(":setIamPolicy"), last.status),
-        (true, 409)
-    );
+    assert_eq!((last.path.ends_with(":setIamPolicy"), last.status), (true, 409));
     assert_eq!(
         emu.roles_of("user:other@example.com"),
         ["roles/viewer"],
@@ -180,21 +141,11 @@ fn service_accounts_keys_and_offline_activation() {
     let email = sa("admin-123");
     gcloud(
         &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "create",
-            "admin-123",
-            "--display-name",
-            "Administrator",
-        ],
+        &["iam", "service-accounts", "create", "admin-123", "--display-name", "Administrator"],
     )
     .ok();
     assert_eq!(emu.service_accounts(), [email.clone()]);
-    assert_eq!(
-        emu.service_account(&email).unwrap()["displayName"],
-        "Administrator"
-    );
+    assert_eq!(emu.service_account(&email).unwrap()["displayName"], "Administrator");
 
     let again = gcloud(&emu, &["iam", "service-accounts", "create", "admin-123"]).failed();
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
@@ -203,40 +154,19 @@ fn service_accounts_keys_and_offline_activation() {
     let key_file = dir.path().join("key.json");
     gcloud(
         &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "keys",
-            "create",
-            key_file.to_str().unwrap(),
-            "--iam-account",
-            &email,
-        ],
+        &["iam", "service-accounts", "keys", "create", key_file.to_str().unwrap(),
+          "--iam-account", &email],
     )
     .ok();
     let key: Value = serde_json::from_slice(&std::fs::read(&key_file).unwrap()).unwrap();
     assert_eq!(key["type"], "service_account");
     assert_eq!(key["client_email"], email.as_str());
-    assert!(
-        key["private_key"]
-            .as_str()
-            .unwrap()
-            .contains("BEGIN PRIVATE KEY")
-    );
+    assert!(key["private_key"].as_str().unwrap().contains("BEGIN PRIVATE KEY"));
     assert_eq!(emu.keys_of(&email).len(), 1);
 
     let keys = gcloud(
         &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "keys",
-            "list",
-            "--iam-account",
-            &email,
-            "--format",
-            "json",
-        ],
+        &["iam", "service-accounts", "keys", "list", "--iam-account", &email, "--format", "json"],
     )
     .ok();
     assert_eq!(keys.json().as_array().unwrap().len(), 1);
@@ -244,14 +174,8 @@ fn service_accounts_keys_and_offline_activation() {
     // The key is real: gcloud signs an assertion that the emulator checks.
     gcloud(
         &emu,
-        &[
-            "auth",
-            "activate-service-account",
-            "--key-file",
-            key_file.to_str().unwrap(),
-            "--project",
-            PROJECT,
-        ],
+        &["auth", "activate-service-account", "--key-file", key_file.to_str().unwrap(),
+          "--project", PROJECT],
     )
     .ok();
     let token = gcloud(&emu, &["auth", "print-access-token"]).ok();
@@ -260,13 +184,8 @@ fn service_accounts_keys_and_offline_activation() {
         Some(&email),
         "the token was issued to the service account"
     );
-    let accounts = gcloud(&emu, &["auth", "list", "--format", "json"])
-        .ok()
-        .json();
-    let active: Vec<&str> = accounts
-        .as_array()
-        .unwrap()
-        .iter()
+    let accounts = gcloud(&emu, &["auth", "list", "--format", "json"]).ok().json();
+    let active: Vec<&str> = accounts.as_array().unwrap().iter()
         .filter(|a| a["status"] == "ACTIVE")
         .map(|a| a["account"].as_str().unwrap())
         .collect();
@@ -281,15 +200,8 @@ fn a_forged_key_gets_no_token() {
     let key_file = dir.path().join("key.json");
     gcloud(
         &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "keys",
-            "create",
-            key_file.to_str().unwrap(),
-            "--iam-account",
-            &email,
-        ],
+        &["iam", "service-accounts", "keys", "create", key_file.to_str().unwrap(),
+          "--iam-account", &email],
     )
     .ok();
     // Same key id, another private key: the signature no longer verifies.
@@ -299,47 +211,24 @@ fn a_forged_key_gets_no_token() {
     std::fs::write(&key_file, key.to_string()).unwrap();
     let run = gcloud(
         &emu,
-        &[
-            "auth",
-            "activate-service-account",
-            "--key-file",
-            key_file.to_str().unwrap(),
-        ],
+        &["auth", "activate-service-account", "--key-file", key_file.to_str().unwrap()],
     )
     .failed();
-    assert!(
-        run.stderr.contains("Invalid JWT Signature"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("Invalid JWT Signature"), "{}", run.stderr);
 }
 
 #[test]
 fn deleting_a_service_account_keeps_its_bindings_renamed() {
     let emu = start();
     let email = emu.add_service_account("ray-registry-reader-sa", "reader");
-    emu.bind(
-        "roles/artifactregistry.reader",
-        &format!("serviceAccount:{email}"),
-    );
+    emu.bind("roles/artifactregistry.reader", &format!("serviceAccount:{email}"));
     let described = gcloud(
         &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "describe",
-            &email,
-            "--format",
-            "json",
-        ],
+        &["iam", "service-accounts", "describe", &email, "--format", "json"],
     )
     .ok();
     assert_eq!(described.json()["email"], email.as_str());
-    gcloud(
-        &emu,
-        &["iam", "service-accounts", "delete", &email, "--quiet"],
-    )
-    .ok();
+    gcloud(&emu, &["iam", "service-accounts", "delete", &email, "--quiet"]).ok();
     assert!(emu.service_accounts().is_empty());
     assert!(emu.roles_of(&format!("serviceAccount:{email}")).is_empty());
     let members = emu.state().members_of("roles/artifactregistry.reader");
@@ -358,18 +247,13 @@ fn a_human_account_from_credentials_db_lists_refreshes_and_revokes() {
 
     emu.add_human_account("alice@example.com").unwrap();
     emu.set_active_account(Some("alice@example.com")).unwrap();
-    let listed = gcloud(&emu, &["auth", "list", "--format", "json"])
-        .ok()
-        .json();
+    let listed = gcloud(&emu, &["auth", "list", "--format", "json"]).ok().json();
     assert_eq!(listed[0]["account"], "alice@example.com");
     assert_eq!(listed[0]["status"], "ACTIVE");
 
     let token = gcloud(&emu, &["auth", "print-access-token"]).ok();
     assert_eq!(
-        emu.state()
-            .tokens
-            .get(token.stdout.trim())
-            .map(String::as_str),
+        emu.state().tokens.get(token.stdout.trim()).map(String::as_str),
         Some("alice@example.com")
     );
 
@@ -378,11 +262,7 @@ fn a_human_account_from_credentials_db_lists_refreshes_and_revokes() {
     assert!(emu.human_revoked("alice@example.com"));
     let after = gcloud(&emu, &["auth", "list", "--format", "json"]).ok();
     assert_eq!(after.json(), serde_json::json!([]));
-    let revoke = emu
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/revoke")
-        .unwrap();
+    let revoke = emu.requests().into_iter().find(|r| r.path == "/revoke").unwrap();
     assert_eq!(revoke.query, "token=***", "the log keeps no token");
 }
 
@@ -390,90 +270,21 @@ fn a_human_account_from_credentials_db_lists_refreshes_and_revokes() {
 fn artifact_registry_repositories() {
     let emu = start();
     let loc = ["--location", REGION];
-    gcloud(
-        &emu,
-        &[
-            &[
-                "artifacts",
-                "repositories",
-                "create",
-                "images",
-                "--repository-format",
-                "docker",
-            ][..],
-            &loc,
-        ]
-        .concat(),
-    )
-    .ok();
-    gcloud(
-        &emu,
-        &[
-            &[
-                "artifacts",
-                "repositories",
-                "create",
-                "wheels",
-                "--repository-format",
-                "python",
-            ][..],
-            &loc,
-        ]
-        .concat(),
-    )
-    .ok();
+    gcloud(&emu, &[&["artifacts", "repositories", "create", "images", "--repository-format", "docker"][..], &loc].concat()).ok();
+    gcloud(&emu, &[&["artifacts", "repositories", "create", "wheels", "--repository-format", "python"][..], &loc].concat()).ok();
     assert_eq!(emu.repositories(), ["images", "wheels"]);
     assert_eq!(emu.repository("images").unwrap()["format"], "DOCKER");
     assert_eq!(emu.repository("wheels").unwrap()["format"], "PYTHON");
 
-    let again = gcloud(
-        &emu,
-        &[
-            &[
-                "artifacts",
-                "repositories",
-                "create",
-                "images",
-                "--repository-format",
-                "docker",
-            ][..],
-            &loc,
-        ]
-        .concat(),
-    )
-    .failed();
+    let again = gcloud(&emu, &[&["artifacts", "repositories", "create", "images", "--repository-format", "docker"][..], &loc].concat()).failed();
     assert!(again.stderr.contains("ALREADY_EXISTS"), "{}", again.stderr);
 
-    let listed = gcloud(
-        &emu,
-        &[
-            &["artifacts", "repositories", "list", "--format", "json"][..],
-            &loc,
-        ]
-        .concat(),
-    )
-    .ok();
+    let listed = gcloud(&emu, &[&["artifacts", "repositories", "list", "--format", "json"][..], &loc].concat()).ok();
     assert_eq!(listed.json().as_array().unwrap().len(), 2);
 
-    gcloud(
-        &emu,
-        &[
-            &["artifacts", "repositories", "delete", "wheels", "--quiet"][..],
-            &loc,
-        ]
-        .concat(),
-    )
-    .ok();
+    gcloud(&emu, &[&["artifacts", "repositories", "delete", "wheels", "--quiet"][..], &loc].concat()).ok();
     assert_eq!(emu.repositories(), ["images"]);
-    let gone = gcloud(
-        &emu,
-        &[
-            &["artifacts", "repositories", "describe", "wheels"][..],
-            &loc,
-        ]
-        .concat(),
-    )
-    .failed();
+    let gone = gcloud(&emu, &[&["artifacts", "repositories", "describe", "wheels"][..], &loc].concat()).failed();
     assert!(gone.stderr.contains("NOT_FOUND"), "{}", gone.stderr);
 }
 
@@ -482,81 +293,32 @@ fn artifact_registry_versions_and_docker_images() {
     let emu = start();
     emu.add_repository("images", "DOCKER");
     emu.add_repository("wheels", "PYTHON");
-    let (old, new) = (
-        format!("sha256:{}", "a".repeat(64)),
-        format!("sha256:{}", "b".repeat(64)),
-    );
-    emu.add_version_at(
-        "images",
-        "kas",
-        &old,
-        &["2024-01", "stable"],
-        "2024-01-02T03:04:05Z",
-    );
+    let (old, new) = (format!("sha256:{}", "a".repeat(64)), format!("sha256:{}", "b".repeat(64)));
+    emu.add_version_at("images", "kas", &old, &["2024-01", "stable"], "2024-01-02T03:04:05Z");
     emu.add_version("images", "kas", &new, &["latest"]);
     emu.add_version("wheels", "attack-simulator", "1.2.3", &[]);
     emu.add_version("wheels", "attack-simulator", "1.2.4+abc1234", &[]);
 
     let versions = gcloud(
         &emu,
-        &[
-            "artifacts",
-            "versions",
-            "list",
-            "--package",
-            "attack-simulator",
-            "--repository",
-            "wheels",
-            "--location",
-            REGION,
-            "--format",
-            "json",
-        ],
+        &["artifacts", "versions", "list", "--package", "attack-simulator", "--repository",
+          "wheels", "--location", REGION, "--format", "json"],
     )
     .ok();
-    let names: Vec<String> = versions
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            v["name"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string()
-        })
+    let names: Vec<String> = versions.json().as_array().unwrap().iter()
+        .map(|v| v["name"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
         .collect();
     assert_eq!(names, ["1.2.3", "1.2.4+abc1234"]);
 
     let image = format!("{REGION}-docker.pkg.dev/{PROJECT}/images/kas");
     let images = gcloud(
         &emu,
-        &[
-            "artifacts",
-            "docker",
-            "images",
-            "list",
-            &image,
-            "--include-tags",
-            "--format",
-            "json",
-        ],
+        &["artifacts", "docker", "images", "list", &image, "--include-tags", "--format", "json"],
     )
     .ok()
     .json();
-    let listed: Vec<(String, Value)> = images
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["version"].as_str().unwrap().to_string(),
-                i["tags"].clone(),
-            )
-        })
+    let listed: Vec<(String, Value)> = images.as_array().unwrap().iter()
+        .map(|i| (i["version"].as_str().unwrap().to_string(), i["tags"].clone()))
         .collect();
     assert_eq!(
         listed,
@@ -568,15 +330,8 @@ fn artifact_registry_versions_and_docker_images() {
 
     gcloud(
         &emu,
-        &[
-            "artifacts",
-            "docker",
-            "images",
-            "delete",
-            &format!("{image}@{old}"),
-            "--delete-tags",
-            "--quiet",
-        ],
+        &["artifacts", "docker", "images", "delete", &format!("{image}@{old}"), "--delete-tags",
+          "--quiet"],
     )
     .ok();
     let left = emu.versions("images", "kas");
@@ -585,79 +340,25 @@ fn artifact_registry_versions_and_docker_images() {
 }
 
 const CREATE: &[&str] = &[
-    "container",
-    "clusters",
-    "create",
-    "x-ray",
-    "--zone",
-    ZONE,
-    "--network",
-    "default",
-    "--subnetwork",
-    "default",
-    "--release-channel",
-    "regular",
-    "--enable-private-nodes",
-    "--enable-ip-alias",
-    "--enable-master-authorized-networks",
-    "--master-authorized-networks",
-    "203.0.113.7/32",
-    "--master-ipv4-cidr",
-    "10.13.37.0/28",
-    "--default-max-pods-per-node",
-    "32",
-    "--machine-type",
-    "e2-standard-2",
-    "--disk-type",
-    "pd-standard",
-    "--disk-size",
-    "100",
-    "--num-nodes",
-    "1",
-    "--enable-autoscaling",
-    "--min-nodes",
-    "1",
-    "--max-nodes",
-    "16",
-    "--scopes",
-    "cloud-platform",
-    "--enable-autoprovisioning",
-    "--autoprovisioning-min-cpu-platform",
-    "Intel Skylake",
-    "--autoprovisioning-image-type",
-    "UBUNTU_CONTAINERD",
-    "--min-cpu",
-    "0",
-    "--max-cpu",
-    "64",
-    "--min-memory",
-    "0",
-    "--max-memory",
-    "240",
-    "--max-accelerator",
-    "type=nvidia-tesla-v100,count=16",
+    "container", "clusters", "create", "x-ray", "--zone", ZONE, "--network", "default",
+    "--subnetwork", "default", "--release-channel", "regular", "--enable-private-nodes",
+    "--enable-ip-alias", "--enable-master-authorized-networks", "--master-authorized-networks",
+    "203.0.113.7/32", "--master-ipv4-cidr", "10.13.37.0/28", "--default-max-pods-per-node", "32",
+    "--machine-type", "e2-standard-2", "--disk-type", "pd-standard", "--disk-size", "100",
+    "--num-nodes", "1", "--enable-autoscaling", "--min-nodes", "1", "--max-nodes", "16",
+    "--scopes", "cloud-platform", "--enable-autoprovisioning",
+    "--autoprovisioning-min-cpu-platform", "Intel Skylake", "--autoprovisioning-image-type",
+    "UBUNTU_CONTAINERD", "--min-cpu", "0", "--max-cpu", "64", "--min-memory", "0",
+    "--max-memory", "240", "--max-accelerator", "type=nvidia-tesla-v100,count=16",
     "--autoprovisioning-scopes",
     "https://www.googleapis.com/auth/logging.write,https://www.googleapis.com/auth/monitoring,https://www.googleapis.com/auth/devstorage.read_only,https://www.googleapis.com/auth/compute",
-    "--format",
-    "json",
+    "--format", "json",
 ];
 
 #[test]
 fn gke_cluster_create_credentials_update_delete() {
     let emu = start();
-    let listed = gcloud(
-        &emu,
-        &[
-            "container",
-            "clusters",
-            "list",
-            "--zone",
-            ZONE,
-            "--format",
-            "json",
-        ],
-    )
-    .ok();
+    let listed = gcloud(&emu, &["container", "clusters", "list", "--zone", ZONE, "--format", "json"]).ok();
     assert_eq!(listed.json(), serde_json::json!([]));
 
     gcloud(&emu, CREATE).ok();
@@ -665,10 +366,7 @@ fn gke_cluster_create_credentials_update_delete() {
     assert_eq!(c["status"], "RUNNING", "the operation completed");
     assert_eq!(emu.authorized_networks("x-ray"), ["203.0.113.7/32"]);
     assert_eq!(c["privateClusterConfig"]["enablePrivateNodes"], true);
-    assert_eq!(
-        c["privateClusterConfig"]["masterIpv4CidrBlock"],
-        "10.13.37.0/28"
-    );
+    assert_eq!(c["privateClusterConfig"]["masterIpv4CidrBlock"], "10.13.37.0/28");
     assert_eq!(c["ipAllocationPolicy"]["useIpAliases"], true);
     assert_eq!(c["releaseChannel"]["channel"], "REGULAR");
     assert_eq!(c["defaultMaxPodsConstraint"]["maxPodsPerNode"], "32");
@@ -678,116 +376,42 @@ fn gke_cluster_create_credentials_update_delete() {
     assert_eq!(pool["config"]["diskSizeGb"], 100);
     assert_eq!(pool["autoscaling"]["maxNodeCount"], 16);
     let limits = &c["autoscaling"]["resourceLimits"];
-    assert!(
-        limits
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["resourceType"] == "nvidia-tesla-v100" && l["maximum"] == "16")
-    );
-    assert_eq!(
-        c["autoscaling"]["autoprovisioningNodePoolDefaults"]["minCpuPlatform"],
-        "Intel Skylake"
-    );
+    assert!(limits.as_array().unwrap().iter().any(|l| l["resourceType"] == "nvidia-tesla-v100" && l["maximum"] == "16"));
+    assert_eq!(c["autoscaling"]["autoprovisioningNodePoolDefaults"]["minCpuPlatform"], "Intel Skylake");
     assert!(c["clusterIpv4Cidr"].as_str().unwrap().ends_with("/14"));
-    let polls = emu
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains("/operations/"))
-        .count();
+    let polls = emu.requests().iter().filter(|r| r.path.contains("/operations/")).count();
     assert!(polls >= 1, "gcloud polled the operation");
 
     // create already wrote a kubeconfig entry; get-credentials rewrites it.
-    gcloud(
-        &emu,
-        &[
-            "container",
-            "clusters",
-            "get-credentials",
-            "x-ray",
-            "--zone",
-            ZONE,
-        ],
-    )
-    .ok();
+    gcloud(&emu, &["container", "clusters", "get-credentials", "x-ray", "--zone", ZONE]).ok();
     let kubeconfig = std::fs::read_to_string(emu.kubeconfig()).unwrap();
-    assert!(
-        kubeconfig.contains("server: https://203.0.113.100"),
-        "{kubeconfig}"
-    );
-    assert!(
-        kubeconfig.contains(&format!("gke_{PROJECT}_{ZONE}_x-ray")),
-        "{kubeconfig}"
-    );
-    assert!(
-        kubeconfig.contains("gke-gcloud-auth-plugin"),
-        "{kubeconfig}"
-    );
+    assert!(kubeconfig.contains("server: https://203.0.113.100"), "{kubeconfig}");
+    assert!(kubeconfig.contains(&format!("gke_{PROJECT}_{ZONE}_x-ray")), "{kubeconfig}");
+    assert!(kubeconfig.contains("gke-gcloud-auth-plugin"), "{kubeconfig}");
 
     gcloud(
         &emu,
-        &[
-            "container",
-            "clusters",
-            "update",
-            "x-ray",
-            "--zone",
-            ZONE,
-            "--enable-master-authorized-networks",
-            "--master-authorized-networks",
-            "203.0.113.7/32,198.51.100.0/24",
-            "--format",
-            "json",
-        ],
+        &["container", "clusters", "update", "x-ray", "--zone", ZONE,
+          "--enable-master-authorized-networks", "--master-authorized-networks",
+          "203.0.113.7/32,198.51.100.0/24", "--format", "json"],
     )
     .ok();
-    assert_eq!(
-        emu.authorized_networks("x-ray"),
-        ["203.0.113.7/32", "198.51.100.0/24"]
-    );
+    assert_eq!(emu.authorized_networks("x-ray"), ["203.0.113.7/32", "198.51.100.0/24"]);
     gcloud(
         &emu,
-        &[
-            "container",
-            "clusters",
-            "update",
-            "x-ray",
-            "--zone",
-            ZONE,
-            "--enable-master-authorized-networks",
-            "--format",
-            "json",
-        ],
+        &["container", "clusters", "update", "x-ray", "--zone", ZONE,
+          "--enable-master-authorized-networks", "--format", "json"],
     )
     .ok();
     assert!(emu.authorized_networks("x-ray").is_empty());
-    assert_eq!(
-        emu.cluster("x-ray").unwrap()["masterAuthorizedNetworksConfig"]["enabled"],
-        true
-    );
+    assert_eq!(emu.cluster("x-ray").unwrap()["masterAuthorizedNetworksConfig"]["enabled"], true);
 
     let dup = gcloud(&emu, CREATE).failed();
     assert!(dup.stderr.contains("Already exists"), "{}", dup.stderr);
 
-    gcloud(
-        &emu,
-        &[
-            "container",
-            "clusters",
-            "delete",
-            "x-ray",
-            "--zone",
-            ZONE,
-            "--quiet",
-        ],
-    )
-    .ok();
+    gcloud(&emu, &["container", "clusters", "delete", "x-ray", "--zone", ZONE, "--quiet"]).ok();
     assert!(emu.clusters().is_empty());
-    let gone = gcloud(
-        &emu,
-        &["container", "clusters", "describe", "x-ray", "--zone", ZONE],
-    )
-    .failed();
+    let gone = gcloud(&emu, &["container", "clusters", "describe", "x-ray", "--zone", ZONE]).failed();
     assert!(gone.stderr.contains("code=404"), "{}", gone.stderr);
 }
 
@@ -798,75 +422,29 @@ fn compute_firewall_rules_with_a_slow_operation() {
     let pod_range = emu.add_cluster("x-ray", &["203.0.113.7/32"]);
     gcloud(
         &emu,
-        &[
-            "compute",
-            "firewall-rules",
-            "create",
-            "x-ray-default",
-            "--network",
-            "default",
-            "--direction",
-            "INGRESS",
-            "--allow",
-            "all",
-            "--source-ranges",
-            &pod_range,
-            "--format",
-            "json",
-        ],
+        &["compute", "firewall-rules", "create", "x-ray-default", "--network", "default",
+          "--direction", "INGRESS", "--allow", "all", "--source-ranges", &pod_range,
+          "--format", "json"],
     )
     .ok();
-    let waits = emu
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/wait"))
-        .count();
+    let waits = emu.requests().iter().filter(|r| r.path.ends_with("/wait")).count();
     assert_eq!(waits, 3, "gcloud waited until the operation was done");
     let fw = emu.firewall("x-ray-default").unwrap();
     assert_eq!(fw["sourceRanges"], serde_json::json!([pod_range]));
     assert_eq!(fw["allowed"], serde_json::json!([{"IPProtocol": "all"}]));
-    assert!(
-        fw["network"]
-            .as_str()
-            .unwrap()
-            .ends_with("/global/networks/default")
-    );
+    assert!(fw["network"].as_str().unwrap().ends_with("/global/networks/default"));
 
     let again = gcloud(
         &emu,
-        &[
-            "compute",
-            "firewall-rules",
-            "create",
-            "x-ray-default",
-            "--network",
-            "default",
-            "--allow",
-            "all",
-            "--source-ranges",
-            &pod_range,
-        ],
+        &["compute", "firewall-rules", "create", "x-ray-default", "--network", "default",
+          "--allow", "all", "--source-ranges", &pod_range],
     )
     .failed();
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 
-    gcloud(
-        &emu,
-        &[
-            "compute",
-            "firewall-rules",
-            "delete",
-            "x-ray-default",
-            "--quiet",
-        ],
-    )
-    .ok();
+    gcloud(&emu, &["compute", "firewall-rules", "delete", "x-ray-default", "--quiet"]).ok();
     assert!(emu.firewalls().is_empty());
-    let gone = gcloud(
-        &emu,
-        &["compute", "firewall-rules", "describe", "x-ray-default"],
-    )
-    .failed();
+    let gone = gcloud(&emu, &["compute", "firewall-rules", "describe", "x-ray-default"]).failed();
     assert!(gone.stderr.contains("was not found"), "{}", gone.stderr);
 }
 
@@ -875,103 +453,37 @@ fn compute_router_and_nat() {
     let emu = start();
     let region = ["--region", REGION];
     let router = "router-default-x-ray-nat";
-    gcloud(
-        &emu,
-        &[
-            &[
-                "compute",
-                "routers",
-                "create",
-                router,
-                "--network",
-                "default",
-            ][..],
-            &region,
-        ]
-        .concat(),
-    )
-    .ok();
+    gcloud(&emu, &[&["compute", "routers", "create", router, "--network", "default"][..], &region].concat()).ok();
     assert!(emu.router(router).is_some());
     gcloud(
         &emu,
-        &[
-            &[
-                "compute",
-                "routers",
-                "nats",
-                "create",
-                "default-x-ray-nat",
-                "--router",
-                router,
-                "--auto-allocate-nat-external-ips",
-                "--nat-all-subnet-ip-ranges",
-            ][..],
-            &region,
-        ]
-        .concat(),
+        &[&["compute", "routers", "nats", "create", "default-x-ray-nat", "--router", router,
+            "--auto-allocate-nat-external-ips", "--nat-all-subnet-ip-ranges"][..], &region].concat(),
     )
     .ok();
-    let nat = emu
-        .nat(router, "default-x-ray-nat")
-        .expect("NAT inside the router");
+    let nat = emu.nat(router, "default-x-ray-nat").expect("NAT inside the router");
     assert_eq!(nat["natIpAllocateOption"], "AUTO_ONLY");
-    assert_eq!(
-        nat["sourceSubnetworkIpRangesToNat"],
-        "ALL_SUBNETWORKS_ALL_IP_RANGES"
-    );
+    assert_eq!(nat["sourceSubnetworkIpRangesToNat"], "ALL_SUBNETWORKS_ALL_IP_RANGES");
     assert!(
-        emu.mutating_requests()
-            .iter()
-            .any(|r| r.method == "PATCH" && r.path.ends_with(router)),
+        emu.mutating_requests().iter().any(|r| r.method == "PATCH" && r.path.ends_with(router)),
         "gcloud PATCHes the router to add a NAT"
     );
     let listed = gcloud(
         &emu,
-        &[
-            &[
-                "compute", "routers", "nats", "list", "--router", router, "--format", "json",
-            ][..],
-            &region,
-        ]
-        .concat(),
+        &[&["compute", "routers", "nats", "list", "--router", router, "--format", "json"][..], &region].concat(),
     )
     .ok();
     assert_eq!(listed.json()[0]["name"], "default-x-ray-nat");
 
     gcloud(
         &emu,
-        &[
-            &[
-                "compute",
-                "routers",
-                "nats",
-                "delete",
-                "default-x-ray-nat",
-                "--router",
-                router,
-                "--quiet",
-            ][..],
-            &region,
-        ]
-        .concat(),
+        &[&["compute", "routers", "nats", "delete", "default-x-ray-nat", "--router", router, "--quiet"][..], &region].concat(),
     )
     .ok();
     assert!(emu.nat(router, "default-x-ray-nat").is_none());
-    gcloud(
-        &emu,
-        &[
-            &["compute", "routers", "delete", router, "--quiet"][..],
-            &region,
-        ]
-        .concat(),
-    )
-    .ok();
+    gcloud(&emu, &[&["compute", "routers", "delete", router, "--quiet"][..], &region].concat()).ok();
     assert!(emu.routers().is_empty());
-    let gone = gcloud(
-        &emu,
-        &[&["compute", "routers", "describe", router][..], &region].concat(),
-    )
-    .failed();
+    let gone = gcloud(&emu, &[&["compute", "routers", "describe", router][..], &region].concat()).failed();
     assert!(gone.stderr.contains("was not found"), "{}", gone.stderr);
 }
 
@@ -979,31 +491,14 @@ fn compute_router_and_nat() {
 fn an_injected_fault_fails_once_and_the_retry_succeeds() {
     let emu = start();
     emu.fail_once("POST", "*/serviceAccounts", 403);
-    let failed = gcloud(
-        &emu,
-        &["iam", "service-accounts", "create", "ray-autoscaler-sa-v1"],
-    )
-    .failed();
-    assert!(
-        failed.stderr.contains("PERMISSION_DENIED") || failed.stderr.contains("Injected fault"),
-        "{}",
-        failed.stderr
-    );
-    assert!(
-        emu.service_accounts().is_empty(),
-        "the failed request changed nothing"
-    );
+    let failed = gcloud(&emu, &["iam", "service-accounts", "create", "ray-autoscaler-sa-v1"]).failed();
+    assert!(failed.stderr.contains("PERMISSION_DENIED") || failed.stderr.contains("Injected fault"), "{}", failed.stderr);
+    assert!(emu.service_accounts().is_empty(), "the failed request changed nothing");
     assert!(emu.pending_faults().is_empty(), "the fault was spent");
 
-    gcloud(
-        &emu,
-        &["iam", "service-accounts", "create", "ray-autoscaler-sa-v1"],
-    )
-    .ok();
+    gcloud(&emu, &["iam", "service-accounts", "create", "ray-autoscaler-sa-v1"]).ok();
     assert_eq!(emu.service_accounts(), [sa("ray-autoscaler-sa-v1")]);
-    let creates: Vec<(u16, bool)> = emu
-        .requests()
-        .iter()
+    let creates: Vec<(u16, bool)> = emu.requests().iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/serviceAccounts"))
         .map(|r| (r.status, r.injected))
         .collect();
@@ -1011,14 +506,8 @@ fn an_injected_fault_fails_once_and_the_retry_succeeds() {
 
     // gcloud itself retries server errors: a single 503 goes unnoticed.
     emu.fail_once("GET", "*/serviceAccounts", 503);
-    gcloud(
-        &emu,
-        &["iam", "service-accounts", "list", "--format", "json"],
-    )
-    .ok();
-    let lists: Vec<u16> = emu
-        .requests()
-        .iter()
+    gcloud(&emu, &["iam", "service-accounts", "list", "--format", "json"]).ok();
+    let lists: Vec<u16> = emu.requests().iter()
         .filter(|r| r.method == "GET" && r.path.ends_with("/serviceAccounts"))
         .map(|r| r.status)
         .collect();
@@ -1028,41 +517,16 @@ fn an_injected_fault_fails_once_and_the_retry_succeeds() {
 #[test]
 fn other_projects_are_permission_denied_and_config_validates_zones() {
     let emu = start();
-    let denied = gcloud(
-        &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "list",
-            "--project",
-            "someone-else",
-        ],
-    )
-    .failed();
-    assert!(
-        denied
-            .stderr
-            .contains("Permission denied on resource project someone-else"),
-        "{}",
-        denied.stderr
-    );
+    let denied = gcloud(&emu, &["iam", "service-accounts", "list", "--project", "someone-else"]).failed();
+    assert!(denied.stderr.contains("Permission denied on resource project someone-else"), "{}", denied.stderr);
 
     gcloud(&emu, &["config", "set", "compute/zone", "europe-west4-b"]).ok();
-    let config =
-        std::fs::read_to_string(emu.config_dir().join("configurations/config_kas")).unwrap();
+    let config = std::fs::read_to_string(emu.config_dir().join("configurations/config_kas")).unwrap();
     assert!(config.contains("zone = europe-west4-b"), "{config}");
-    assert!(
-        emu.requests()
-            .iter()
-            .any(|r| r.path.ends_with("/zones/europe-west4-b"))
-    );
+    assert!(emu.requests().iter().any(|r| r.path.ends_with("/zones/europe-west4-b")));
     assert!(emu.mutating_requests().is_empty());
     // Every API call was made with the human account's token.
-    assert!(
-        emu.api_requests()
-            .iter()
-            .all(|r| r.principal.as_deref() == Some(HUMAN) || r.status == 403)
-    );
+    assert!(emu.api_requests().iter().all(|r| r.principal.as_deref() == Some(HUMAN) || r.status == 403));
 }
 
 #[test]
@@ -1095,12 +559,7 @@ fn the_kas_emulator_binary_points_a_shell_at_itself() {
         .unwrap();
     let mut exports = String::new();
     // Returns at end of file: the emulator closed its standard output.
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut exports)
-        .unwrap();
+    child.stdout.take().unwrap().read_to_string(&mut exports).unwrap();
     let vars: Vec<(String, String)> = exports
         .lines()
         .filter_map(|l| l.strip_prefix("export "))
@@ -1108,11 +567,7 @@ fn the_kas_emulator_binary_points_a_shell_at_itself() {
         .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
         .collect();
     let get = |key: &str| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    assert_eq!(
-        get("KAS_EMULATOR_PID"),
-        Some(child.id().to_string()),
-        "{exports}"
-    );
+    assert_eq!(get("KAS_EMULATOR_PID"), Some(child.id().to_string()), "{exports}");
     let config = get("CLOUDSDK_CONFIG").expect("CLOUDSDK_CONFIG exported");
 
     let mut cmd = Command::new("bash");
@@ -1132,18 +587,9 @@ fn the_kas_emulator_binary_points_a_shell_at_itself() {
     let home = std::path::Path::new(&config).parent().unwrap();
     let _ = std::fs::remove_dir_all(home);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
-        stdout
-            .lines()
-            .next()
-            .unwrap()
-            .split('\t')
-            .collect::<Vec<_>>(),
+        stdout.lines().next().unwrap().split('\t').collect::<Vec<_>>(),
         [PROJECT, ZONE, HUMAN]
     );
     assert_eq!(stdout.lines().skip(1).collect::<String>().trim(), "[]");
@@ -1154,11 +600,7 @@ fn disabled_apis_are_refused_until_enabled() {
     let emu = start();
     emu.require_enabled_services(true);
     let refused = gcloud(&emu, &["container", "clusters", "list", "--zone", ZONE]).failed();
-    assert!(
-        refused.stderr.contains("has not been used in project"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("has not been used in project"), "{}", refused.stderr);
 
     gcloud(&emu, &["services", "enable", "container.googleapis.com"]).ok();
     gcloud(&emu, &["container", "clusters", "list", "--zone", ZONE]).ok();

@@ -381,9 +381,17 @@ fn exec_runs_on_the_head_pod_and_passes_its_exit_status_back() {
     let Some(w) = World::new() else { return };
     w.ray_up(&w.cluster_file("lab", &[]));
 
+    let calls_before = w.kubectl_argv().lines().count();
     let out = w.kas(&[".", "exec", "echo", "hi"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "hi\n");
+    let argv = w.kubectl_argv();
+    let calls: Vec<&str> = argv.lines().skip(calls_before).collect();
+    assert_eq!(
+        calls.len(),
+        3,
+        "one kubectl each: list the clusters, find the head, exec: {calls:?}"
+    );
 
     let out = w.kas(&[".", "exec", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7), "the command's own status");

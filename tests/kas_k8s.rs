@@ -522,6 +522,17 @@ fn a_local_port_taken_by_another_program_is_named() {
         "{err}"
     );
     assert!(w.record(taken).is_none(), "nothing is left behind");
+
+    // `. dash` says where its local port comes from.
+    let _dashboard = TcpListener::bind(("127.0.0.1", w.dashboard)).unwrap();
+    let out = w.kas(&[".", "dash"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("kas.ports.dashboard"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{} is already in use", w.dashboard)),
+        "{err}"
+    );
 }
 
 #[test]

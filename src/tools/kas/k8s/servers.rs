@@ -22,7 +22,9 @@ pub fn dash(kube: &Kube, stop: bool) -> Result<u8> {
     }
     let local = kube.cfg.ports.dashboard;
     let (cluster, _) = kube.prepare()?;
-    forward::start(kube, &cluster, DASHBOARD_PORT, local)?;
+    forward::start(kube, &cluster, DASHBOARD_PORT, local).with_context(|| {
+        format!("the dashboard's local port is kas.ports.dashboard ({local}) in kas.yaml")
+    })?;
     open_when_answering(kube, local, &format!("http://127.0.0.1:{local}"))
         .context("the Ray dashboard")?;
     Ok(0)
@@ -84,7 +86,12 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
             out.stdout.trim()
         );
     };
-    forward::start(kube, &cluster, server.port, server.host_port)?;
+    forward::start(kube, &cluster, server.port, server.host_port).with_context(|| {
+        format!(
+            "the local port of {} is set in kas.yaml (kas.ports), now {}",
+            server.name, server.host_port
+        )
+    })?;
     open_when_answering(kube, server.host_port, &url)?;
     Ok(0)
 }

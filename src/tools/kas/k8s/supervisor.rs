@@ -142,11 +142,15 @@ fn run(spec_json: &str) -> Result<()> {
 }
 
 /// The Ready head pod, once there is one; `None` when the cluster is gone.
+/// While the API server does not answer (a laptop asleep, a VPN down),
+/// it is asked less and less often, up to every 30 seconds.
 fn wait_for_head(kube: &Kube, cluster: &Cluster, poll: Duration) -> Result<Option<String>> {
     let mut said = false;
+    let mut errors = 0u32;
     loop {
         match head::head_pods(kube, cluster) {
             Ok(pods) => {
+                errors = 0;
                 if let Some(pod) = pods.iter().find(|p| p.is_ready()) {
                     return Ok(Some(pod.metadata.name.clone()));
                 }
@@ -158,10 +162,19 @@ fn wait_for_head(kube: &Kube, cluster: &Cluster, poll: Duration) -> Result<Optio
                     return Ok(None);
                 }
             }
-            Err(e) => say(&format!("could not list the head pods: {e:#}")),
+            Err(e) => {
+                errors += 1;
+                say(&format!("could not list the head pods: {e:#}"));
+            }
         }
-        std::thread::sleep(poll);
+        std::thread::sleep(backoff(poll, errors));
     }
+}
+
+/// `poll`, doubled for each failure in a row, at most 30 seconds.
+fn backoff(poll: Duration, errors: u32) -> Duration {
+    let factor = 1u32 << errors.min(10);
+    (poll * factor).min(Duration::from_secs(30)).max(poll)
 }
 
 /// Runs `kubectl port-forward` until it ends. It is told to end with this
@@ -194,6 +207,15 @@ fn port_forward(kubectl: &std::path::Path, args: &[String]) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn failures_slow_the_polling_down_to_30_seconds() {
+        use std::time::Duration;
+        let poll = Duration::from_secs(1);
+        assert_eq!(super::backoff(poll, 0), poll);
+        assert_eq!(super::backoff(poll, 3), Duration::from_secs(8));
+        assert_eq!(super::backoff(poll, 50), Duration::from_secs(30));
+    }
+
     #[test]
     fn clock_shows_utc_time_of_day() {
         assert_eq!(super::clock(86_400 + 3 * 3600 + 4 * 60 + 5), "03:04:05");

@@ -918,3 +918,99 @@ fn jlab_and_tboard_start_on_the_head_pod_and_open_their_urls() {
     assert_eq!(w.kas(&["kfwd", "--all", "-"]).status.code(), Some(0));
     assert!(w.record(lab_port).is_none() && w.record(board_port).is_none());
 }
+
+/// Runs `kubectl kas ARGS` on a terminal (util-linux `script` makes one),
+/// typing `typed`; returns what the terminal showed and the exit status.
+fn on_a_terminal(w: &World, args: &[&str], env: &[(&str, &str)], typed: &str) -> (String, i32) {
+    let line = std::iter::once(env!("CARGO_BIN_EXE_kubectl-kas"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = w.command("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The terminal keeps what is typed until kas reads it; the pipe stays
+    // open until the end, as a person's keyboard does.
+    stdin.write_all(typed.as_bytes()).unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let out = match rx.recv_timeout(COMMAND_DEADLINE) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // SAFETY: the child this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("`{line}` on a terminal did not finish");
+        }
+    };
+    drop(stdin);
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    eprintln!(
+        "$ (terminal) kubectl kas {} -> {:?}\n{shown}",
+        args.join(" "),
+        out.status.code()
+    );
+    (shown, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn on_a_terminal_kas_asks_which_cluster_and_whether_to_replace_the_secret() {
+    if which::which("script").is_err() {
+        let message = "this test needs `script` (util-linux; Debian: bsdutils) for a terminal";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("skipped: {message}");
+        return;
+    }
+    let Some(w) = World::new() else { return };
+    w.ray_up(&w.cluster_file("alpha", &[]));
+    w.ray_up(&w.cluster_file("beta", &[]));
+    let (shown, code) = on_a_terminal(&w, &[".", "exec", "echo", "hi"], &[], "2\n");
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("1) alpha") && shown.contains("2) beta"),
+        "{shown}"
+    );
+    assert!(shown.contains("hi"), "{shown}");
+    let beta = w.head_pod("beta");
+    let argv = w.kubectl_argv();
+    assert!(
+        argv.contains(&format!("exec -i -t {beta} --namespace=default -- echo hi")),
+        "on a terminal: -i -t\n{argv}"
+    );
+
+    // A secret with another key: asked, and replaced on `y`.
+    let old = "wandb-key-old-0000";
+    let new = "wandb-key-new-1111";
+    let out = w.kas_with(
+        &["--cluster", "alpha", ".", "exec", "true"],
+        &[("WANDB_API_KEY", old)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (shown, code) = on_a_terminal(
+        &w,
+        &["--cluster", "alpha", ".", "exec", "true"],
+        &[("WANDB_API_KEY", new)],
+        "y\n",
+    );
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Replace it with WANDB_API_KEY"), "{shown}");
+    assert!(
+        !shown.contains(new) && !shown.contains(old),
+        "a key was shown: {shown}"
+    );
+    let secret = w.emu.get("", "secrets", "default", "wandb-secret").unwrap();
+    let stored = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
+        secret["data"]["WANDB_API_KEY"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored, new.as_bytes());
+}

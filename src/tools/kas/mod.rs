@@ -8,7 +8,7 @@ mod browser;
 mod docker;
 mod dockerfile;
 mod interrupt;
-pub mod k8s;
+mod k8s;
 mod manifest;
 mod project;
 mod push;

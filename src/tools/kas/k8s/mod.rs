@@ -18,8 +18,9 @@ use crate::kubectl::{Kubectl, Ns, Target};
 use super::args::{Command, Kfwd};
 use super::project::Stdin;
 
-pub use head::Cluster;
 pub use supervisor::supervise;
+
+use head::Cluster;
 
 /// What the user said about where to act.
 #[derive(Clone, Debug, Default)]

@@ -325,6 +325,27 @@ pub struct Kas {
     pub shell: String,
     /// How long `jlab` and `tboard` wait for the server's URL, in seconds.
     pub server_wait_seconds: u32,
+    /// Kubernetes mode (`kubectl kas . ...`, `kfwd`).
+    pub kubernetes: KasKubernetes,
+}
+
+/// Waits in Kubernetes mode.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KasKubernetes {
+    /// How long to wait for the head pod to be Ready, in seconds.
+    pub head_wait_seconds: u32,
+    /// How long `kfwd` waits for the local port to answer, in seconds.
+    pub forward_wait_seconds: u32,
+}
+
+impl Default for KasKubernetes {
+    fn default() -> Self {
+        KasKubernetes {
+            head_wait_seconds: 600,
+            forward_wait_seconds: 60,
+        }
+    }
 }
 
 impl Default for Kas {
@@ -342,6 +363,7 @@ impl Default for Kas {
             mounts: Vec::new(),
             shell: "bash".into(),
             server_wait_seconds: 120,
+            kubernetes: KasKubernetes::default(),
         }
     }
 }

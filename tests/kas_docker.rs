@@ -864,24 +864,46 @@ fn jlab_tboard_and_dash_open_their_urls() {
     );
 }
 
+/// Kubernetes mode itself is tested in kas_k8s.rs; here, that it does not
+/// fall back to Docker and fails clearly without a cluster.
 #[test]
-fn kubernetes_mode_is_refused_clearly() {
+fn kubernetes_mode_without_a_cluster_fails_clearly() {
     let fx_dir = tempfile::tempdir().unwrap();
-    for args in [
-        &[".", "exec", "echo", "hi"][..],
-        &["kfwd", "8265", "-"],
-        &["--k8s", "dash"],
-    ] {
-        let out = Command::new(KAS)
+    // A cluster on a port where nothing listens.
+    let kubeconfig = fx_dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1\n\
+         users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n\
+         current-context: x\n",
+    )
+    .unwrap();
+    let kas = |args: &[&str]| {
+        Command::new(KAS)
             .args(args)
             .current_dir(fx_dir.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECACHEDIR", fx_dir.path().join("cache"))
+            .env("XDG_STATE_HOME", fx_dir.path().join("state"))
             .stdin(Stdio::null())
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    // Without kubectl on PATH, that is the clear error instead.
+    for args in [&[".", "exec", "echo", "hi"][..], &["--k8s", "dash"]] {
+        let out = kas(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
-        assert!(stderr.contains("Kubernetes mode"), "{stderr}");
+        assert!(
+            stderr.contains("kubectl get rayclusters.ray.io")
+                || stderr.contains("`kubectl` was not found on PATH"),
+            "{stderr}"
+        );
     }
+    let out = kas(&["kfwd", "8265", "-"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("no forward of port 8265"), "{stderr}");
     let out = Command::new(KAS).arg("biuld").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command `biuld`"));

@@ -279,3 +279,147 @@ fn build_clears_the_context() {
     );
     insta::assert_snapshot!(plan);
 }
+
+// Kubernetes mode: the answers kubectl gives about RayClusters, pods and
+// secrets (the fields kas reads, as `kubectl get -o json` prints them).
+
+const ONE_CLUSTER: &str =
+    r#"{"kind": "List", "items": [{"metadata": {"name": "lab", "namespace": "team"}}]}"#;
+const TWO_CLUSTERS: &str = r#"{"kind": "List", "items": [
+  {"metadata": {"name": "alpha", "namespace": "default"}},
+  {"metadata": {"name": "beta", "namespace": "default"}}]}"#;
+const READY_HEAD: &str = r#"{"kind": "List", "items": [{"metadata": {"name": "lab-head-x7k2p",
+  "namespace": "team", "labels": {"ray.io/cluster": "lab", "ray.io/node-type": "head"}},
+  "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}]}"#;
+/// `wandb-secret` holding `b2xkLWtleQ==` (`old-key`).
+const OLD_SECRET: &str = r#"{"metadata": {"name": "wandb-secret"}, "type": "Opaque",
+  "data": {"WANDB_API_KEY": "b2xkLWtleQ=="}}"#;
+
+fn kube_case() -> Case {
+    Case::new()
+        .answer("kubectl get rayclusters.ray.io", Output::ok(ONE_CLUSTER))
+        .answer("kubectl get pods --selector=", Output::ok(READY_HEAD))
+}
+
+fn secret_missing() -> Output {
+    Output::failed(
+        1,
+        "Error from server (NotFound): secrets \"wandb-secret\" not found\n",
+    )
+}
+
+#[test]
+fn k8s_exec_on_a_terminal_creates_the_wandb_secret_and_restarts_the_pods() {
+    let plan = kube_case()
+        .stdin(Stdin::Terminal)
+        .env("WANDB_API_KEY", "never-in-a-line")
+        .answer("kubectl get secrets wandb-secret", secret_missing())
+        .plan("--kubeconfig /k/config --context lab-ctx -n team . exec ray status");
+    assert!(!plan.contains("never-in-a-line"), "{plan}");
+    insta::assert_snapshot!(plan);
+}
+
+#[test]
+fn k8s_a_differing_wandb_secret_is_replaced_only_with_yes() {
+    let case = kube_case()
+        .env("WANDB_API_KEY", "new-key")
+        .answer("kubectl get secrets wandb-secret", Output::ok(OLD_SECRET));
+    let kept = case.plan(". exec true");
+    assert!(
+        kept.contains("warning: the secret wandb-secret in namespace team holds another W&B key"),
+        "{kept}"
+    );
+    assert!(kept.contains("pass --yes"), "{kept}");
+    assert!(!kept.contains("kubectl replace"), "{kept}");
+    let replaced = case.plan("--yes . exec true");
+    insta::assert_snapshot!(replaced);
+    // The same key: nothing to do.
+    let same = kube_case()
+        .env("WANDB_API_KEY", "old-key")
+        .answer("kubectl get secrets wandb-secret", Output::ok(OLD_SECRET))
+        .plan(". exec true");
+    assert!(
+        !same.contains("kubectl replace") && !same.contains("delete pods"),
+        "{same}"
+    );
+}
+
+#[test]
+fn k8s_several_clusters_without_a_terminal_are_listed() {
+    let plan = Case::new()
+        .answer("kubectl get rayclusters.ray.io", Output::ok(TWO_CLUSTERS))
+        .plan(". shell");
+    insta::assert_snapshot!(plan);
+}
+
+#[test]
+fn k8s_no_kuberay_says_how_to_get_it() {
+    let plan = Case::new()
+        .answer(
+            "kubectl get rayclusters.ray.io",
+            Output::failed(
+                1,
+                "error: the server doesn't have a resource type \"rayclusters\"\n",
+            ),
+        )
+        .plan("--k8s exec");
+    assert!(
+        plan.contains("kubectl ray + yaml/k8s/local-cpu-only.yaml"),
+        "{plan}"
+    );
+    assert!(plan.ends_with("exit 3\n"), "{plan}");
+}
+
+/// A local port free now, shown as `$LOCAL` in the plan.
+fn free_local_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn k8s_kfwd_starts_a_supervisor() {
+    let local = free_local_port();
+    let plan = kube_case()
+        .plan(&format!("kfwd 8265 {local}"))
+        .replace(&local.to_string(), "$LOCAL");
+    insta::assert_snapshot!(plan);
+}
+
+#[test]
+fn k8s_jlab_starts_the_server_and_forwards_its_port() {
+    let local = free_local_port();
+    let plan = kube_case()
+        .config(&format!("kas:\n  ports:\n    jupyterlab: {local}\n"))
+        .plan(". jlab")
+        .replace(&local.to_string(), "$LOCAL");
+    insta::assert_snapshot!(plan);
+}
+
+#[test]
+fn k8s_dash_stop_and_kfwd_without_forwards_change_nothing() {
+    let plan = Case::new().plan(". dash -");
+    assert_eq!(
+        plan,
+        "$ kubectl kas --dry-run . dash -\n> no forward of port 8265\nexit 0\n"
+    );
+    let plan = Case::new().plan("kfwd");
+    assert_eq!(
+        plan,
+        "$ kubectl kas --dry-run kfwd\n> no port-forwards\nexit 0\n"
+    );
+    let plan = Case::new().plan("kfwd --all -");
+    assert_eq!(
+        plan,
+        "$ kubectl kas --dry-run kfwd --all -\n> no port-forwards\nexit 0\n"
+    );
+}
+
+#[test]
+fn k8s_build_push_and_run_are_docker_only() {
+    let plan = Case::new().plan(". build");
+    assert!(plan.contains("leave out `.`"), "{plan}");
+    assert!(plan.ends_with("exit 3\n"), "{plan}");
+}

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use crate::cli::Common;
+use crate::kubectl::Target;
 
 pub const COMMANDS: &str = "\
 Commands (Docker mode):
@@ -24,14 +25,26 @@ Commands (Docker mode):
   tboard                             TensorBoard over HOME/ray_results, opened in the browser
   dash                               open the Ray dashboard
 
-Kubernetes mode (`kubectl kas . COMMAND`, `--k8s`, `kfwd PORT [-|LOCAL]`) is not
-supported by this version yet.
+Kubernetes mode (`kubectl kas . COMMAND`, or --k8s), on the head pod of a RayCluster:
+  . exec [CMD...]                    run CMD (default: the shell) on the head pod
+  . shell                            a shell on the head pod
+  . dash [-]                         forward the dashboard's port and open it; `-` stops that
+  . jlab                             JupyterLab on the head pod, forwarded and opened
+  . tboard                           TensorBoard on the head pod, forwarded and opened
+  kfwd PORT [LOCAL]                  keep 127.0.0.1:LOCAL (default PORT) forwarded to the
+                                     head pod's PORT, across head pod restarts
+  kfwd PORT -                        stop that forward
+  kfwd                               list the forwards (and forget dead ones)
+  kfwd - | kfwd --all -              stop every forward
+With WANDB_API_KEY set, the secret wandb-secret is kept holding it.
 
 Examples:
   kubectl kas build --build-arg RAY_VERSION=2.60.0
   kubectl kas .dev run -d -- sleep infinity
   kubectl kas exec python -V
-  kubectl kas run -";
+  kubectl kas run -
+  kubectl kas --cluster gke-gpu-only . exec ray status
+  kubectl kas kfwd 8265 18265";
 
 #[derive(clap::Parser, Debug)]
 #[command(
@@ -55,6 +68,24 @@ pub struct Args {
     /// Kubernetes mode: act on the head pod of a Ray cluster (same as `.`)
     #[arg(long)]
     pub k8s: bool,
+    /// Kubernetes mode: the RayCluster to use when there are several
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Kubernetes mode: the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubernetes mode: the kubeconfig context to use
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Kubernetes mode: the namespace of the RayCluster
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Recreate wandb-secret without asking when it differs from WANDB_API_KEY
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// (internal) Run as the supervisor of a port-forward described by this JSON
+    #[arg(long, value_name = "JSON", hide = true)]
+    pub supervise_forward: Option<String>,
     /// [.FLAVOR] COMMAND [ARGS...]
     #[arg(
         value_name = "COMMAND",
@@ -72,6 +103,15 @@ impl Args {
             verbose: self.verbose,
             config: self.config.clone(),
             ..Common::default()
+        }
+    }
+
+    /// Where Kubernetes mode connects.
+    pub fn target(&self) -> Target {
+        Target {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
         }
     }
 }
@@ -101,7 +141,20 @@ pub enum Command {
     Dash {
         stop: bool,
     },
-    Kfwd(Vec<String>),
+    Kfwd(Kfwd),
+}
+
+/// What `kfwd` was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kfwd {
+    /// `kfwd`: list the forwards.
+    List,
+    /// `kfwd PORT [LOCAL]`.
+    Start { remote: u16, local: u16 },
+    /// `kfwd PORT -`.
+    Stop { port: u16 },
+    /// `kfwd -`, `kfwd --all -`.
+    StopAll,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,13 +214,43 @@ pub fn parse_words(words: &[String], k8s: bool) -> Result<Invocation> {
         },
         "kfwd" => {
             mode = Mode::Kubernetes;
-            Command::Kfwd(args)
+            Command::Kfwd(parse_kfwd(&args)?)
         }
         other => bail!(
             "unknown command `{other}`: expected one of build, push, run, exec, shell, jlab, tboard, dash, kfwd"
         ),
     };
     Ok(Invocation { mode, command })
+}
+
+fn parse_kfwd(args: &[String]) -> Result<Kfwd> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(match words.as_slice() {
+        [] => Kfwd::List,
+        ["-"] | ["--all", "-"] | ["-", "--all"] => Kfwd::StopAll,
+        [port] => Kfwd::Start {
+            remote: port_number(port)?,
+            local: port_number(port)?,
+        },
+        [port, "-"] => Kfwd::Stop {
+            port: port_number(port)?,
+        },
+        [port, local] => Kfwd::Start {
+            remote: port_number(port)?,
+            local: port_number(local)?,
+        },
+        _ => bail!(
+            "`kfwd` takes PORT [LOCAL], PORT -, - or nothing (got `{}`)",
+            words.join(" ")
+        ),
+    })
+}
+
+fn port_number(word: &str) -> Result<u16> {
+    match word.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => bail!("`{word}` is not a port number (1 to 65535)"),
+    }
 }
 
 /// A flavor becomes part of image and container names.
@@ -248,6 +331,35 @@ mod tests {
         assert!(err("push now").contains("takes no arguments"));
         assert!(err(".Dev run").contains("not a valid flavor"));
         assert!(err("dash 1").contains("only `-`"));
+        assert!(err("kfwd http").contains("not a port number"));
+        assert!(err("kfwd 0").contains("not a port number"));
+        assert!(err("kfwd 1 2 3").contains("takes PORT [LOCAL]"));
+    }
+
+    #[test]
+    fn kfwd_forms() {
+        let kfwd = |line: &str| match parse(line).command {
+            Command::Kfwd(k) => k,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(kfwd("kfwd"), Kfwd::List);
+        assert_eq!(kfwd("kfwd -"), Kfwd::StopAll);
+        assert_eq!(kfwd("kfwd --all -"), Kfwd::StopAll);
+        assert_eq!(
+            kfwd("kfwd 8265"),
+            Kfwd::Start {
+                remote: 8265,
+                local: 8265
+            }
+        );
+        assert_eq!(
+            kfwd("kfwd 8265 18265"),
+            Kfwd::Start {
+                remote: 8265,
+                local: 18265
+            }
+        );
+        assert_eq!(kfwd("kfwd 8265 -"), Kfwd::Stop { port: 8265 });
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! `kubectl kas`: build, run and push the project's container image, and
 //! open its servers. Installed as `kubectl-kas`, so kubectl finds it as a
-//! plugin. Docker mode lives here; Kubernetes mode (`.`, `--k8s`, `kfwd`)
-//! is parsed but not yet built.
+//! plugin. Docker mode works on the local engine; Kubernetes mode (`.`,
+//! `--k8s`, `kfwd`) on the head pod of a RayCluster ([`k8s`]).
 
 mod args;
 mod browser;
 mod docker;
 mod dockerfile;
 mod interrupt;
+mod k8s;
 mod manifest;
 mod project;
 mod push;
@@ -17,7 +18,7 @@ mod ssh_dir;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Parser;
 
 use crate::cli::{Common, Ctx, EXIT_ERROR, EXIT_USAGE};
@@ -50,6 +51,9 @@ pub fn drive(
             return if e.use_stderr() { EXIT_USAGE } else { 0 };
         }
     };
+    if let Some(spec) = &parsed.supervise_forward {
+        return k8s::supervise(spec);
+    }
     if parsed.words.is_empty() {
         let mut command = <args::Args as clap::CommandFactory>::command();
         eprintln!("{}", command.render_help());
@@ -71,7 +75,12 @@ pub fn drive(
             return EXIT_ERROR;
         }
     };
-    match run(&ctx, &invocation, stdin) {
+    let opts = k8s::Options {
+        target: parsed.target(),
+        cluster: parsed.cluster.clone(),
+        yes: parsed.yes,
+    };
+    match run(&ctx, &invocation, opts, stdin) {
         Ok(code) => code,
         Err(e) => {
             ctx.ui.error(&format!("{e:#}"));
@@ -80,13 +89,10 @@ pub fn drive(
     }
 }
 
-pub fn run(ctx: &Ctx, invocation: &Invocation, stdin: Stdin) -> Result<u8> {
+pub fn run(ctx: &Ctx, invocation: &Invocation, opts: k8s::Options, stdin: Stdin) -> Result<u8> {
     let flavor = match &invocation.mode {
         Mode::Docker { flavor } => flavor.as_deref(),
-        Mode::Kubernetes => bail!(
-            "Kubernetes mode (`kubectl kas . ...`, --k8s, kfwd) is not supported by this version of kubectl-kas yet; \
-             use Docker mode (`kubectl kas [.FLAVOR] COMMAND`), or kubectl exec / port-forward on the head pod"
-        ),
+        Mode::Kubernetes => return k8s::run(ctx, opts, &invocation.command, stdin),
     };
     let p = project::Project::new(ctx, flavor, stdin);
     match &invocation.command {

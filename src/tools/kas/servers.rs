@@ -10,14 +10,14 @@ use super::browser;
 use super::docker::{JUPYTERLAB_PORT, TENSORBOARD_PORT, ensure_running};
 use super::project::Project;
 
-struct Server {
+pub(super) struct Server {
     /// Shown to the user and used for the screen session and the log.
-    name: &'static str,
-    command: String,
+    pub name: &'static str,
+    pub command: String,
     /// The port it listens on inside the container.
-    port: u16,
+    pub port: u16,
     /// Where that port is published on 127.0.0.1.
-    host_port: u16,
+    pub host_port: u16,
 }
 
 pub fn jlab(p: &Project) -> Result<u8> {
@@ -95,7 +95,7 @@ fn serve(p: &Project, server: Server) -> Result<u8> {
 /// A shell script run in the container: start the server in a detached
 /// screen session unless one runs, then wait (bounded) until its output
 /// holds a URL for its port, and print every such URL.
-fn start_and_wait(server: &Server, wait_seconds: u32) -> String {
+pub(super) fn start_and_wait(server: &Server, wait_seconds: u32) -> String {
     let session = format!("kas-{}", server.name);
     let log = format!("/tmp/kas-{}.log", server.name);
     let inner = format!("{} 2>&1 | tee {log}", server.command);
@@ -127,7 +127,7 @@ exit 1
 
 /// The URL to open: the one on 127.0.0.1 if the server printed several,
 /// pointed at the host port that docker publishes.
-fn pick_url(printed: &str, host_port: u16) -> Option<String> {
+pub(super) fn pick_url(printed: &str, host_port: u16) -> Option<String> {
     let urls: Vec<&str> = printed
         .lines()
         .map(str::trim)

@@ -26,7 +26,7 @@ fn up_world() -> std::sync::Arc<World> {
     operator_present(&w);
     token(&w);
     secret_absent(&w, "pull");
-    w.on("kubectl apply --filename=-", ok("secret/pull created\n"));
+    w.on("kubectl create --filename=-", ok("secret/pull created\n"));
     w.on(
         "kubectl apply --filename=yaml/k8s/local-cpu-only.yaml",
         ok("raycluster.ray.io/local-cpu-only created\n"),
@@ -75,8 +75,8 @@ fn the_token_travels_on_stdin_only() {
     );
     let apply = ran
         .iter()
-        .find(|c| c.line == "kubectl apply --filename=- <<< ***")
-        .expect("the secret is applied from standard input, shown masked");
+        .find(|c| c.line == "kubectl create --filename=- <<< ***")
+        .expect("the secret is created from standard input, shown masked");
     let manifest: serde_json::Value =
         serde_json::from_slice(apply.stdin.as_ref().unwrap()).unwrap();
     assert_eq!(manifest["type"], "kubernetes.io/dockerconfigjson");

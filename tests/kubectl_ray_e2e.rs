@@ -251,7 +251,12 @@ fn the_pull_secret_holds_the_token_and_no_argument_does() {
         "{config}"
     );
     let argv = w.kubectl_argv();
-    assert!(argv.contains("apply --filename=-"), "{argv}");
+    assert!(argv.contains("create --filename=-"), "{argv}");
+    let annotations = secret["metadata"]["annotations"].to_string();
+    assert!(
+        !annotations.contains(TOKEN) && !annotations.contains(data),
+        "the token was copied into an annotation: {annotations}"
+    );
     assert!(
         !argv.contains(TOKEN),
         "a kubectl argument held the token:\n{argv}"

@@ -48,16 +48,24 @@ pub fn pieces<'a>(
             hosts.iter().cloned().collect::<Vec<_>>().join(", ")
         );
         let manifest = secret_manifest(&name, &wanted);
+        let exists = existing.is_some();
         pieces.push(Piece::new(label, same).create(move || {
             if wrong_type {
                 // The type of a secret cannot change in place.
                 ctx.run
                     .check(&kubectl.mutation(["delete", "secrets", name.as_str()], ns))?;
             }
-            let apply = kubectl
-                .mutation(["apply", "--filename=-"], ns)
+            // `create`/`replace`, not `apply`: apply would copy the whole
+            // secret, token included, into the last-applied annotation.
+            let verb = if exists && !wrong_type {
+                "replace"
+            } else {
+                "create"
+            };
+            let write = kubectl
+                .mutation([verb, "--filename=-"], ns)
                 .secret_stdin(manifest);
-            ctx.run.check(&apply)?;
+            ctx.run.check(&write)?;
             Ok(())
         }));
     }

@@ -28,3 +28,5 @@ mod gke_cluster;
 mod gke_nat;
 #[path = "gcp_tools/ray_service_account.rs"]
 mod ray_service_account;
+#[path = "gcp_tools/safety_valve.rs"]
+mod safety_valve;

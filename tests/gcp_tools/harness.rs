@@ -95,6 +95,11 @@ impl Cloud {
 
     /// Runs a tool in the project's folder, without a terminal.
     pub fn run(&self, tool: &str, args: &[&str]) -> Run {
+        self.run_with(tool, args, &[])
+    }
+
+    /// [`Cloud::run`] with extra environment variables.
+    pub fn run_with(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(bin(tool));
         cmd.args(args).current_dir(self.home.path());
         self.emu.apply_env(&mut cmd);
@@ -106,7 +111,8 @@ impl Cloud {
         cmd.env("PATH", path)
             .env("HOME", self.home.path())
             .env_remove("KAS_CONFIG")
-            .stdin(std::process::Stdio::null());
+            .stdin(std::process::Stdio::null())
+            .envs(vars.iter().copied());
         let out = cmd.output().expect("the tool runs");
         Run {
             code: out.status.code().unwrap_or(-1),

@@ -30,6 +30,8 @@ pub mod resourcemanager;
 pub mod serviceusage;
 pub mod setup;
 pub mod state;
+#[path = "../test_ca.rs"]
+pub mod test_ca;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

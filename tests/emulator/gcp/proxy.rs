@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 const SCRIPT: &str = include_str!("proxy.py");
 
@@ -26,7 +26,17 @@ impl Drop for Proxy {
 /// Makes `ca.pem` (what gcloud trusts) and a server certificate for
 /// Google's hosts in `dir`, then starts the proxy in front of `emulator_port`.
 pub fn start(dir: &Path, emulator_port: u16) -> Result<Proxy> {
-    make_certificates(dir)?;
+    super::test_ca::make(
+        dir,
+        "oauth2.googleapis.com",
+        &[
+            "DNS:oauth2.googleapis.com",
+            "DNS:*.googleapis.com",
+            "DNS:accounts.google.com",
+            "DNS:localhost",
+            "IP:127.0.0.1",
+        ],
+    )?;
     std::fs::write(dir.join("proxy.py"), SCRIPT)?;
     spawn(dir, emulator_port, false)
 }
@@ -58,97 +68,4 @@ fn spawn(dir: &Path, port: u16, tls_front: bool) -> Result<Proxy> {
         .parse()
         .with_context(|| format!("the emulator's proxy did not start (said {line:?})"))?;
     Ok(Proxy { child, port })
-}
-
-fn make_certificates(dir: &Path) -> Result<()> {
-    let ext = dir.join("server.ext");
-    std::fs::write(
-        &ext,
-        "subjectAltName=DNS:oauth2.googleapis.com,DNS:*.googleapis.com,DNS:accounts.google.com,\
-         DNS:localhost,IP:127.0.0.1\n\
-         basicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\n\
-         subjectKeyIdentifier=hash\n\
-         authorityKeyIdentifier=keyid,issuer\n",
-    )?;
-    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                &p("ca.key"),
-                "-out",
-                &p("ca.pem"),
-                "-days",
-                "3",
-                "-subj",
-                "/CN=kas-emulator test CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-                "-addext",
-                "subjectKeyIdentifier=hash",
-            ],
-        ]
-        .concat(),
-    )?;
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                &p("server.key"),
-                "-out",
-                &p("server.csr"),
-                "-subj",
-                "/CN=oauth2.googleapis.com",
-            ],
-        ]
-        .concat(),
-    )?;
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("server.csr"),
-        "-CA",
-        &p("ca.pem"),
-        "-CAkey",
-        &p("ca.key"),
-        "-CAcreateserial",
-        "-out",
-        &p("server.pem"),
-        "-days",
-        "3",
-        "-extfile",
-        &p("server.ext"),
-    ])?;
-    Ok(())
-}
-
-fn openssl(args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .context("cannot run `openssl`; install it (Debian: openssl)")?;
-    if !out.status.success() {
-        bail!(
-            "openssl {} failed: {}",
-            args[0],
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
 }

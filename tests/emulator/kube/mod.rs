@@ -33,6 +33,8 @@ mod select;
 mod spdy;
 mod store;
 mod table;
+#[path = "../test_ca.rs"]
+mod test_ca;
 mod tls;
 mod util;
 mod watch;

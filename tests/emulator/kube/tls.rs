@@ -27,7 +27,7 @@ impl Drop for Relay {
 }
 
 pub fn start(dir: &Path, emulator_port: u16) -> Result<Relay> {
-    make_certificates(dir)?;
+    super::test_ca::make(dir, "127.0.0.1", &["IP:127.0.0.1", "DNS:localhost"])?;
     let script = dir.join("tls_relay.py");
     std::fs::write(&script, SCRIPT)?;
     let mut child = Command::new("python3")
@@ -51,84 +51,4 @@ pub fn start(dir: &Path, emulator_port: u16) -> Result<Relay> {
         port,
         ca_pem,
     })
-}
-
-fn make_certificates(dir: &Path) -> Result<()> {
-    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    )?;
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                &p("ca.key"),
-                "-out",
-                &p("ca.pem"),
-                "-days",
-                "3",
-                "-subj",
-                "/CN=kas emulator test CA",
-            ],
-        ]
-        .concat(),
-    )?;
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                &p("server.key"),
-                "-out",
-                &p("server.csr"),
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-    )?;
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("server.csr"),
-        "-CA",
-        &p("ca.pem"),
-        "-CAkey",
-        &p("ca.key"),
-        "-CAcreateserial",
-        "-out",
-        &p("server.pem"),
-        "-days",
-        "3",
-        "-extfile",
-        &p("server.ext"),
-    ])
-}
-
-fn openssl(args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .context("cannot run `openssl` to make the emulator's certificates; install openssl")?;
-    if !out.status.success() {
-        bail!(
-            "openssl {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
 }

@@ -111,6 +111,21 @@ impl Admin<'_> {
         )
     }
 
+    /// Activates a gcloud configuration, creating it when missing
+    /// (`create` activates too).
+    fn activate_configuration(&self, name: &str) -> Result<()> {
+        let verb = if self.ctx.gcloud.configuration_exists(name) {
+            "activate"
+        } else {
+            "create"
+        };
+        // The logged-in accounts stay the same: the cache of them stays too.
+        self.ctx
+            .run
+            .check(&gcloud::change(["config", "configurations", verb, name]))?;
+        Ok(())
+    }
+
     fn human_account_in_use(&self) -> Result<bool> {
         let accounts = self.accounts()?;
         let current = self.alias_props().get("core/account").cloned();
@@ -196,20 +211,8 @@ fn up(a: &Admin) -> Result<Outcome> {
         ("compute/zone", g.zone.as_str()),
     ];
     let pieces = vec![
-        Piece::new(format!("active gcloud configuration {}", a.alias), active).create(|| {
-            let verb = if ctx.gcloud.configuration_exists(&a.alias) {
-                "activate"
-            } else {
-                "create"
-            };
-            ctx.run.check(&gcloud::change([
-                "config",
-                "configurations",
-                verb,
-                &a.alias,
-            ]))?;
-            Ok(())
-        }),
+        Piece::new(format!("active gcloud configuration {}", a.alias), active)
+            .create(|| a.activate_configuration(&a.alias)),
         Piece::probed(format!("project {} in {}", g.project, a.alias), || {
             Ok(a.alias_props().get("core/project").map(String::as_str) == Some(g.project.as_str()))
         })
@@ -429,15 +432,7 @@ fn down(a: &Admin, configured: bool) -> Result<Outcome> {
         if ctx.gcloud.active != a.alias {
             step(
                 &format!("activating gcloud configuration {}", a.alias),
-                &|| {
-                    ctx.run.check(&gcloud::change([
-                        "config",
-                        "configurations",
-                        "activate",
-                        &a.alias,
-                    ]))?;
-                    Ok(())
-                },
+                &|| a.activate_configuration(&a.alias),
             )?;
         }
         step("using a person's account", &|| a.use_human_account())?;
@@ -483,18 +478,7 @@ fn down(a: &Admin, configured: bool) -> Result<Outcome> {
             Ok(())
         })?;
         step("activating gcloud configuration default", &|| {
-            let verb = if ctx.gcloud.configuration_exists("default") {
-                "activate"
-            } else {
-                "create"
-            };
-            ctx.run.check(&gcloud::change([
-                "config",
-                "configurations",
-                verb,
-                "default",
-            ]))?;
-            Ok(())
+            a.activate_configuration("default")
         })?;
         step(
             &format!("deleting gcloud configuration {}", a.alias),

@@ -199,7 +199,16 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         let names = [self.image.clone(), format!("{}.dev", self.image)];
         let _ = docker(&[&["rm", "--force"][..], &[&names[0], &names[1]]].concat());
-        let _ = docker(&[&["image", "rm", "--force"][..], &[&names[0], &names[1]]].concat());
+        // `--no-prune`: the untagged parent layers are the build cache that
+        // other tests' builds, running at the same time, are standing on;
+        // pruning them fails those builds with "unknown parent image ID".
+        let _ = docker(
+            &[
+                &["image", "rm", "--force", "--no-prune"][..],
+                &[&names[0], &names[1]],
+            ]
+            .concat(),
+        );
     }
 }
 

@@ -56,6 +56,23 @@ fn gcloud(emu: &GcpEmulator, args: &[&str]) -> Run {
     }
 }
 
+/// `gcloud iam service-accounts keys create KEY_FILE --iam-account EMAIL`.
+fn create_key(emu: &GcpEmulator, email: &str, key_file: &std::path::Path) -> Run {
+    let path = key_file.to_str().unwrap();
+    gcloud(
+        emu,
+        &[
+            "iam",
+            "service-accounts",
+            "keys",
+            "create",
+            path,
+            "--iam-account",
+            email,
+        ],
+    )
+}
+
 fn start() -> GcpEmulator {
     GcpEmulator::start().expect("starting the GCP emulator")
 }
@@ -201,19 +218,7 @@ fn service_accounts_keys_and_offline_activation() {
 
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key.json");
-    gcloud(
-        &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "keys",
-            "create",
-            key_file.to_str().unwrap(),
-            "--iam-account",
-            &email,
-        ],
-    )
-    .ok();
+    create_key(&emu, &email, &key_file).ok();
     let key: Value = serde_json::from_slice(&std::fs::read(&key_file).unwrap()).unwrap();
     assert_eq!(key["type"], "service_account");
     assert_eq!(key["client_email"], email.as_str());
@@ -279,19 +284,7 @@ fn a_forged_key_gets_no_token() {
     let email = emu.add_service_account("forged-sa", "");
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key.json");
-    gcloud(
-        &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "keys",
-            "create",
-            key_file.to_str().unwrap(),
-            "--iam-account",
-            &email,
-        ],
-    )
-    .ok();
+    create_key(&emu, &email, &key_file).ok();
     // Same key id, another private key: the signature no longer verifies.
     let mut key: Value = serde_json::from_slice(&std::fs::read(&key_file).unwrap()).unwrap();
     let (other, _) = emulator::gcp::crypto::rsa_key_pair().unwrap();
@@ -1240,19 +1233,7 @@ fn an_eleventh_key_is_refused() {
     }
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key.json");
-    let run = gcloud(
-        &emu,
-        &[
-            "iam",
-            "service-accounts",
-            "keys",
-            "create",
-            key_file.to_str().unwrap(),
-            "--iam-account",
-            &email,
-        ],
-    )
-    .failed();
+    let run = create_key(&emu, &email, &key_file).failed();
     assert!(
         run.stderr.contains("Precondition check failed"),
         "{}",

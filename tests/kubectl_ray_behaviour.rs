@@ -242,6 +242,15 @@ fn a_failed_helm_install_is_reported_and_a_rerun_upgrades() {
     assert_eq!(r.code, 0, "{:#?}", r.ui);
 }
 
+/// The helm commands a run sent, in order.
+fn helm_lines(r: &Run) -> Vec<String> {
+    r.world
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("helm "))
+        .collect()
+}
+
 #[test]
 fn an_interrupted_install_is_removed_and_redone() {
     let w = World::new();
@@ -251,12 +260,7 @@ fn an_interrupted_install_is_removed_and_redone() {
     w.on(HELM_LIST, ok(&release("deployed")));
     let r = run(w, &["++"]);
     assert_eq!(r.code, 0, "{:#?}", r.ui);
-    let helm: Vec<String> = r
-        .world
-        .lines()
-        .into_iter()
-        .filter(|l| l.starts_with("helm "))
-        .collect();
+    let helm = helm_lines(&r);
     assert!(
         helm[1].starts_with("helm uninstall kuberay-operator --wait"),
         "{helm:#?}"
@@ -281,12 +285,7 @@ fn an_interrupted_upgrade_is_rolled_back_then_redone() {
     w.on(HELM_LIST, ok(&release("deployed")));
     let r = run(w, &["++"]);
     assert_eq!(r.code, 0, "{:#?}", r.ui);
-    let helm: Vec<String> = r
-        .world
-        .lines()
-        .into_iter()
-        .filter(|l| l.starts_with("helm "))
-        .collect();
+    let helm = helm_lines(&r);
     assert!(
         helm[1].starts_with("helm rollback kuberay-operator --wait"),
         "{helm:#?}"

@@ -69,19 +69,7 @@ fn a_finalizer_holds_deletion_until_patched_away() {
 fn deleting_a_namespace_cascades() {
     let Some(emu) = start() else { return };
     kubectl(&emu, &["apply", "-f", "tests/fixtures/kube/basics.yaml"]);
-    kubectl(
-        &emu,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "pod",
-            "-l",
-            "app=web",
-            "-n",
-            "demo",
-            "--timeout=20s",
-        ],
-    );
+    wait_in_demo(&emu, &["--for=condition=Ready", "pod", "-l", "app=web"]);
     kubectl(&emu, &["create", "configmap", "keep", "-n", "demo"]);
     kubectl(
         &emu,
@@ -139,17 +127,7 @@ fn deleting_a_namespace_cascades() {
 fn cascading_deletion_foreground_and_orphan() {
     let Some(emu) = start() else { return };
     kubectl(&emu, &["apply", "-f", "tests/fixtures/kube/basics.yaml"]);
-    kubectl(
-        &emu,
-        &[
-            "wait",
-            "--for=condition=Available",
-            "deployment/web",
-            "-n",
-            "demo",
-            "--timeout=20s",
-        ],
-    );
+    wait_in_demo(&emu, &["--for=condition=Available", "deployment/web"]);
     kubectl(
         &emu,
         &[
@@ -172,17 +150,7 @@ fn cascading_deletion_foreground_and_orphan() {
     assert_eq!(delete.path, "/apis/apps/v1/namespaces/demo/deployments/web");
 
     kubectl(&emu, &["apply", "-f", "tests/fixtures/kube/basics.yaml"]);
-    kubectl(
-        &emu,
-        &[
-            "wait",
-            "--for=condition=Available",
-            "deployment/web",
-            "-n",
-            "demo",
-            "--timeout=20s",
-        ],
-    );
+    wait_in_demo(&emu, &["--for=condition=Available", "deployment/web"]);
     kubectl(
         &emu,
         &[

@@ -15,30 +15,8 @@ fn apply_get_selectors_and_wait_with_kubectl() {
     assert!(applied.contains("deployment.apps/web created"), "{applied}");
     assert!(applied.contains("secret/creds created"), "{applied}");
 
-    kubectl(
-        &emu,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "pod",
-            "-l",
-            "app=web",
-            "-n",
-            "demo",
-            "--timeout=20s",
-        ],
-    );
-    kubectl(
-        &emu,
-        &[
-            "wait",
-            "--for=condition=Available",
-            "deployment/web",
-            "-n",
-            "demo",
-            "--timeout=20s",
-        ],
-    );
+    wait_in_demo(&emu, &["--for=condition=Ready", "pod", "-l", "app=web"]);
+    wait_in_demo(&emu, &["--for=condition=Available", "deployment/web"]);
     let deploy = kubectl_json(&emu, &["get", "deployment", "web", "-n", "demo"]);
     assert_eq!(deploy["status"]["availableReplicas"], 2);
     assert_eq!(
@@ -317,17 +295,7 @@ fn resource_versions_generate_name_and_the_status_subresource() {
 
     // Status is written only through /status; the main resource keeps it.
     kubectl(&emu, &["apply", "-f", "tests/fixtures/kube/basics.yaml"]);
-    kubectl(
-        &emu,
-        &[
-            "wait",
-            "--for=condition=Available",
-            "deployment/web",
-            "-n",
-            "demo",
-            "--timeout=20s",
-        ],
-    );
+    wait_in_demo(&emu, &["--for=condition=Available", "deployment/web"]);
     let ignored = r#"{"status":{"replicas":7}}"#;
     kubectl(
         &emu,

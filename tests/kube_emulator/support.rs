@@ -95,6 +95,15 @@ pub fn kubectl(emu: &KubeEmulator, args: &[&str]) -> String {
     ok(emu.kubectl().args(args))
 }
 
+/// `kubectl wait WHAT... -n demo --timeout=20s` (the basics fixture's
+/// namespace), bounded like every wait here.
+pub fn wait_in_demo(emu: &KubeEmulator, what: &[&str]) -> String {
+    let mut args = vec!["wait"];
+    args.extend_from_slice(what);
+    args.extend(["-n", "demo", "--timeout=20s"]);
+    kubectl(emu, &args)
+}
+
 pub fn kubectl_json(emu: &KubeEmulator, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.extend(["-o", "json"]);

@@ -233,7 +233,7 @@ impl Ctx {
                 Ok(Outcome::Present(present))
             }
             Op::Up => {
-                converge::up_with(&self.ui, pieces, self.run.dry_run)?;
+                converge::up(&self.ui, pieces, self.run.dry_run)?;
                 Ok(Outcome::Present(true))
             }
             Op::Down => {
@@ -243,7 +243,7 @@ impl Ctx {
                     .map(|p| p.name.clone())
                     .collect();
                 self.confirm_deletion(&doomed)?;
-                converge::down_with(&self.ui, pieces, self.run.dry_run)?;
+                converge::down(&self.ui, pieces, self.run.dry_run)?;
                 Ok(Outcome::Gone(true))
             }
             other => bail!("{other:?} is not a converging operation"),

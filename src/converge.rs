@@ -47,16 +47,6 @@ impl<'a> Piece<'a> {
         }
     }
 
-    pub fn unknown(name: impl Into<String>, why: impl Into<String>) -> Piece<'a> {
-        Piece {
-            name: name.into(),
-            state: State::Unknown(why.into()),
-            probe: None,
-            create: None,
-            delete: None,
-        }
-    }
-
     /// A piece whose presence is looked at only when the walk gets there.
     pub fn probed(name: impl Into<String>, probe: impl FnOnce() -> Result<bool> + 'a) -> Piece<'a> {
         Piece {
@@ -104,12 +94,8 @@ impl<'a> Piece<'a> {
 }
 
 /// Creates, in order, every piece that is not known to be present.
-pub fn up(ui: &Ui, pieces: Vec<Piece<'_>>) -> Result<()> {
-    up_with(ui, pieces, false)
-}
-
-/// [`up`], telling probes whether this is a dry run.
-pub fn up_with(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
+/// `dry_run` tells probes that earlier pieces were only planned.
+pub fn up(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
     for mut piece in pieces {
         piece.settle(ui, dry_run)?;
         match (&piece.state, piece.create) {
@@ -125,12 +111,7 @@ pub fn up_with(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
 }
 
 /// Deletes, in reverse order, every piece that is not known to be absent.
-pub fn down(ui: &Ui, pieces: Vec<Piece<'_>>) -> Result<()> {
-    down_with(ui, pieces, false)
-}
-
-/// [`down`], telling probes whether this is a dry run.
-pub fn down_with(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
+pub fn down(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
     for mut piece in pieces.into_iter().rev() {
         piece.settle(ui, dry_run)?;
         match (&piece.state, piece.delete) {
@@ -228,8 +209,8 @@ mod tests {
                     .delete(|| record(&done, "-b")),
             ]
         };
-        up(&ui, pieces(true, false)).unwrap();
-        down(&ui, pieces(true, true)).unwrap();
+        up(&ui, pieces(true, false), false).unwrap();
+        down(&ui, pieces(true, true), false).unwrap();
         assert_eq!(*done.borrow(), vec!["+b", "-b", "-a"]);
     }
 
@@ -237,7 +218,7 @@ mod tests {
     fn a_failure_names_the_piece() {
         let ui = Ui::buffered();
         let pieces = vec![Piece::new("firewall rule x", false).create(|| anyhow::bail!("boom"))];
-        let err = up(&ui, pieces).unwrap_err();
+        let err = up(&ui, pieces, false).unwrap_err();
         assert_eq!(format!("{err:#}"), "could not create firewall rule x: boom");
     }
 }

@@ -72,10 +72,6 @@ impl GcloudProps {
         self.get("compute/zone")
     }
 
-    pub fn account(&self) -> Option<String> {
-        self.get("core/account")
-    }
-
     /// Artifact Registry's location: `artifacts/location`, else the region.
     pub fn artifacts_location(&self) -> Option<String> {
         self.get("artifacts/location").or_else(|| self.region())
@@ -164,26 +160,6 @@ fn parse_ini(text: &str) -> Properties {
     props
 }
 
-/// Writes one property into a configuration file the way gcloud lays it
-/// out. Used where gcloud itself cannot be asked (tests, or before any
-/// account exists).
-pub fn render_ini(props: &[(&str, &str)]) -> String {
-    let mut sections: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
-    for (prop, value) in props {
-        let (section, key) = prop.split_once('/').unwrap_or(("core", prop));
-        sections.entry(section).or_default().push((key, value));
-    }
-    let mut out = String::new();
-    for (section, keys) in sections {
-        out.push_str(&format!("[{section}]\n"));
-        for (key, value) in keys {
-            out.push_str(&format!("{key} = {value}\n"));
-        }
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,13 +200,5 @@ mod tests {
         let (_d, p) = setup(&[], &[]);
         assert_eq!(p.active, "default");
         assert_eq!(p.project(), None);
-    }
-
-    #[test]
-    fn renders_what_it_parses() {
-        let text = render_ini(&[("core/project", "p"), ("compute/zone", "z")]);
-        let props = parse_ini(&text);
-        assert_eq!(props["core/project"], "p");
-        assert_eq!(props["compute/zone"], "z");
     }
 }

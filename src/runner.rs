@@ -127,10 +127,6 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(dry_run: bool, verbose: bool) -> Runner {
-        Runner::with(Arc::new(SystemExec), Arc::new(Ui::std()), dry_run, verbose)
-    }
-
     pub fn with(exec: Arc<dyn Exec>, ui: Arc<Ui>, dry_run: bool, verbose: bool) -> Runner {
         Runner {
             exec,

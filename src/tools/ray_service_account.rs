@@ -135,7 +135,7 @@ fn up(
             Ok(())
         }),
     ];
-    crate::converge::up(&ctx.ui, pieces)?;
+    crate::converge::up(&ctx.ui, pieces, ctx.run.dry_run)?;
     Ok(Outcome::Present(true))
 }
 

@@ -151,7 +151,7 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
         pieces.push(operator.piece(&found, patience));
     }
     pieces.extend(pull_secret::pieces(ctx, &kubectl, &file, ns)?);
-    converge_up(&ctx.ui, pieces)?;
+    converge_up(&ctx.ui, pieces, ctx.run.dry_run)?;
 
     let name = &file.name;
     let apply = match &file.converted {

@@ -244,7 +244,11 @@ pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             operator.release_label()
         ));
     }
-    up(&ctx.ui, vec![operator.piece(&found, patience(ctx, args)?)])?;
+    up(
+        &ctx.ui,
+        vec![operator.piece(&found, patience(ctx, args)?)],
+        ctx.run.dry_run,
+    )?;
     Ok(Outcome::Present(true))
 }
 
@@ -324,6 +328,6 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         )
         .delete(|| cluster::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
     );
-    down(&ctx.ui, pieces)?;
+    down(&ctx.ui, pieces, ctx.run.dry_run)?;
     Ok(Outcome::Gone(true))
 }

@@ -15,12 +15,18 @@ use serde::de::DeserializeOwned;
 use crate::cmd::Cmd;
 use crate::runner::{CmdFailed, Output, Runner};
 
-/// The cluster the user pointed at: the standard kubectl flags.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The cluster the user pointed at: the standard kubectl flags, which
+/// every kubectl plugin here takes the same way.
+#[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Target {
+    /// The kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// The namespace for namespaced objects unless a call names another.
+    /// The namespace (of the RayCluster; for `kubectl ray ==`, `++`, `--` the operator's)
+    #[arg(long, short = 'n', value_name = "NAME")]
     pub namespace: Option<String>,
 }
 

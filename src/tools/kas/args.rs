@@ -71,15 +71,9 @@ pub struct Args {
     /// Kubernetes mode: the RayCluster to use when there are several
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
-    /// Kubernetes mode: the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubernetes mode: the kubeconfig context to use
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-    /// Kubernetes mode: the namespace of the RayCluster
-    #[arg(long, short = 'n', value_name = "NAME")]
-    pub namespace: Option<String>,
+    /// Kubernetes mode: where the cluster is
+    #[command(flatten)]
+    pub target: Target,
     /// Recreate wandb-secret without asking when it differs from WANDB_API_KEY
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -108,11 +102,7 @@ impl Args {
 
     /// Where Kubernetes mode connects.
     pub fn target(&self) -> Target {
-        Target {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespace: self.namespace.clone(),
-        }
+        self.target.clone()
     }
 }
 

@@ -49,7 +49,7 @@ fn load(ctx: &Ctx, path: &Path) -> Result<ClusterFile> {
 
 /// The namespace: `-n`, else the file's, else the context's default.
 fn namespace(args: &Args, file: &ClusterFile) -> Result<Option<String>> {
-    match (&args.namespace, &file.namespace) {
+    match (&args.target.namespace, &file.namespace) {
         (Some(flag), Some(own)) if flag != own => bail!(
             "{} puts RayCluster {} in namespace {own}, but --namespace says {flag}: \
              drop one of them",

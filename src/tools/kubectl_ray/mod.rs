@@ -86,15 +86,8 @@ pub struct Args {
     /// A RayCluster YAML file (ray.io/v1, or legacy cluster.ray.io/v1)
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-    /// The RayCluster's namespace; with ==, ++, -- the operator's
-    #[arg(long, short = 'n', value_name = "NAME")]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub target: Target,
     /// How long to wait for the operator, the head pod or a deletion
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = wait::parse_duration)]
     pub timeout: Duration,
@@ -111,11 +104,7 @@ impl HasCommon for Args {
 
 impl Args {
     pub fn target(&self) -> Target {
-        Target {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespace: self.namespace.clone(),
-        }
+        self.target.clone()
     }
 }
 

@@ -212,7 +212,7 @@ fn patience(ctx: &Ctx, args: &Args) -> Result<Patience> {
 
 pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let target = args.target();
-    let operator = Operator::new(ctx, &target, args.namespace.as_deref());
+    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
     let found = operator.find()?;
     let release_row = match &found.release {
         Some(r) => {
@@ -235,7 +235,7 @@ pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
 
 pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let target = args.target();
-    let operator = Operator::new(ctx, &target, args.namespace.as_deref());
+    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
     let found = operator.find()?;
     if found.release.is_none() && found.crd {
         ctx.ui.warn(&format!(
@@ -254,7 +254,7 @@ pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
 
 pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let target = args.target();
-    let operator = Operator::new(ctx, &target, args.namespace.as_deref());
+    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
     let kubectl = operator.kubectl();
     let patience = patience(ctx, args)?;
 

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use kas_infra::environment::Env;
-use kas_infra::gcloud_props::GcloudProps;
+use kas_infra::clis::gcloud_props::GcloudProps;
+use kas_infra::exec::environment::Env;
 
 const PROPERTIES: [&str; 5] = [
     "core/project",

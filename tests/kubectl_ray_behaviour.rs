@@ -441,7 +441,7 @@ fn a_namespace_flag_that_contradicts_the_file_is_refused() {
 fn a_missing_values_file_that_was_configured_is_an_error() {
     let w = World::new();
     operator_absent(&w);
-    let mut config = kas_infra::config::Config::default();
+    let mut config = kas_infra::app::config::Config::default();
     config.ray.operator.values = "nope/values.yaml".into();
     let r = support::world::run_with(w, config, &["++"]);
     assert_eq!(r.code, 3);
@@ -463,7 +463,7 @@ fn a_local_chart_is_installed_without_repository_or_version() {
     let w = World::new();
     operator_absent(&w);
     w.on("helm install", ok(""));
-    let mut config = kas_infra::config::Config::default();
+    let mut config = kas_infra::app::config::Config::default();
     config.ray.operator.chart = "./charts/kuberay-operator".into();
     config.ray.operator.values = String::new();
     w.on(HELM_LIST, ok(&release("deployed")));
@@ -481,7 +481,7 @@ fn an_oci_chart_is_installed_with_its_version() {
     operator_absent(&w);
     w.on("helm install", ok(""));
     w.on(HELM_LIST, ok(&release("deployed")));
-    let mut config = kas_infra::config::Config::default();
+    let mut config = kas_infra::app::config::Config::default();
     config.ray.operator.chart = "oci://registry.example.test/charts/kuberay-operator".into();
     config.ray.operator.values = String::new();
     let r = support::world::run_with(w, config, &["++"]);

@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::cli::{Ctx, Outcome, PlainArgs, Tool};
-use crate::cmd::quote;
-use crate::converge::{self, Piece, Row};
-use crate::gcloud::{self, AuthAccount, Service, ServiceAccount};
-use crate::grammar::{DOWN, ENV, Op, OpSpec, STATUS, UP};
-use crate::iam;
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::converge::{self, Piece, Row};
+use crate::app::grammar::{DOWN, ENV, Op, OpSpec, STATUS, UP};
+use crate::clis::gcloud::{self, AuthAccount, Service, ServiceAccount};
+use crate::clis::iam;
+use crate::exec::cmd::quote;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, ENV];
 
@@ -67,7 +67,7 @@ impl Admin<'_> {
     }
 
     /// Runs a command that changes which accounts are logged in or used.
-    fn change_accounts(&self, cmd: &crate::cmd::Cmd) -> Result<()> {
+    fn change_accounts(&self, cmd: &crate::exec::cmd::Cmd) -> Result<()> {
         *self.auth.borrow_mut() = None;
         self.ctx.run.check(cmd)?;
         Ok(())
@@ -389,7 +389,7 @@ fn create_key(a: &Admin) -> Result<()> {
     owner_only(run, path)
 }
 
-fn owner_only(run: &crate::runner::Runner, path: &Path) -> Result<()> {
+fn owner_only(run: &crate::exec::runner::Runner, path: &Path) -> Result<()> {
     run.act(
         &format!("make {} readable by its owner only (0600)", path.display()),
         || {

@@ -4,10 +4,10 @@
 
 use anyhow::Result;
 
-use crate::cli::{Ctx, Outcome, PlainArgs, Tool};
-use crate::converge::Piece;
-use crate::gcloud::{self, Repository};
-use crate::grammar::{DOWN, Op, OpSpec, STATUS, UP};
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::converge::Piece;
+use crate::app::grammar::{DOWN, Op, OpSpec, STATUS, UP};
+use crate::clis::gcloud::{self, Repository};
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN];
 

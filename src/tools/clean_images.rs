@@ -4,9 +4,9 @@
 
 use anyhow::{Result, bail};
 
-use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool};
-use crate::gcloud::{self, DockerImage};
-use crate::grammar::{DOWN, Op, OpSpec, STATUS};
+use crate::app::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::app::grammar::{DOWN, Op, OpSpec, STATUS};
+use crate::clis::gcloud::{self, DockerImage};
 
 #[derive(clap::Parser, Debug)]
 pub struct Args {

@@ -3,11 +3,11 @@
 
 use anyhow::{Result, bail};
 
-use crate::cidr;
-use crate::cli::{CidrArgs, Ctx, Outcome, Tool};
-use crate::converge::Row;
-use crate::gcloud::{self, Cluster};
-use crate::grammar::{DOWN, DOWN2, Op, OpSpec, STATUS, UP, UP2};
+use crate::app::cidr;
+use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
+use crate::app::converge::Row;
+use crate::app::grammar::{DOWN, DOWN2, Op, OpSpec, STATUS, UP, UP2};
+use crate::clis::gcloud::{self, Cluster};
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, UP2, DOWN2];
 

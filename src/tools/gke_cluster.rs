@@ -6,14 +6,14 @@
 use anyhow::{Result, bail};
 use serde_json::Value;
 
-use crate::cidr;
-use crate::cli::{CidrArgs, Ctx, Outcome, Tool};
-use crate::cmd::Cmd;
-use crate::config::Gke;
-use crate::converge::{Piece, Row, State};
-use crate::gcloud::{self, Cluster, Firewall};
-use crate::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
-use crate::kubeconfig;
+use crate::app::cidr;
+use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
+use crate::app::config::Gke;
+use crate::app::converge::{Piece, Row, State};
+use crate::app::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
+use crate::clis::gcloud::{self, Cluster, Firewall};
+use crate::clis::kubeconfig;
+use crate::exec::cmd::Cmd;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, REFRESH];
 

@@ -4,11 +4,11 @@
 
 use anyhow::{Result, bail};
 
-use crate::cli::{Ctx, Outcome, PlainArgs, Tool};
-use crate::converge::{Piece, Row};
-use crate::gcloud::{self, Policy, ServiceAccount};
-use crate::grammar::{DOWN, Op, OpSpec, STATUS, UP};
-use crate::iam;
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::converge::{Piece, Row};
+use crate::app::grammar::{DOWN, Op, OpSpec, STATUS, UP};
+use crate::clis::gcloud::{self, Policy, ServiceAccount};
+use crate::clis::iam;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN];
 
@@ -135,7 +135,7 @@ fn up(
             Ok(())
         }),
     ];
-    crate::converge::up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    crate::app::converge::up(&ctx.ui, pieces, ctx.run.dry_run)?;
     Ok(Outcome::Present(true))
 }
 

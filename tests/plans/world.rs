@@ -7,13 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
-use kas_infra::cli::{Ctx, HasCommon, Tool};
-use kas_infra::cmd::Cmd;
-use kas_infra::config::Config;
-use kas_infra::environment::Env;
-use kas_infra::grammar::Op;
-use kas_infra::runner::{Exec, Output};
-use kas_infra::ui::Ui;
+use kas_infra::app::cli::{Ctx, HasCommon, Tool};
+use kas_infra::app::config::Config;
+use kas_infra::app::grammar::Op;
+use kas_infra::exec::cmd::Cmd;
+use kas_infra::exec::environment::Env;
+use kas_infra::exec::runner::{Exec, Output};
+use kas_infra::exec::ui::Ui;
 
 pub struct World {
     answers: Vec<(String, Output)>,
@@ -58,7 +58,8 @@ impl World {
     }
 
     pub fn config(mut self, yaml: &str) -> World {
-        self.config = kas_infra::config::Config::parse(yaml).expect("test configuration parses");
+        self.config =
+            kas_infra::app::config::Config::parse(yaml).expect("test configuration parses");
         self
     }
 

@@ -6,12 +6,12 @@ use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
-use kas_infra::cli::Ctx;
-use kas_infra::cmd::Cmd;
-use kas_infra::config::Config;
-use kas_infra::environment::Env;
-use kas_infra::runner::{Exec, Output};
-use kas_infra::ui::Ui;
+use kas_infra::app::cli::Ctx;
+use kas_infra::app::config::Config;
+use kas_infra::exec::cmd::Cmd;
+use kas_infra::exec::environment::Env;
+use kas_infra::exec::runner::{Exec, Output};
+use kas_infra::exec::ui::Ui;
 
 struct Rule {
     prefix: String,

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use crate::cli::Common;
-use crate::kubectl::Target;
+use crate::app::cli::Common;
+use crate::clis::kubectl::Target;
 
 pub const COMMANDS: &str = "\
 Commands (Docker mode):

@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 
-use crate::cli::Ctx;
-use crate::cmd::Cmd;
+use crate::app::cli::Ctx;
+use crate::exec::cmd::Cmd;
 
 /// Prints `url` and opens it.
 pub fn open(ctx: &Ctx, url: &str) -> Result<()> {

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd::Cmd;
-use crate::runner::Output;
+use crate::exec::cmd::Cmd;
+use crate::exec::runner::Output;
 
 use super::project::{Project, show};
 use super::ssh_dir::ssh_dir;
@@ -219,7 +219,7 @@ pub fn container_state(p: &Project) -> Result<Option<bool>> {
     if out.stderr.contains("No such") {
         return Ok(None);
     }
-    Err(crate::runner::CmdFailed {
+    Err(crate::exec::runner::CmdFailed {
         line: inspect.to_string(),
         output: out,
     }
@@ -229,7 +229,7 @@ pub fn container_state(p: &Project) -> Result<Option<bool>> {
 /// A container's (or docker's) exit status as ours.
 fn passthrough(out: Output) -> Result<u8> {
     match out.code {
-        Some(code) => Ok(u8::try_from(code).unwrap_or(crate::cli::EXIT_ERROR)),
+        Some(code) => Ok(u8::try_from(code).unwrap_or(crate::app::cli::EXIT_ERROR)),
         None => bail!("docker was killed by a signal"),
     }
 }

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use crate::cli::{Common, Ctx, EXIT_ERROR, EXIT_USAGE};
+use crate::app::cli::{Common, Ctx, EXIT_ERROR, EXIT_USAGE};
 
 pub use args::{Command, Invocation, Mode, parse_words};
 pub use project::Stdin;

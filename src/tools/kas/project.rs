@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::Ctx;
-use crate::config::{Kas, expand_home};
+use crate::app::cli::Ctx;
+use crate::app::config::{Kas, expand_home};
 
 use super::dockerfile;
 

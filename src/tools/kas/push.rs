@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd::Cmd;
-use crate::runner::CmdFailed;
+use crate::exec::cmd::Cmd;
+use crate::exec::runner::CmdFailed;
 
 use super::manifest::{Entry, Inspected, LocalImage, Platform, carried_over};
 use super::project::Project;
@@ -193,14 +193,14 @@ pub fn needs_gcloud_helper(host: &str) -> bool {
 
 /// Where the docker CLI keeps its local copy of the list `remote`
 /// (`REF:TAG` with `:` as `-` and `/` as `_`).
-fn local_list_dir(env: &crate::environment::Env, remote: &str) -> PathBuf {
+fn local_list_dir(env: &crate::exec::environment::Env, remote: &str) -> PathBuf {
     let safe = format!("{remote}:latest")
         .replace(':', "-")
         .replace('/', "_");
     docker_config_dir(env).join("manifests").join(safe)
 }
 
-fn docker_config_dir(env: &crate::environment::Env) -> PathBuf {
+fn docker_config_dir(env: &crate::exec::environment::Env) -> PathBuf {
     match env.non_empty("DOCKER_CONFIG") {
         Some(dir) => PathBuf::from(dir),
         None => env.home().join(".docker"),
@@ -209,7 +209,7 @@ fn docker_config_dir(env: &crate::environment::Env) -> PathBuf {
 
 /// Whether docker's own configuration already sends `host` to gcloud's
 /// credential helper, which is all `gcloud auth configure-docker` does.
-fn docker_uses_gcloud_for(host: &str, env: &crate::environment::Env) -> bool {
+fn docker_uses_gcloud_for(host: &str, env: &crate::exec::environment::Env) -> bool {
     let Ok(text) = std::fs::read_to_string(docker_config_dir(env).join("config.json")) else {
         return false;
     };
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn local_list_folder_is_named_as_docker_names_it() {
-        let env = crate::environment::Env::from_pairs([("HOME", "/h")]);
+        let env = crate::exec::environment::Env::from_pairs([("HOME", "/h")]);
         assert_eq!(
             local_list_dir(&env, "127.0.0.1:31864/m/x"),
             PathBuf::from("/h/.docker/manifests/127.0.0.1-31864_m_x-latest")
@@ -261,8 +261,10 @@ mod tests {
             r#"{"credHelpers": {"europe-west4-docker.pkg.dev": "gcloud"}}"#,
         )
         .unwrap();
-        let env =
-            crate::environment::Env::from_pairs([("DOCKER_CONFIG", dir.path().to_str().unwrap())]);
+        let env = crate::exec::environment::Env::from_pairs([(
+            "DOCKER_CONFIG",
+            dir.path().to_str().unwrap(),
+        )]);
         assert!(docker_uses_gcloud_for("europe-west4-docker.pkg.dev", &env));
         assert!(!docker_uses_gcloud_for("us-docker.pkg.dev", &env));
     }

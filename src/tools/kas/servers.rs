@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::cmd::{Cmd, quote};
+use crate::exec::cmd::{Cmd, quote};
 
 use super::browser;
 use super::docker::{JUPYTERLAB_PORT, TENSORBOARD_PORT, ensure_running};

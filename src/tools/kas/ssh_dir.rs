@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::cmd::Cmd;
-use crate::environment::Env;
-use crate::runner::Runner;
+use crate::exec::cmd::Cmd;
+use crate::exec::environment::Env;
+use crate::exec::runner::Runner;
 
 const HOW_TO_DISABLE: &str = "set KAS_SSH_DIR= (empty) to mount no SSH folder";
 

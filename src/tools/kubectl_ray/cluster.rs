@@ -11,10 +11,10 @@ use super::Args;
 use super::manifest::ClusterFile;
 use super::operator::Operator;
 use super::pull_secret;
-use super::wait::{self, Patience};
-use crate::cli::{Ctx, Outcome};
-use crate::converge::{Row, State, up as converge_up};
-use crate::kubectl::{Kubectl, Lookup, Ns, Object, Pod};
+use crate::app::cli::{Ctx, Outcome};
+use crate::app::converge::{Row, State, up as converge_up};
+use crate::app::wait::{self, Patience};
+use crate::clis::kubectl::{Kubectl, Lookup, Ns, Object, Pod};
 
 const RAYCLUSTERS: &str = "rayclusters.ray.io";
 

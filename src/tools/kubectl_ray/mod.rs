@@ -10,7 +10,6 @@ pub mod convert;
 pub mod manifest;
 mod operator;
 pub mod pull_secret;
-pub mod wait;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -19,9 +18,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{Common, Ctx, HasCommon, Outcome, Tool, UsageError};
-use crate::grammar::OpSpec;
-use crate::kubectl::Target;
+use crate::app::cli::{Common, Ctx, HasCommon, Outcome, Tool, UsageError};
+use crate::app::grammar::OpSpec;
+use crate::app::wait;
+use crate::clis::kubectl::Target;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {

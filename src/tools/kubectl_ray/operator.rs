@@ -7,12 +7,12 @@ use anyhow::{Result, bail};
 
 use super::Args;
 use super::cluster;
-use super::wait::Patience;
-use crate::cli::{Ctx, Outcome};
-use crate::config::{DEFAULT_OPERATOR_VALUES, RayOperator};
-use crate::converge::{Piece, Row, State, down, up};
-use crate::helm::{ChartSource, Helm, Install, Release};
-use crate::kubectl::{Crd, Kubectl, Ns, Object, Target};
+use crate::app::cli::{Ctx, Outcome};
+use crate::app::config::{DEFAULT_OPERATOR_VALUES, RayOperator};
+use crate::app::converge::{Piece, Row, State, down, up};
+use crate::app::wait::Patience;
+use crate::clis::helm::{ChartSource, Helm, Install, Release};
+use crate::clis::kubectl::{Crd, Kubectl, Ns, Object, Target};
 
 /// The CRD whose presence says "KubeRay is installed".
 pub const RAYCLUSTER_CRD: &str = "rayclusters.ray.io";
@@ -206,7 +206,7 @@ impl<'a> Operator<'a> {
 fn patience(ctx: &Ctx, args: &Args) -> Result<Patience> {
     Ok(Patience {
         timeout: args.timeout,
-        interval: super::wait::interval(ctx)?,
+        interval: crate::app::wait::interval(ctx)?,
     })
 }
 

@@ -11,10 +11,10 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::manifest::ClusterFile;
-use crate::cli::Ctx;
-use crate::cmd::Cmd;
-use crate::converge::Piece;
-use crate::kubectl::{Kubectl, Ns, Secret};
+use crate::app::cli::Ctx;
+use crate::app::converge::Piece;
+use crate::clis::kubectl::{Kubectl, Ns, Secret};
+use crate::exec::cmd::Cmd;
 
 const TYPE: &str = "kubernetes.io/dockerconfigjson";
 const KEY: &str = ".dockerconfigjson";

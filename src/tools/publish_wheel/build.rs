@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 
 use super::pyproject::PyProject;
 use super::repository::{Credentials, TOKEN_USER};
-use crate::cli::Ctx;
-use crate::cmd::Cmd;
-use crate::tools_on_path::locate;
+use crate::app::cli::Ctx;
+use crate::exec::cmd::Cmd;
+use crate::exec::programs::locate;
 
 /// The program that turns the source tree into a wheel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cli::{Common, Ctx, Format, HasCommon, Outcome, Tool};
-use crate::cmd::Cmd;
-use crate::environment::Env;
-use crate::grammar::OpSpec;
+use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Tool};
+use crate::app::grammar::OpSpec;
+use crate::exec::cmd::Cmd;
+use crate::exec::environment::Env;
 use build::{FrontEnd, Uploader};
 use pyproject::{PyProject, normalize_name};
 use repository::Repository;
@@ -388,7 +388,7 @@ fn build_in_clean_copy(
         if let Some(hint) = build::explain_build_failure(front_end, &out.stderr) {
             bail!("{hint}");
         }
-        return Err(crate::runner::CmdFailed {
+        return Err(crate::exec::runner::CmdFailed {
             line: cmd.to_string(),
             output: out,
         })

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::pyproject::normalize_name;
 use super::version::Version;
-use crate::cli::Ctx;
-use crate::cmd::Cmd;
+use crate::app::cli::Ctx;
+use crate::exec::cmd::Cmd;
 
 /// Artifact Registry's user name for an OAuth access token.
 pub const ACCESS_TOKEN_USER: &str = "oauth2accesstoken";

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::environment::Env;
+use crate::exec::environment::Env;
 
 use super::Kube;
 use super::head::Cluster;
@@ -150,7 +150,7 @@ pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<
         remote,
         local,
         dir: dir.clone(),
-        poll_ms: crate::tools::kubectl_ray::wait::interval(kube.ctx)?.as_millis() as u64,
+        poll_ms: crate::app::wait::interval(kube.ctx)?.as_millis() as u64,
     };
     if let Some(existing) = read_record(&spec.record_path()) {
         if alive(existing.pid) {

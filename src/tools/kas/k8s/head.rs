@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::kubectl::{Lookup, Ns, Object, Pod};
-use crate::tools::kubectl_ray::wait::{self, Patience};
+use crate::app::wait::{self, Patience};
+use crate::clis::kubectl::{Lookup, Ns, Object, Pod};
 
 use super::Kube;
 

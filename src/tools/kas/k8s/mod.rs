@@ -1,6 +1,6 @@
 //! Kubernetes mode (`kubectl kas . COMMAND`, `--k8s`, `kfwd`): the head pod
 //! of a RayCluster instead of a local container. Every kubectl call goes
-//! through [`crate::kubectl::Kubectl`], so `--kubeconfig`, `--context` and
+//! through [`crate::clis::kubectl::Kubectl`], so `--kubeconfig`, `--context` and
 //! `--namespace` reach all of them.
 
 mod forward;
@@ -11,9 +11,9 @@ mod wandb;
 
 use anyhow::{Result, bail};
 
-use crate::cli::Ctx;
-use crate::config::Kas;
-use crate::kubectl::{Kubectl, Ns, Target};
+use crate::app::cli::Ctx;
+use crate::app::config::Kas;
+use crate::clis::kubectl::{Kubectl, Ns, Target};
 
 use super::args::{Command, Kfwd};
 use super::project::Stdin;
@@ -105,7 +105,7 @@ fn exec(kube: &Kube, cmd: &[String]) -> Result<u8> {
         .inherit_stdio();
     let out = kube.ctx.run.run(&exec)?;
     match out.code {
-        Some(code) => Ok(u8::try_from(code).unwrap_or(crate::cli::EXIT_ERROR)),
+        Some(code) => Ok(u8::try_from(code).unwrap_or(crate::app::cli::EXIT_ERROR)),
         None => bail!("kubectl exec was killed by a signal"),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::kubectl::Ns;
+use crate::clis::kubectl::Ns;
 
 use super::super::browser;
 use super::super::docker::{DASHBOARD_PORT, JUPYTERLAB_PORT, TENSORBOARD_PORT};

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Common, Ctx};
-use crate::config::Config;
-use crate::environment::Env;
-use crate::kubectl::{Ns, Target};
-use crate::runner::SystemExec;
-use crate::tools_on_path::locate;
-use crate::ui::Ui;
+use crate::app::cli::{Common, Ctx};
+use crate::app::config::Config;
+use crate::clis::kubectl::{Ns, Target};
+use crate::exec::environment::Env;
+use crate::exec::programs::locate;
+use crate::exec::runner::SystemExec;
+use crate::exec::ui::Ui;
 
 use super::forward::{Record, Spec, port_taken, write_record};
 use super::head::{self, Cluster};
@@ -28,7 +28,7 @@ pub fn supervise(spec_json: &str) -> u8 {
         Ok(()) => 0,
         Err(e) => {
             say(&format!("error: {e:#}"));
-            crate::cli::EXIT_ERROR
+            crate::app::cli::EXIT_ERROR
         }
     }
 }

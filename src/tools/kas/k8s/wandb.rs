@@ -8,7 +8,7 @@
 use anyhow::Result;
 use serde_json::json;
 
-use crate::kubectl::{Ns, Secret};
+use crate::clis::kubectl::{Ns, Secret};
 use crate::tools::kubectl_ray::pull_secret::{base64_decode, base64_encode};
 
 use super::Kube;

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 
-use crate::cmd::{Cmd, Stdio};
-use crate::tools_on_path::locate;
-use crate::ui::Ui;
+use crate::exec::cmd::{Cmd, Stdio};
+use crate::exec::programs::locate;
+use crate::exec::ui::Ui;
 
 /// What a finished command left behind.
 #[derive(Clone, Debug, Default)]

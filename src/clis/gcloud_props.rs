@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::environment::Env;
+use crate::exec::environment::Env;
 
 /// Sections and keys, as `section/key`.
 type Properties = BTreeMap<String, String>;

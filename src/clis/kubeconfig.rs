@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_yaml::{Mapping, Value};
 
-use crate::environment::Env;
+use crate::exec::environment::Env;
 
 /// The file kubectl and gcloud write to: the first of `KUBECONFIG`, or
 /// `~/.kube/config`.

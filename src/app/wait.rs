@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::cli::Ctx;
+use crate::app::cli::Ctx;
 
 /// How long to wait, and how often to look.
 #[derive(Clone, Copy, Debug)]

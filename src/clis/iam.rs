@@ -4,8 +4,8 @@
 
 use anyhow::{Result, bail};
 
-use crate::gcloud::{self, Policy};
-use crate::runner::{CmdFailed, Runner};
+use crate::clis::gcloud::{self, Policy};
+use crate::exec::runner::{CmdFailed, Runner};
 
 /// How often a write that lost an etag race is tried again.
 const ATTEMPTS: usize = 5;

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::ui::Ui;
+use crate::exec::ui::Ui;
 
 /// What is known of a piece before acting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

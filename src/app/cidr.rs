@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd::Cmd;
-use crate::runner::Runner;
+use crate::exec::cmd::Cmd;
+use crate::exec::runner::Runner;
 
 /// Checks a CIDR (`203.0.113.7/32`, `2001:db8::/48`); a bare address gets
 /// a host prefix.

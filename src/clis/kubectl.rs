@@ -12,8 +12,8 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::cmd::Cmd;
-use crate::runner::{CmdFailed, Output, Runner};
+use crate::exec::cmd::Cmd;
+use crate::exec::runner::{CmdFailed, Output, Runner};
 
 /// The cluster the user pointed at: the standard kubectl flags, which
 /// every kubectl plugin here takes the same way.
@@ -293,13 +293,13 @@ pub struct CrdSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::Ui;
+    use crate::exec::ui::Ui;
     use std::sync::Arc;
 
     #[test]
     fn connection_flags_follow_the_words() {
         let runner = Runner::with(
-            Arc::new(crate::runner::SystemExec),
+            Arc::new(crate::exec::runner::SystemExec),
             Arc::new(Ui::buffered()),
             true,
             false,

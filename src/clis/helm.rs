@@ -4,9 +4,9 @@
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::cmd::Cmd;
-use crate::kubectl::Target;
-use crate::runner::Runner;
+use crate::clis::kubectl::Target;
+use crate::exec::cmd::Cmd;
+use crate::exec::runner::Runner;
 
 pub struct Helm<'a> {
     pub run: &'a Runner,

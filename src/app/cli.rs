@@ -10,13 +10,13 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::converge::{self, Piece, Row, State, table};
-use crate::environment::Env;
-use crate::gcloud_props::GcloudProps;
-use crate::grammar::{Op, OpSpec, describe, split_op};
-use crate::runner::{Exec, Runner, SystemExec};
-use crate::ui::Ui;
+use crate::app::config::Config;
+use crate::app::converge::{self, Piece, Row, State, table};
+use crate::app::grammar::{Op, OpSpec, describe, split_op};
+use crate::clis::gcloud_props::GcloudProps;
+use crate::exec::environment::Env;
+use crate::exec::runner::{Exec, Runner, SystemExec};
+use crate::exec::ui::Ui;
 
 /// Exit statuses, as the README documents them.
 pub const EXIT_ABSENT: u8 = 1;
@@ -89,7 +89,7 @@ pub struct CidrArgs {
     #[command(flatten)]
     pub common: Common,
     /// Your network (default: your public IP as /32, looked up only when needed)
-    #[arg(long, value_name = "CIDR", value_parser = crate::cidr::parse)]
+    #[arg(long, value_name = "CIDR", value_parser = crate::app::cidr::parse)]
     pub cidr: Option<String>,
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cmd::Cmd;
+use crate::exec::cmd::Cmd;
 
 /// `gcloud ARGS... --format json`, a query.
 pub fn query<I, S>(args: I) -> Cmd

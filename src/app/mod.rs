@@ -1,0 +1,9 @@
+//! What every tool shares: the project file, the operation grammar, the
+//! common flags and the driver, and converging pieces.
+
+pub mod cidr;
+pub mod cli;
+pub mod config;
+pub mod converge;
+pub mod grammar;
+pub mod wait;

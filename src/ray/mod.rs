@@ -1,0 +1,1 @@
+//! What both kubectl plugins know about a RayCluster on Kubernetes.

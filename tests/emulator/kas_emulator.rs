@@ -14,6 +14,7 @@ mod gcp;
 mod kube;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 const USAGE: &str = "usage: kas-emulator gcp|kube [--port N]
 
@@ -42,7 +43,7 @@ fn main() {
         println!("{USAGE}");
         return;
     }
-    let (api, port) = match parse(&args) {
+    let (api, port, ray) = match parse(&args) {
         Ok(found) => found,
         Err(message) => {
             eprintln!("kas-emulator: {message}\n\n{USAGE}");
@@ -50,7 +51,7 @@ fn main() {
         }
     };
     if api == "kube" {
-        if let Err(e) = kube::run_foreground(Some(port)) {
+        if let Err(e) = kube::run_foreground(Some(port), ray.as_deref()) {
             eprintln!("kas-emulator: {e:#}");
             std::process::exit(3);
         }
@@ -80,23 +81,38 @@ fn main() {
     }
 }
 
-/// The emulator asked for (`gcp` or `kube`) and its port (0: a free one).
-fn parse(args: &[String]) -> Result<(String, u16), String> {
-    let (api, rest) = match args.split_first() {
+/// The emulator asked for (`gcp` or `kube`), its port (0: a free one) and
+/// the `ray` executable that backs RayCluster pods (`--ray PATH`, else
+/// `KAS_EMULATOR_RAY`; none: stand-in pods).
+fn parse(args: &[String]) -> Result<(String, u16, Option<PathBuf>), String> {
+    let (api, mut rest) = match args.split_first() {
         Some((api, rest)) if api == "gcp" || api == "kube" => (api.clone(), rest),
         Some((api, _)) => return Err(format!("unknown emulator {api:?} (known: gcp, kube)")),
         None => return Err("which emulator? (gcp or kube)".into()),
     };
-    let port = match rest {
-        [] => "0",
-        [flag, port] if flag == "--port" => port.as_str(),
-        [flag] if flag.starts_with("--port=") => &flag["--port=".len()..],
-        _ => return Err(format!("unexpected arguments: {}", rest.join(" "))),
-    };
+    let mut port = "0".to_string();
+    let mut ray = std::env::var_os("KAS_EMULATOR_RAY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    while let Some((flag, more)) = rest.split_first() {
+        let (name, value, after) = match flag.split_once('=') {
+            Some((name, value)) => (name, value.to_string(), more),
+            None => match more.split_first() {
+                Some((value, after)) => (flag.as_str(), value.clone(), after),
+                None => return Err(format!("{flag} wants a value")),
+            },
+        };
+        match name {
+            "--port" => port = value,
+            "--ray" => ray = Some(PathBuf::from(value)),
+            _ => return Err(format!("unexpected arguments: {}", rest.join(" "))),
+        }
+        rest = after;
+    }
     let port = port
         .parse()
         .map_err(|_| format!("--port wants a number, got {port:?}"))?;
-    Ok((api, port))
+    Ok((api, port, ray))
 }
 
 /// Closes standard output so that `$(kas-emulator gcp &)` sees its end and

@@ -29,7 +29,9 @@ mod portforward;
 mod protobuf;
 mod quantity;
 mod raycluster;
+pub mod ray_backing;
 mod select;
+pub mod signals;
 mod spdy;
 mod store;
 mod table;
@@ -70,6 +72,8 @@ pub struct KubeEmulator {
     /// Removes `dir` when the emulator goes away.
     _temp: tempfile::TempDir,
     threads: Vec<JoinHandle<()>>,
+    /// Real Ray processes behind RayCluster pods ([`KubeEmulator::with_ray`]).
+    ray: Option<ray_backing::RayBacking>,
 }
 
 impl KubeEmulator {
@@ -116,6 +120,7 @@ impl KubeEmulator {
             tls: None,
             _temp: temp,
             threads,
+            ray: None,
         };
         std::fs::create_dir_all(emulator.dir.join("kubectl-cache"))?;
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
@@ -130,6 +135,20 @@ impl KubeEmulator {
         emulator.tls = Some(tls::start(&emulator.dir, emulator.port)?);
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
         Ok(emulator)
+    }
+
+    /// Backs RayCluster pods with real Ray nodes started by the `ray`
+    /// executable given (see `ray_backing.rs`): their pods turn Ready when
+    /// Ray is up, and exec and port-forward reach the real cluster.
+    pub fn with_ray(mut self, ray: &Path) -> Result<KubeEmulator> {
+        self.ray = Some(ray_backing::RayBacking::start(self.shared.clone(), ray)?);
+        self.shared.state.lock().expect("state lock").ray_backed = true;
+        Ok(self)
+    }
+
+    /// The folder of the Ray nodes' temporary folders (gone after a stop).
+    pub fn ray_root(&self) -> Option<PathBuf> {
+        self.ray.as_ref().map(|r| r.root().to_path_buf())
     }
 
     /// `127.0.0.1:PORT` of the HTTPS front, as GKE reports a cluster's
@@ -319,9 +338,13 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 /// that point a shell's kubectl and helm at it (`export KUBECONFIG=...`,
 /// `KUBECACHEDIR` and `KAS_EMULATOR_PID`), closes standard output so that
 /// `eval "$(kas-emulator kube &)"` returns, and serves until killed.
-pub fn run_foreground(port: Option<u16>) -> Result<()> {
+pub fn run_foreground(port: Option<u16>, ray: Option<&Path>) -> Result<()> {
     use std::io::Write;
-    let emulator = KubeEmulator::start_on(port.unwrap_or(0))?;
+    let stop = signals::catch()?;
+    let mut emulator = KubeEmulator::start_on(port.unwrap_or(0))?;
+    if let Some(ray) = ray {
+        emulator = emulator.with_ray(ray)?;
+    }
     let mut out = std::io::stdout();
     write!(out, "{}", emulator.shell_exports())?;
     writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id())?;
@@ -332,9 +355,9 @@ pub fn run_foreground(port: Option<u16>) -> Result<()> {
         emulator.url(),
         emulator.kubeconfig().display()
     );
-    loop {
-        std::thread::park();
-    }
+    signals::wait(stop);
+    drop(emulator);
+    Ok(())
 }
 
 /// Closes standard output so that `$(kas-emulator kube &)` sees its end

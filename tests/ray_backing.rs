@@ -71,7 +71,8 @@ fn http_get(port: u16, path: &str) -> String {
     ) else {
         return String::new();
     };
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let _ = write!(conn, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     let mut reply = String::new();
     let _ = conn.read_to_string(&mut reply);
@@ -132,7 +133,9 @@ impl World {
             format!(
                 "ray:\n  operator:\n    chart: {}\n    values: {}\n\
                  kas:\n  kubernetes:\n    head_wait_seconds: 150\n    forward_wait_seconds: 30\n",
-                root().join("tests/fixtures/charts/kuberay-operator").display(),
+                root()
+                    .join("tests/fixtures/charts/kuberay-operator")
+                    .display(),
                 root().join("yaml/k8s/ray-operator.yaml").display(),
             ),
         )
@@ -254,7 +257,9 @@ fn real_ray_follows_the_pods_of_a_raycluster() {
     // real head is up: `ray status` inside the pod reaches it at once.
     let out = w.ray(&["+", LOCAL, "--timeout", "150s"]);
     assert_eq!(out.status.code(), Some(0));
-    let first = w.ray_status().expect("ray status reaches the head right away");
+    let first = w
+        .ray_status()
+        .expect("ray status reaches the head right away");
     // The one worker of local-cpu-only.yaml joins a little later.
     let address = w.wait_for_nodes(2);
     assert_eq!(address, first.1);

@@ -1,8 +1,10 @@
 //! `kas-emulator`: runs an emulator in the foreground so a person can try
 //! the tools without a cloud account.
 //!
+//!     eval "$(kas-emulator &)"         # both, joined: GKE clusters lead to the Kubernetes API
 //!     eval "$(kas-emulator gcp &)"     # GCP APIs for gcloud
 //!     eval "$(kas-emulator kube &)"    # a Kubernetes API for kubectl and helm
+//!     kas-emulator main-job [--down]   # the main job on the joined emulators
 //!
 //! Built only with `--features emulator`.
 
@@ -11,24 +13,50 @@
 #![allow(clippy::duplicate_mod)]
 
 mod gcp;
+mod joined;
 mod kube;
+mod main_job;
 
 use std::io::Write;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: kas-emulator gcp|kube [--port N]
+const USAGE: &str = "usage: kas-emulator [all|gcp|kube|main-job] [--port N] [--ray PATH] [--down]
 
-Runs the GCP API emulator on 127.0.0.1 (port N, default a free one) and
-prints `export ...` lines that point gcloud at it: a throwaway gcloud home
-with an active configuration `kas` (project test-project, region
-europe-west4, zone europe-west4-a, the human account tester@example.com
-logged in). Then it closes its standard output and serves until killed.
+`kas-emulator` (or `kas-emulator all`) runs both emulators joined: a GKE
+cluster created through the GCP APIs is backed by the Kubernetes API
+emulator, so after `gke-cluster +` kubectl, helm and `kubectl ray` reach
+it. It prints `export ...` lines for gcloud, kubectl and helm, and
+KAS_CONFIG, the kas.yaml of an emulated project (project test-project, the
+KubeRay chart served from a local folder, no internet needed); your own
+kas.yaml and defaults are left alone. Then it closes its standard output
+and serves until stopped (Ctrl-C, or `kill $KAS_EMULATOR_PID`).
+
+    eval \"$(kas-emulator &)\"
+    admin-service-account + && artifact-registry + && gke-nat + \\
+      && gke-cluster + --cidr 127.0.0.1/32 && kubectl ray + yaml/k8s/gke-cpu-only.yaml
+
+`kas-emulator main-job` does that itself (each command printed before it
+runs), runs a Ray job that prints the cluster's resources, prints the
+export lines and serves until stopped; with `--down` it then runs every
+tool's `-` and exits.
+
+Ray: with `--ray PATH` or KAS_EMULATOR_RAY=PATH naming a `ray` executable
+(for `all` and `main-job` also `ray` on PATH), every RayCluster pod is
+backed by a real Ray node (at most KAS_EMULATOR_RAY_WORKERS workers per
+cluster, default 2; the others are stand-ins); without one all pods are
+stand-ins.
+
+`kas-emulator gcp` runs the GCP API emulator alone on 127.0.0.1 (port N,
+default a free one) and prints `export ...` lines that point gcloud at it:
+a throwaway gcloud home with an active configuration `kas` (project
+test-project, region europe-west4, zone europe-west4-a, the human account
+tester@example.com logged in).
 
     eval \"$(kas-emulator gcp &)\"     # this shell's gcloud now uses it
     gcloud container clusters list
     kill $KAS_EMULATOR_PID             # stop it
 
-`kas-emulator kube` runs the Kubernetes API emulator the same way and
+`kas-emulator kube` runs the Kubernetes API emulator alone the same way and
 prints `export KUBECONFIG=...` (and kubectl's cache folder), so kubectl,
 helm and `kubectl ray` use it:
 
@@ -37,33 +65,48 @@ helm and `kubectl ray` use it:
 
 Set KAS_EMULATOR_TRACE=1 to see each request on standard error.";
 
+/// What the command line asked for.
+struct Args {
+    /// `all`, `gcp`, `kube` or `main-job`.
+    kind: String,
+    /// 0: a free one.
+    port: u16,
+    /// `--ray PATH`, else KAS_EMULATOR_RAY.
+    ray: Option<PathBuf>,
+    down: bool,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return;
     }
-    let (api, port, ray) = match parse(&args) {
+    let args = match parse(&args) {
         Ok(found) => found,
         Err(message) => {
             eprintln!("kas-emulator: {message}\n\n{USAGE}");
             std::process::exit(2);
         }
     };
-    if api == "kube" {
-        if let Err(e) = kube::run_foreground(Some(port), ray.as_deref()) {
-            eprintln!("kas-emulator: {e:#}");
-            std::process::exit(3);
-        }
-        return;
-    }
-    let emu = match gcp::GcpEmulator::start_on(port, Some(gcp::HUMAN)) {
-        Ok(emu) => emu,
+    let (port, ray) = (args.port, args.ray);
+    let result = match args.kind.as_str() {
+        "kube" => kube::run_foreground(Some(port), ray.as_deref()).map(|()| 0),
+        "all" => run_joined(port, joined::find_ray(ray)),
+        "main-job" => main_job::run(port, ray, args.down),
+        _ => run_gcp(port),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("kas-emulator: {e:#}");
             std::process::exit(3);
         }
-    };
+    }
+}
+
+fn run_gcp(port: u16) -> anyhow::Result<i32> {
+    let emu = gcp::GcpEmulator::start_on(port, Some(gcp::HUMAN))?;
     emu.bind("roles/owner", &format!("user:{}", gcp::HUMAN));
     let mut out = std::io::stdout();
     let _ = write!(out, "{}", emu.shell_exports());
@@ -81,20 +124,56 @@ fn main() {
     }
 }
 
-/// The emulator asked for (`gcp` or `kube`), its port (0: a free one) and
-/// the `ray` executable that backs RayCluster pods (`--ray PATH`, else
-/// `KAS_EMULATOR_RAY`; none: stand-in pods).
-fn parse(args: &[String]) -> Result<(String, u16, Option<PathBuf>), String> {
-    let (api, mut rest) = match args.split_first() {
-        Some((api, rest)) if api == "gcp" || api == "kube" => (api.clone(), rest),
-        Some((api, _)) => return Err(format!("unknown emulator {api:?} (known: gcp, kube)")),
-        None => return Err("which emulator? (gcp or kube)".into()),
+/// Both emulators, joined, until a stop signal.
+fn run_joined(port: u16, ray: Option<PathBuf>) -> anyhow::Result<i32> {
+    let stop = kube::signals::catch()?;
+    if ray.is_none() {
+        eprintln!("kas-emulator: {}", joined::INSTALL_RAY);
+    }
+    let cloud = joined::Joined::start(port, ray.as_deref())?;
+    let mut out = std::io::stdout();
+    write!(out, "{}", cloud.shell_exports())?;
+    writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id())?;
+    out.flush()?;
+    close_stdout();
+    eprintln!(
+        "kas-emulator: GCP APIs on {} and a Kubernetes API behind its GKE clusters{}; \
+         Ctrl-C stops them",
+        cloud.gcp.url(),
+        if ray.is_some() {
+            ", Ray behind its RayCluster pods"
+        } else {
+            ""
+        }
+    );
+    kube::signals::wait(stop);
+    drop(cloud);
+    Ok(0)
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    const KINDS: &[&str] = &["all", "gcp", "kube", "main-job"];
+    let (kind, mut rest) = match args.split_first() {
+        Some((kind, rest)) if KINDS.contains(&kind.as_str()) => (kind.clone(), rest),
+        Some((kind, _)) if !kind.starts_with("--") => {
+            return Err(format!(
+                "unknown emulator {kind:?} (known: {})",
+                KINDS.join(", ")
+            ));
+        }
+        _ => ("all".to_string(), args),
     };
     let mut port = "0".to_string();
     let mut ray = std::env::var_os("KAS_EMULATOR_RAY")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
+    let mut down = false;
     while let Some((flag, more)) = rest.split_first() {
+        if flag == "--down" && kind == "main-job" {
+            down = true;
+            rest = more;
+            continue;
+        }
         let (name, value, after) = match flag.split_once('=') {
             Some((name, value)) => (name, value.to_string(), more),
             None => match more.split_first() {
@@ -104,7 +183,7 @@ fn parse(args: &[String]) -> Result<(String, u16, Option<PathBuf>), String> {
         };
         match name {
             "--port" => port = value,
-            "--ray" => ray = Some(PathBuf::from(value)),
+            "--ray" if kind != "gcp" => ray = Some(PathBuf::from(value)),
             _ => return Err(format!("unexpected arguments: {}", rest.join(" "))),
         }
         rest = after;
@@ -112,7 +191,12 @@ fn parse(args: &[String]) -> Result<(String, u16, Option<PathBuf>), String> {
     let port = port
         .parse()
         .map_err(|_| format!("--port wants a number, got {port:?}"))?;
-    Ok((api, port, ray))
+    Ok(Args {
+        kind,
+        port,
+        ray,
+        down,
+    })
 }
 
 /// Closes standard output so that `$(kas-emulator gcp &)` sees its end and

@@ -288,6 +288,25 @@ fn real_ray_follows_the_pods_of_a_raycluster() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("CPU 2\n"), "{}", stdout(&out));
 
+    // `ray job submit` in the pod finds the dashboard through RAY_ADDRESS.
+    let out = w.kas(&[
+        ".",
+        "exec",
+        "ray",
+        "job",
+        "submit",
+        "--",
+        "python",
+        "-c",
+        "print(6 * 7)",
+    ]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("42\n") && text.contains("succeeded"),
+        "{text}"
+    );
+
     // `kfwd 8265` reaches the real dashboard.
     let local = free_port();
     let out = w.kas(&["kfwd", "8265", &local.to_string()]);

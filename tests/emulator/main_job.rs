@@ -119,10 +119,15 @@ pub fn run(port: u16, ray: Option<PathBuf>, down: bool) -> Result<i32> {
     )?;
     out.flush()?;
     crate::close_stdout();
+    let example = if ray.is_some() {
+        format!("kubectl kas . exec python -c '{RAY_JOB}'")
+    } else {
+        "kubectl get pods".to_string()
+    };
     eprintln!(
-        "\nkas-emulator: the main job is up. To keep going, run the export lines above in a shell \
-         (or start it as `eval \"$(kas-emulator main-job &)\"`), then for example:\n    \
-         kubectl kas . exec python -c '{RAY_JOB}'\n    gke-cluster =\n\
+        "\nkas-emulator: the main job is up. To keep going, run the export lines printed on \
+         standard output in a shell (or start it as `eval \"$(kas-emulator main-job &)\"`), then \
+         for example:\n    {example}\n    gke-cluster =\n\
          Ctrl-C here (or `kill $KAS_EMULATOR_PID`) stops the emulated cloud and its Ray processes."
     );
     crate::kube::signals::wait(stop);

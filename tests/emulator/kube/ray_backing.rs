@@ -763,3 +763,62 @@ fn environ_has(pid: i32, entry: &str) -> bool {
             .split(|b| *b == 0)
             .any(|e| e == entry.as_bytes() || e.starts_with(below.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(role: Role, group: &str, resources: Value) -> Pod {
+        Pod {
+            uid: "u".into(),
+            namespace: "default".into(),
+            name: "p".into(),
+            cluster: ("default".into(), "c".into()),
+            group: group.into(),
+            role,
+            obj: json!({"spec": {"containers": [{"name": "ray-node", "resources": resources}]}}),
+        }
+    }
+
+    #[test]
+    fn node_sizes_come_as_kuberay_derives_them() {
+        let cluster = json!({
+            "metadata": {"name": "c", "namespace": "default"},
+            "spec": {
+                "headGroupSpec": {"rayStartParams": {"num-cpus": "1"}},
+                "workerGroupSpecs": [{"groupName": "w", "rayStartParams": {}}],
+            },
+        });
+        let clusters = [cluster];
+        // rayStartParams win over the container's resources.
+        let head = pod(
+            Role::Head,
+            "headgroup",
+            json!({"limits": {"cpu": "3200m", "memory": "12Gi"}}),
+        );
+        let p = start_params(&clusters, &head);
+        assert_eq!((p.cpus, p.memory, p.gpus), (1, 12 << 30, 0));
+        // Limits rounded up, then requests.
+        let worker = pod(
+            Role::Worker,
+            "w",
+            json!({"limits": {"cpu": "1600m", "nvidia.com/gpu": 1}, "requests": {"memory": "6Gi"}}),
+        );
+        let p = start_params(&clusters, &worker);
+        assert_eq!((p.cpus, p.memory, p.gpus), (2, 6 << 30, 1));
+        // Nothing said: 1 CPU, 1 GiB.
+        let bare = pod(Role::Worker, "other", json!({}));
+        let p = start_params(&clusters, &bare);
+        assert_eq!((p.cpus, p.memory, p.gpus), (1, 1 << 30, 0));
+    }
+
+    #[test]
+    fn ports_are_distinct_and_outside_rays_worker_range() {
+        let ports = free_ports(9).unwrap();
+        let mut unique = ports.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 9);
+        assert!(ports.iter().all(|p| !(10002..=19999).contains(p)));
+    }
+}

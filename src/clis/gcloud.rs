@@ -25,6 +25,19 @@ where
     Cmd::mutation("gcloud").args(args)
 }
 
+/// `gcloud auth print-access-token`: a token of the active account, for
+/// registries and package indexes. What it prints is a secret: hand it on
+/// in a child's environment or standard input, never in arguments.
+pub fn print_access_token() -> Cmd {
+    Cmd::query("gcloud").args(["auth", "print-access-token"])
+}
+
+/// `gcloud auth configure-docker HOST --quiet`: docker asks gcloud's
+/// credential helper for `HOST`.
+pub fn configure_docker(host: &str) -> Cmd {
+    change(["auth", "configure-docker", host, "--quiet"]).inherit_stdio()
+}
+
 /// Whether an account is a service account (the rest are people).
 pub fn is_service_account(account: &str) -> bool {
     account.ends_with(".gserviceaccount.com")

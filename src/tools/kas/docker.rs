@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use crate::clis::docker;
 use crate::exec::cmd::Cmd;
 use crate::exec::runner::Output;
 
@@ -38,8 +39,7 @@ pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
             Ok(())
         })?;
     }
-    let cmd = Cmd::mutation("docker")
-        .args(["build", "--tag", &p.name, "--file", &show(&dockerfile)])
+    let cmd = docker::change(["build", "--tag", &p.name, "--file", &show(&dockerfile)])
         .args(user_args.iter().cloned())
         .arg(show(&root))
         .inherit_stdio();
@@ -72,9 +72,8 @@ pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
     } else {
         p.cfg.shm_size.clone()
     };
-    let mut cmd = Cmd::mutation("docker")
-        .args(["run", "--name", &p.name, "--rm"])
-        .args(stdin_flags.iter().copied());
+    let mut cmd =
+        docker::change(["run", "--name", &p.name, "--rm"]).args(stdin_flags.iter().copied());
     cmd = cmd
         .arg(format!("--memory={memory}"))
         .arg(format!("--shm-size={shm}"));
@@ -144,9 +143,7 @@ pub fn remove_container(p: &Project) -> Result<u8> {
         p.ctx.ui.progress(&format!("no container {}", p.name));
         return Ok(0);
     }
-    p.ctx
-        .run
-        .check(&Cmd::mutation("docker").args(["rm", "--force", &p.name]))?;
+    p.ctx.run.check(&docker::remove_container(&p.name))?;
     Ok(0)
 }
 
@@ -158,8 +155,7 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
     } else {
         cmd.to_vec()
     };
-    let exec = Cmd::mutation("docker")
-        .arg("exec")
+    let exec = docker::change(["exec"])
         .args(p.stdin.docker_flags().iter().copied())
         .arg(&p.name)
         .args(cmd)
@@ -205,18 +201,12 @@ pub fn ensure_running(p: &Project) -> Result<()> {
 
 /// `Some(running)` for an existing container, `None` for none.
 pub fn container_state(p: &Project) -> Result<Option<bool>> {
-    let inspect = Cmd::query("docker").args([
-        "container",
-        "inspect",
-        "--format",
-        "{{.State.Running}}",
-        &p.name,
-    ]);
+    let inspect = docker::container_running(&p.name);
     let out = p.ctx.run.run(&inspect)?;
     if out.success() {
         return Ok(Some(out.stdout.trim() == "true"));
     }
-    if out.stderr.contains("No such") {
+    if docker::says_no_such_object(&out.stderr) {
         return Ok(None);
     }
     Err(crate::exec::runner::CmdFailed {

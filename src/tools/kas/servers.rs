@@ -4,7 +4,8 @@
 
 use anyhow::{Result, bail};
 
-use crate::exec::cmd::{Cmd, quote};
+use crate::clis::docker;
+use crate::exec::cmd::quote;
 
 use super::browser;
 use super::docker::{JUPYTERLAB_PORT, TENSORBOARD_PORT, ensure_running};
@@ -63,7 +64,7 @@ pub fn dash(p: &Project, stop: bool) -> Result<u8> {
 fn serve(p: &Project, server: Server) -> Result<u8> {
     ensure_running(p)?;
     let script = start_and_wait(&server, p.cfg.server_wait_seconds);
-    let exec = Cmd::mutation("docker").args(["exec", &p.name, "sh", "-c", &script]);
+    let exec = docker::change(["exec", &p.name, "sh", "-c", &script]);
     let out = p.ctx.run.run(&exec)?;
     if p.ctx.run.dry_run {
         p.ctx.ui.say(&format!(

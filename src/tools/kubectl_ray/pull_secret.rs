@@ -13,8 +13,8 @@ use serde_json::json;
 use super::manifest::ClusterFile;
 use crate::app::cli::Ctx;
 use crate::app::converge::Piece;
+use crate::clis::gcloud;
 use crate::clis::kubectl::{Kubectl, Ns, Secret};
-use crate::exec::cmd::Cmd;
 
 const TYPE: &str = "kubernetes.io/dockerconfigjson";
 const KEY: &str = ".dockerconfigjson";
@@ -76,7 +76,7 @@ fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Resu
     if let Some(token) = cache.borrow().as_ref() {
         return Ok(token.clone());
     }
-    let cmd = Cmd::query("gcloud").args(["auth", "print-access-token"]);
+    let cmd = gcloud::print_access_token();
     let out = ctx.run.check(&cmd).with_context(|| {
         format!(
             "could not get registry credentials for the pull secret {secret} \

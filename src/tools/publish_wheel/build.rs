@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use super::pyproject::PyProject;
 use super::repository::{Credentials, TOKEN_USER};
 use crate::app::cli::Ctx;
+use crate::clis::git;
 use crate::exec::cmd::Cmd;
 use crate::exec::programs::locate;
 
@@ -140,18 +141,7 @@ pub fn upload_cmd(
 /// The files of the work tree that git knows or would add: tracked ones and
 /// untracked ones not ignored, relative to `top`.
 pub fn tree_files(ctx: &Ctx, top: &Path) -> Result<Vec<PathBuf>> {
-    let out = ctx.run.check(
-        &Cmd::query("git")
-            .arg("-C")
-            .arg(top.to_string_lossy())
-            .args([
-                "ls-files",
-                "-z",
-                "--cached",
-                "--others",
-                "--exclude-standard",
-            ]),
-    )?;
+    let out = ctx.run.check(&git::files_known_or_addable(top))?;
     let mut files: Vec<PathBuf> = out
         .stdout
         .split('\0')

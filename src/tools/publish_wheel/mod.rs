@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Tool};
 use crate::app::grammar::OpSpec;
-use crate::exec::cmd::Cmd;
+use crate::clis::git;
 use crate::exec::environment::Env;
 use build::{FrontEnd, Uploader};
 use pyproject::{PyProject, normalize_name};
@@ -98,21 +98,16 @@ struct Git {
 impl Git {
     fn read(ctx: &Ctx, start: &Path) -> Result<Git> {
         let dir = start.to_string_lossy().into_owned();
-        let out = ctx.run.run(&Cmd::query("git").args(["-C", &dir]).args([
-            "rev-parse",
-            "--show-toplevel",
-            "--short",
-            "HEAD",
-        ]))?;
+        let out = ctx.run.run(&git::top_and_short_head(start))?;
         if !out.success() {
-            if out.stderr.contains("not a git repository") {
+            if git::says_not_a_repository(&out.stderr) {
                 bail!(
                     "{dir} is not in a git work tree: publish-wheel builds from a clean copy of \
                      the committed tree and names versions after the commit; run it inside the \
                      project's git repository"
                 );
             }
-            if out.stderr.contains("HEAD") {
+            if git::says_no_commit(&out.stderr) {
                 bail!("the git repository at {dir} has no commit yet: commit the project first");
             }
             bail!("`git rev-parse` failed in {dir}: {}", out.stderr.trim());
@@ -122,12 +117,7 @@ impl Git {
             bail!("could not read `git rev-parse` output: {:?}", out.stdout);
         };
         let top = PathBuf::from(top);
-        let status = ctx.run.check(
-            &Cmd::query("git")
-                .arg("-C")
-                .arg(top.to_string_lossy())
-                .args(["status", "--porcelain"]),
-        )?;
+        let status = ctx.run.check(&git::status_porcelain(&top))?;
         Ok(Git {
             top,
             short_commit: short_commit.trim().to_string(),

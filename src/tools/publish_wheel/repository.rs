@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::pyproject::normalize_name;
 use super::version::Version;
 use crate::app::cli::Ctx;
+use crate::clis::gcloud;
 use crate::exec::cmd::Cmd;
 
 /// Artifact Registry's user name for an OAuth access token.
@@ -98,11 +99,7 @@ impl Repository {
     /// (otherwise the uploader finds its own: keyring, .pypirc, netrc).
     pub fn credentials(&self, ctx: &Ctx) -> Result<Option<Credentials>> {
         if self.is_artifact_registry() {
-            let out = ctx.run.check(&Cmd::query("gcloud").args([
-                "auth",
-                "print-access-token",
-                "--quiet",
-            ]))?;
+            let out = ctx.run.check(&gcloud::print_access_token())?;
             let token = out.stdout.trim().to_string();
             if token.is_empty() && !ctx.run.dry_run {
                 bail!("`gcloud auth print-access-token` printed no token: run `gcloud auth login`");
@@ -165,13 +162,15 @@ fn artifact_registry_versions(
     repository: &str,
     package: &str,
 ) -> Result<Vec<Version>> {
-    let cmd = Cmd::query("gcloud")
-        .args(["artifacts", "versions", "list"])
-        .arg(format!("--package={}", normalize_name(package)))
-        .arg(format!("--repository={repository}"))
-        .arg(format!("--location={location}"))
-        .arg(format!("--project={project}"))
-        .arg("--format=json");
+    let cmd = gcloud::query([
+        "artifacts".to_string(),
+        "versions".to_string(),
+        "list".to_string(),
+        format!("--package={}", normalize_name(package)),
+        format!("--repository={repository}"),
+        format!("--location={location}"),
+        format!("--project={project}"),
+    ]);
     // No such package yet: nothing is published.
     let listed: Vec<ArVersion> = ctx.run.json_if_found(&cmd)?.unwrap_or_default();
     Ok(listed

@@ -6,4 +6,5 @@ pub mod cli;
 pub mod config;
 pub mod converge;
 pub mod grammar;
+pub mod image;
 pub mod wait;

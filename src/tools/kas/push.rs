@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
+use crate::app::image::registry_host;
 use crate::exec::cmd::Cmd;
 use crate::exec::runner::CmdFailed;
 
@@ -15,7 +16,8 @@ use super::project::Project;
 pub fn push(p: &Project) -> Result<u8> {
     let ctx = p.ctx;
     let remote = p.remote()?;
-    let host = registry_host(&remote);
+    // A Docker Hub name has no host of its own: neither loopback nor Google's.
+    let host = registry_host(&remote).unwrap_or("docker.io");
     let insecure = is_loopback(host);
     let ours = local_platform(p)?;
 
@@ -172,11 +174,6 @@ fn create_list(
     .into())
 }
 
-/// `HOST[:PORT]` of an image reference.
-pub fn registry_host(remote: &str) -> &str {
-    remote.split('/').next().unwrap_or(remote)
-}
-
 /// A registry on this machine speaks plain HTTP.
 pub fn is_loopback(host: &str) -> bool {
     let name = match host.rsplit_once(':') {
@@ -233,7 +230,6 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(registry_host("127.0.0.1:5000/images/kas"), "127.0.0.1:5000");
         assert!(is_loopback("127.0.0.1:5000"));
         assert!(is_loopback("localhost"));
         assert!(is_loopback("[::1]:5000"));

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_yaml::Value;
 
 use super::convert::{self, API_VERSION, LEGACY_API_VERSION};
+use crate::app::image::registry_host;
 
 pub struct ClusterFile {
     pub path: PathBuf,
@@ -128,6 +129,7 @@ impl ClusterFile {
                 .flatten()
                 .filter_map(|c| c.get("image").and_then(Value::as_str))
                 .filter_map(registry_host)
+                .map(str::to_string)
                 .collect();
             for name in names {
                 secrets
@@ -140,31 +142,9 @@ impl ClusterFile {
     }
 }
 
-/// The registry host an image names, or `None` for Docker Hub's short
-/// names (`rayproject/ray`), which need no Google credentials.
-pub fn registry_host(image: &str) -> Option<String> {
-    let (first, rest) = image.split_once('/')?;
-    let explicit = first.contains('.') || first.contains(':') || first == "localhost";
-    (explicit && !rest.is_empty()).then(|| first.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn registry_hosts() {
-        assert_eq!(
-            registry_host("europe-west4-docker.pkg.dev/p/images/kas").as_deref(),
-            Some("europe-west4-docker.pkg.dev")
-        );
-        assert_eq!(
-            registry_host("127.0.0.1:5000/kas:1").as_deref(),
-            Some("127.0.0.1:5000")
-        );
-        assert_eq!(registry_host("rayproject/ray:2.9.0"), None);
-        assert_eq!(registry_host("busybox"), None);
-    }
 
     #[test]
     fn refuses_what_is_not_one_raycluster() {

@@ -639,10 +639,8 @@ fn the_wandb_key_goes_into_its_secret_once_and_never_into_an_argument() {
         .emu
         .get("", "secrets", "default", "wandb-secret")
         .expect("wandb-secret");
-    let stored = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
-        secret["data"]["WANDB_API_KEY"].as_str().unwrap(),
-    )
-    .unwrap();
+    let stored =
+        kas_infra::exec::base64::decode(secret["data"]["WANDB_API_KEY"].as_str().unwrap()).unwrap();
     assert_eq!(stored, key.as_bytes());
     let after = w.pods_of("lab");
     assert_eq!(after.len(), 2, "{after:?}");
@@ -683,10 +681,8 @@ fn the_wandb_key_goes_into_its_secret_once_and_never_into_an_argument() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let secret = w.emu.get("", "secrets", "default", "wandb-secret").unwrap();
-    let stored = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
-        secret["data"]["WANDB_API_KEY"].as_str().unwrap(),
-    )
-    .unwrap();
+    let stored =
+        kas_infra::exec::base64::decode(secret["data"]["WANDB_API_KEY"].as_str().unwrap()).unwrap();
     assert_eq!(stored, other.as_bytes());
     assert_eq!(deletions(&w), 4, "replacing restarts the pods too");
 
@@ -1008,9 +1004,7 @@ fn on_a_terminal_kas_asks_which_cluster_and_whether_to_replace_the_secret() {
         "a key was shown: {shown}"
     );
     let secret = w.emu.get("", "secrets", "default", "wandb-secret").unwrap();
-    let stored = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
-        secret["data"]["WANDB_API_KEY"].as_str().unwrap(),
-    )
-    .unwrap();
+    let stored =
+        kas_infra::exec::base64::decode(secret["data"]["WANDB_API_KEY"].as_str().unwrap()).unwrap();
     assert_eq!(stored, new.as_bytes());
 }

@@ -244,7 +244,7 @@ fn the_pull_secret_holds_the_token_and_no_argument_does() {
         .expect("secret `pull`");
     assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
     let data = secret["data"][".dockerconfigjson"].as_str().unwrap();
-    let config = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(data).unwrap();
+    let config = kas_infra::exec::base64::decode(data).unwrap();
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(
         config["auths"]["europe-west4-docker.pkg.dev"]["password"], TOKEN,

@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use kas_infra::tools::kubectl_ray::manifest::ClusterFile;
+use kas_infra::tools::kubectl_ray::ClusterFile;
 use serde_json::Value;
 use support::openapi::{crd_schema, validate};
 

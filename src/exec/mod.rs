@@ -1,5 +1,6 @@
 //! The execution layer: commands as values and the one place they run.
 
+pub mod base64;
 pub mod cmd;
 pub mod environment;
 pub mod programs;

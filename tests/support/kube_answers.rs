@@ -180,9 +180,12 @@ pub fn secret_absent(w: &World, name: &str) {
 
 /// The secret as `+` left it with `token` for `host`.
 pub fn secret_with(w: &World, name: &str, host: &str, token: &str) {
-    use kas_infra::tools::kubectl_ray::pull_secret::{base64_encode, docker_config};
-    let hosts = [host.to_string()].into();
-    let config = docker_config(&hosts, token).to_string();
+    use kas_infra::exec::base64::encode as base64_encode;
+    // Docker's config.json, as Google's registries take an access token.
+    let user = "oauth2accesstoken";
+    let auth = base64_encode(format!("{user}:{token}").as_bytes());
+    let config =
+        json!({"auths": {host: {"username": user, "password": token, "auth": auth}}}).to_string();
     let secret = json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": "default"},

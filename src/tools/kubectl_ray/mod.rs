@@ -6,10 +6,10 @@
 //! - `convert FILE`: a legacy `cluster.ray.io/v1` file as KubeRay's.
 
 mod cluster;
-pub mod convert;
-pub mod manifest;
+mod convert;
+mod manifest;
 mod operator;
-pub mod pull_secret;
+mod pull_secret;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -22,6 +22,8 @@ use crate::app::cli::{Common, Ctx, HasCommon, Outcome, Tool, UsageError};
 use crate::app::grammar::OpSpec;
 use crate::app::wait;
 use crate::clis::kubectl::Target;
+
+pub use manifest::ClusterFile;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {

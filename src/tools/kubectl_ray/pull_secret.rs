@@ -15,6 +15,7 @@ use crate::app::cli::Ctx;
 use crate::app::converge::Piece;
 use crate::clis::gcloud;
 use crate::clis::kubectl::{Kubectl, Ns, Secret};
+use crate::exec::base64;
 
 const TYPE: &str = "kubernetes.io/dockerconfigjson";
 const KEY: &str = ".dockerconfigjson";
@@ -92,8 +93,8 @@ fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Resu
 }
 
 /// Docker's `config.json` with one entry per registry host.
-pub fn docker_config(hosts: &BTreeSet<String>, token: &str) -> serde_json::Value {
-    let auth = base64_encode(format!("{TOKEN_USER}:{token}").as_bytes());
+fn docker_config(hosts: &BTreeSet<String>, token: &str) -> serde_json::Value {
+    let auth = base64::encode(format!("{TOKEN_USER}:{token}").as_bytes());
     let auths: serde_json::Map<String, serde_json::Value> = hosts
         .iter()
         .map(|h| {
@@ -115,7 +116,7 @@ fn secret_manifest(name: &str, config: &serde_json::Value) -> String {
             "labels": {"app.kubernetes.io/managed-by": "kubectl-ray"},
         },
         "type": TYPE,
-        "data": {KEY: base64_encode(config.to_string().as_bytes())},
+        "data": {KEY: base64::encode(config.to_string().as_bytes())},
     });
     manifest.to_string()
 }
@@ -125,7 +126,7 @@ fn holds(secret: &Secret, wanted: &serde_json::Value) -> bool {
     let Some(encoded) = secret.data.get(KEY) else {
         return false;
     };
-    let Some(bytes) = base64_decode(encoded) else {
+    let Some(bytes) = base64::decode(encoded) else {
         return false;
     };
     secret.kind == TYPE
@@ -135,68 +136,9 @@ fn holds(secret: &Secret, wanted: &serde_json::Value) -> bool {
             == Some(wanted)
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding, as Kubernetes stores secret data.
-pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trips() {
-        for (plain, coded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            (
-                "oauth2accesstoken:ya29.x",
-                "b2F1dGgyYWNjZXNzdG9rZW46eWEyOS54",
-            ),
-        ] {
-            assert_eq!(base64_encode(plain.as_bytes()), coded);
-            assert_eq!(base64_decode(coded).unwrap(), plain.as_bytes());
-        }
-        assert_eq!(base64_decode("!!"), None);
-    }
 
     #[test]
     fn a_secret_with_the_same_token_is_kept() {
@@ -209,7 +151,7 @@ mod tests {
         assert!(!holds(&secret, &docker_config(&hosts, "tok-2")));
         let auth = &wanted["auths"]["europe-west4-docker.pkg.dev"]["auth"];
         assert_eq!(
-            base64_decode(auth.as_str().unwrap()).unwrap(),
+            base64::decode(auth.as_str().unwrap()).unwrap(),
             b"oauth2accesstoken:tok-1"
         );
     }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::clis::kubectl::{Ns, Secret};
-use crate::tools::kubectl_ray::pull_secret::{base64_decode, base64_encode};
+use crate::exec::base64;
 
 use super::Kube;
 use super::head::Cluster;
@@ -84,7 +84,7 @@ fn manifest(key: &str) -> String {
             "labels": {"app.kubernetes.io/managed-by": "kubectl-kas"},
         },
         "type": "Opaque",
-        "data": {KEY: base64_encode(key.as_bytes())},
+        "data": {KEY: base64::encode(key.as_bytes())},
     })
     .to_string()
 }
@@ -93,7 +93,7 @@ fn holds(secret: &Secret, key: &str) -> bool {
     secret
         .data
         .get(KEY)
-        .and_then(|v| base64_decode(v))
+        .and_then(|v| base64::decode(v))
         .is_some_and(|bytes| bytes == key.as_bytes())
 }
 

@@ -167,7 +167,8 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
     let out = p.ctx.run.run(&exec)?;
     // docker says 1 both for "no such container" and for a command that
     // failed with 1: only then is it worth asking which.
-    if out.code == Some(1) && !p.ctx.run.dry_run && container_state(p)? != Some(true) {
+    // (A plan's exec did not run: it "succeeded".)
+    if out.code == Some(1) && container_state(p)? != Some(true) {
         bail!(
             "the container {0} is not running: start it with `kubectl kas run -d` (or use `kubectl kas shell`, which starts one)",
             p.name

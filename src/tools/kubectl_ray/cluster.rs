@@ -13,7 +13,7 @@ use super::operator::Operator;
 use super::pull_secret;
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::converge::{Row, State, up as converge_up};
-use crate::app::wait::{self, Patience};
+use crate::app::wait::{self, Patience, Waited};
 use crate::clis::kubectl::{Kubectl, Lookup, Ns, Object, Pod};
 
 const RAYCLUSTERS: &str = "rayclusters.ray.io";
@@ -151,7 +151,7 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
         pieces.push(operator.piece(&found, patience));
     }
     pieces.extend(pull_secret::pieces(ctx, &kubectl, &file, ns)?);
-    converge_up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    converge_up(&ctx.run, pieces)?;
 
     let name = &file.name;
     let apply = match &file.converted {
@@ -173,29 +173,23 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     }
 
     let what = format!("the head pod of RayCluster {name} to be Ready");
-    if ctx.run.dry_run {
-        ctx.ui.plan(&format!(
-            "# wait up to {} for {what}",
-            wait::show(patience.timeout)
-        ));
-        return Ok(Outcome::Done);
-    }
     let last_seen = RefCell::new(Vec::<Pod>::new());
-    let ready = wait::until(ctx, &what, patience, || {
+    let ready = ctx.run.wait(&what, patience, || {
         let pods = head_pods(&kubectl, name, ns)?;
         let ready = pods.iter().find(|p| p.is_ready()).cloned();
         *last_seen.borrow_mut() = pods;
         Ok(ready)
     })?;
     match ready {
-        Some(pod) => {
+        Waited::Planned => Ok(Outcome::Done),
+        Waited::Done(pod) => {
             ctx.ui.say(&format!(
                 "RayCluster {name} is up: head pod {} is Ready",
                 pod.metadata.name
             ));
             Ok(Outcome::Present(true))
         }
-        None => {
+        Waited::TimedOut => {
             let seen = last_seen.into_inner();
             let state = if seen.is_empty() {
                 "no head pod exists yet: is the KubeRay operator running? (kubectl ray ==)"
@@ -261,13 +255,6 @@ pub fn delete_and_wait(
     } else {
         format!("{} RayClusters to be gone", clusters.len())
     };
-    if ctx.run.dry_run {
-        ctx.ui.plan(&format!(
-            "# wait up to {} for {what}",
-            wait::show(patience.timeout)
-        ));
-        return Ok(());
-    }
     let left = RefCell::new(Vec::new());
     let remaining = || -> Result<Option<()>> {
         let still = still_there(kubectl, clusters)?;
@@ -275,7 +262,7 @@ pub fn delete_and_wait(
         *left.borrow_mut() = still;
         Ok(done.then_some(()))
     };
-    if wait::until(ctx, &what, patience, remaining)?.is_some() {
+    if ctx.run.wait(&what, patience, remaining)? != Waited::TimedOut {
         return Ok(());
     }
     let stuck = left.borrow().clone();
@@ -313,7 +300,7 @@ pub fn delete_and_wait(
         clear_finalizers(ctx, kubectl, cluster)?;
     }
     let gone = || Ok(still_there(kubectl, clusters)?.is_empty().then_some(()));
-    if wait::until(ctx, &what, patience, gone)?.is_none() {
+    if ctx.run.wait(&what, patience, gone)? == Waited::TimedOut {
         bail!("{what}: still there after clearing the finalizers");
     }
     Ok(())

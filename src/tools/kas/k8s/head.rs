@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::app::wait::{self, Patience};
+use crate::app::wait::{self, Patience, Waited};
 use crate::clis::kubectl::{Lookup, Ns, Object, Pod};
 
 use super::Kube;
@@ -131,30 +131,25 @@ pub fn ready_head(kube: &Kube, cluster: &Cluster) -> Result<String> {
     if let Some(name) = ready_one(&pods) {
         return Ok(name);
     }
-    if kube.ctx.run.dry_run {
-        let name = pods
-            .first()
-            .map(|p| p.metadata.name.clone())
-            .unwrap_or_else(|| format!("{}-head", cluster.name));
-        kube.ctx.run.note(&format!(
-            "then wait for the head pod of RayCluster {} to be Ready",
-            cluster.name
-        ));
-        return Ok(name);
-    }
     let patience = Patience {
         timeout: Duration::from_secs(kube.cfg.kubernetes.head_wait_seconds.into()),
         interval: wait::interval(kube.ctx)?,
     };
-    let what = format!("the head pod of RayCluster {}", cluster.name);
+    let what = format!("the head pod of RayCluster {} to be Ready", cluster.name);
     let mut last = pods;
-    let found = wait::until(kube.ctx, &what, patience, || {
+    let found = kube.ctx.run.wait(&what, patience, || {
         last = head_pods(kube, cluster)?;
         Ok(ready_one(&last))
     })?;
     match found {
-        Some(name) => Ok(name),
-        None => {
+        Waited::Done(name) => Ok(name),
+        // The plan goes on with the pod that is there, or the name KubeRay
+        // gives a new one.
+        Waited::Planned => Ok(last
+            .first()
+            .map(|p| p.metadata.name.clone())
+            .unwrap_or_else(|| format!("{}-head", cluster.name))),
+        Waited::TimedOut => {
             let state = match last.first() {
                 Some(pod) => pod.summary(),
                 None => "no head pod yet".to_string(),

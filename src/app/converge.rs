@@ -201,7 +201,10 @@ mod tests {
 
     fn runner(planning: bool) -> (Arc<Ui>, Runner) {
         let ui = Arc::new(Ui::buffered());
-        (ui.clone(), Runner::with(Arc::new(Nothing), ui, planning, false))
+        (
+            ui.clone(),
+            Runner::with(Arc::new(Nothing), ui, planning, false),
+        )
     }
 
     fn record(done: &RefCell<Vec<&'static str>>, what: &'static str) -> Result<()> {
@@ -238,7 +241,8 @@ mod tests {
 
     #[test]
     fn a_probe_that_cannot_look_yet_counts_as_absent_only_in_a_plan() {
-        let blind = || Piece::probed("credentials", || anyhow::bail!("no cluster")).create(|| Ok(()));
+        let blind =
+            || Piece::probed("credentials", || anyhow::bail!("no cluster")).create(|| Ok(()));
         let (ui, plan) = runner(true);
         up(&plan, vec![blind()]).unwrap();
         assert_eq!(
@@ -250,6 +254,9 @@ mod tests {
         );
         let (_, real) = runner(false);
         let err = up(&real, vec![blind()]).unwrap_err();
-        assert_eq!(format!("{err:#}"), "could not check credentials: no cluster");
+        assert_eq!(
+            format!("{err:#}"),
+            "could not check credentials: no cluster"
+        );
     }
 }

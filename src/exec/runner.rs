@@ -84,12 +84,15 @@ impl std::error::Error for CmdFailed {}
 pub trait Exec: Send + Sync {
     fn exec(&self, cmd: &Cmd) -> Result<Output>;
 
-    /// Runs a command whose output is handed to `line`, a line at a time,
-    /// while it runs. A scripted answer has no time to pass: its lines
-    /// are handed over at once.
-    fn exec_streaming(&self, cmd: &Cmd, line: &(dyn Fn(&str) + Sync)) -> Result<Output> {
+    /// Runs a command whose output is handed to `line` while it runs: each
+    /// line once whole (`true`), and the line being written so far
+    /// (`false`: progress dots, say). A scripted answer has no time to
+    /// pass: its lines are handed over at once.
+    fn exec_streaming(&self, cmd: &Cmd, line: &(dyn Fn(&str, bool) + Sync)) -> Result<Output> {
         let out = self.exec(cmd)?;
-        out.stderr.lines().chain(out.stdout.lines()).for_each(line);
+        for text in out.stderr.lines().chain(out.stdout.lines()) {
+            line(text, true);
+        }
         Ok(out)
     }
 }
@@ -136,7 +139,7 @@ impl Exec for SystemExec {
         })
     }
 
-    fn exec_streaming(&self, cmd: &Cmd, line: &(dyn Fn(&str) + Sync)) -> Result<Output> {
+    fn exec_streaming(&self, cmd: &Cmd, line: &(dyn Fn(&str, bool) + Sync)) -> Result<Output> {
         crate::exec::stream::exec_streaming(cmd, line)
     }
 }
@@ -292,7 +295,11 @@ impl Runner {
     /// Looks at something the steps before it make (credentials, say). In
     /// a plan those steps were only printed, so a look that fails is said
     /// and counts as "absent"; for real the failure stands.
-    pub fn look_after_plan(&self, what: &str, probe: impl FnOnce() -> Result<bool>) -> Result<bool> {
+    pub fn look_after_plan(
+        &self,
+        what: &str,
+        probe: impl FnOnce() -> Result<bool>,
+    ) -> Result<bool> {
         match probe() {
             Err(e) if self.planning => {
                 self.ui.progress(&format!(

@@ -27,9 +27,12 @@ impl Runner {
                     }
                 })
             });
-            let line = |text: &str| match &spinner {
+            // A terminal shows the line being written too (gcloud's dots
+            // come without a newline); plain output only whole lines.
+            let line = |text: &str, whole: bool| match &spinner {
                 Some(spinner) => spinner.latest(text),
-                None => self.ui.progress(&format!("  {text}")),
+                None if whole => self.ui.progress(&format!("  {text}")),
+                None => {}
             };
             let out = self.exec.exec_streaming(cmd, &line);
             finished.store(true, Ordering::SeqCst);
@@ -43,7 +46,10 @@ impl Runner {
 
 /// Runs `cmd` as a child process with both of its output streams read as
 /// they come.
-pub(in crate::exec) fn exec_streaming(cmd: &Cmd, line: &(dyn Fn(&str) + Sync)) -> Result<Output> {
+pub(in crate::exec) fn exec_streaming(
+    cmd: &Cmd,
+    line: &(dyn Fn(&str, bool) + Sync),
+) -> Result<Output> {
     let (stderr_pipe, stderr_end) = std::io::pipe().context("could not open a pipe")?;
     let reader = {
         let expr = SystemExec::expression(cmd)?.stderr_file(stderr_end);
@@ -77,8 +83,9 @@ pub(in crate::exec) fn exec_streaming(cmd: &Cmd, line: &(dyn Fn(&str) + Sync)) -
 }
 
 /// Reads `from` to its end, handing over each line (ended by a newline or
-/// a carriage return, as progress bars write) and returning all of it.
-fn read_lines(mut from: impl Read, line: &(dyn Fn(&str) + Sync)) -> std::io::Result<String> {
+/// a carriage return, as progress bars write) and the one being written,
+/// and returning all of it.
+fn read_lines(mut from: impl Read, line: &(dyn Fn(&str, bool) + Sync)) -> std::io::Result<String> {
     let mut all = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut start = 0;
@@ -89,18 +96,19 @@ fn read_lines(mut from: impl Read, line: &(dyn Fn(&str) + Sync)) -> std::io::Res
         }
         all.extend_from_slice(&chunk[..n]);
         while let Some(end) = all[start..].iter().position(|&b| b == b'\n' || b == b'\r') {
-            hand_over(&all[start..start + end], line);
+            hand_over(&all[start..start + end], true, line);
             start += end + 1;
         }
+        hand_over(&all[start..], false, line);
     }
-    hand_over(&all[start..], line);
+    hand_over(&all[start..], true, line);
     Ok(String::from_utf8_lossy(&all).into_owned())
 }
 
-fn hand_over(bytes: &[u8], line: &(dyn Fn(&str) + Sync)) {
+fn hand_over(bytes: &[u8], whole: bool, line: &(dyn Fn(&str, bool) + Sync)) {
     let text = String::from_utf8_lossy(bytes);
     if !text.trim().is_empty() {
-        line(text.trim_end());
+        line(text.trim_end(), whole);
     }
 }
 
@@ -115,8 +123,10 @@ mod tests {
     fn lines_end_at_newlines_and_carriage_returns() {
         let seen = Mutex::new(Vec::new());
         let text = "Creating cluster x...\r50%\r100%\ndone.\n\npartial";
-        let all = read_lines(text.as_bytes(), &|l| {
-            seen.lock().unwrap().push(l.to_string())
+        let all = read_lines(text.as_bytes(), &|l, whole| {
+            if whole {
+                seen.lock().unwrap().push(l.to_string())
+            }
         })
         .unwrap();
         assert_eq!(all, text);
@@ -127,20 +137,61 @@ mod tests {
     }
 
     #[test]
+    fn the_line_being_written_is_handed_over_as_it_grows() {
+        struct Chunks(Vec<&'static str>);
+        impl Read for Chunks {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let chunk = self.0.remove(0).as_bytes();
+                buf[..chunk.len()].copy_from_slice(chunk);
+                Ok(chunk.len())
+            }
+        }
+        let seen = Mutex::new(Vec::new());
+        let from = Chunks(vec!["Creating cluster x", "...", ".done.\n"]);
+        read_lines(from, &|l, whole| {
+            seen.lock().unwrap().push(format!("{l} {whole}"))
+        })
+        .unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                "Creating cluster x false",
+                "Creating cluster x... false",
+                "Creating cluster x....done. true"
+            ]
+        );
+    }
+
+    #[test]
     fn a_streamed_command_hands_over_both_streams_as_they_come() {
         if which::which("sh").is_err() {
             return;
         }
         let cmd = Cmd::mutation("sh")
-            .args(["-c", "echo one; echo two >&2; sleep 0.2; echo three; exit 4"])
+            .args([
+                "-c",
+                "echo one; echo two >&2; sleep 0.2; echo three; exit 4",
+            ])
             .streamed("counting");
         let seen = Mutex::new(Vec::new());
-        let out = exec_streaming(&cmd, &|l| seen.lock().unwrap().push(l.to_string())).unwrap();
+        let out = exec_streaming(&cmd, &|l, whole| {
+            if whole {
+                seen.lock().unwrap().push(l.to_string())
+            }
+        })
+        .unwrap();
         assert_eq!(out.code, Some(4));
         assert_eq!(out.stdout, "one\nthree\n");
         assert_eq!(out.stderr, "two\n");
         let mut seen = seen.into_inner().unwrap();
-        assert_eq!(seen.pop().as_deref(), Some("three"), "the late line comes last");
+        assert_eq!(
+            seen.pop().as_deref(),
+            Some("three"),
+            "the late line comes last"
+        );
         seen.sort();
         assert_eq!(seen, vec!["one", "two"]);
     }

@@ -38,8 +38,10 @@ impl Runner {
         mut probe: impl FnMut() -> Result<Option<T>>,
     ) -> Result<Waited<T>> {
         if self.planning() {
-            self.ui
-                .plan(&format!("# wait up to {} for {what}", show(patience.timeout)));
+            self.ui.plan(&format!(
+                "# wait up to {} for {what}",
+                show(patience.timeout)
+            ));
             return Ok(Waited::Planned);
         }
         let start = Instant::now();

@@ -398,7 +398,12 @@ fn build_in_clean_copy(
     }
 
     let wheel = ctx.run.planned_or(
-        || out_dir.join(build::expected_wheel_name(&project.name, &version.to_string())),
+        || {
+            out_dir.join(build::expected_wheel_name(
+                &project.name,
+                &version.to_string(),
+            ))
+        },
         || {
             let wheel = build::built_wheel(&out_dir)?;
             check_wheel_version(&wheel, version)?;

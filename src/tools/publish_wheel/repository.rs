@@ -107,7 +107,9 @@ impl Repository {
             // A plan uploads nothing: no token is needed yet.
             if token.is_empty() {
                 ctx.run.for_real(|| {
-                    bail!("`gcloud auth print-access-token` printed no token: run `gcloud auth login`")
+                    bail!(
+                        "`gcloud auth print-access-token` printed no token: run `gcloud auth login`"
+                    )
                 })?;
             }
             return Ok(Some(Credentials {

@@ -109,7 +109,10 @@ fn built() -> Vec<(&'static str, Output)> {
     vec![
         (LIST, Output::ok(CLUSTER)),
         (FIREWALL, Output::ok(RULE)),
-        ("kubectl get -f", Output::ok(r#"{"kind":"List","items":[]}"#)),
+        (
+            "kubectl get -f",
+            Output::ok(r#"{"kind":"List","items":[]}"#),
+        ),
     ]
 }
 
@@ -122,7 +125,10 @@ fn status_of_a_present_cluster_reads_cluster_and_firewall_rule_together() {
     assert_eq!(most, 2, "the two reads were in flight together: {ran:#?}");
     // Printed in the same order as ever.
     assert!(lines[0].starts_with("+ cluster x-ray "), "{lines:#?}");
-    assert!(lines[3].starts_with("+ firewall rule x-ray-default "), "{lines:#?}");
+    assert!(
+        lines[3].starts_with("+ firewall rule x-ray-default "),
+        "{lines:#?}"
+    );
 }
 
 #[test]

@@ -252,7 +252,8 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
 }
 
 /// `=`: one gcloud query when there is no cluster; the firewall rule only
-/// when there is one. Never the network beyond gcloud.
+/// when there is one (`firewall`: already read alongside the cluster).
+/// Never the network beyond gcloud.
 fn status(
     site: &Site,
     cluster: Option<Cluster>,

@@ -211,17 +211,20 @@ impl Ctx {
     /// Lists what a destructive operation will remove and, on a terminal,
     /// asks first.
     pub fn confirm_deletion(&self, doomed: &[String]) -> Result<()> {
-        if doomed.is_empty() || self.run.dry_run || self.quiet() || !self.ui.interactive {
+        if doomed.is_empty() || self.quiet() || !self.ui.interactive {
             return Ok(());
         }
-        self.ui.progress("this will delete:");
-        for item in doomed {
-            self.ui.progress(&format!("  {item}"));
-        }
-        if !self.ui.confirm("Continue?", false) {
-            bail!("nothing was deleted (pass --quiet to skip this question)");
-        }
-        Ok(())
+        // A plan deletes nothing: nothing to ask.
+        self.run.for_real(|| {
+            self.ui.progress("this will delete:");
+            for item in doomed {
+                self.ui.progress(&format!("  {item}"));
+            }
+            if !self.ui.confirm("Continue?", false) {
+                bail!("nothing was deleted (pass --quiet to skip this question)");
+            }
+            Ok(())
+        })
     }
 
     /// The usual `=`/`+`/`-` over a tool's pieces. `present` is what `=`
@@ -233,7 +236,7 @@ impl Ctx {
                 Ok(Outcome::Present(present))
             }
             Op::Up => {
-                converge::up(&self.ui, pieces, self.run.dry_run)?;
+                converge::up(&self.run, pieces)?;
                 Ok(Outcome::Present(true))
             }
             Op::Down => {
@@ -243,7 +246,7 @@ impl Ctx {
                     .map(|p| p.name.clone())
                     .collect();
                 self.confirm_deletion(&doomed)?;
-                converge::down(&self.ui, pieces, self.run.dry_run)?;
+                converge::down(&self.run, pieces)?;
                 Ok(Outcome::Gone(true))
             }
             other => bail!("{other:?} is not a converging operation"),

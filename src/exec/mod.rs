@@ -5,4 +5,6 @@ pub mod cmd;
 pub mod environment;
 pub mod programs;
 pub mod runner;
+pub mod stream;
 pub mod ui;
+pub mod wait;

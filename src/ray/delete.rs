@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use super::{RAYCLUSTERS, describe};
 use crate::app::cli::Ctx;
-use crate::app::wait::{self, Patience};
+use crate::app::wait::{self, Patience, Waited};
 use crate::clis::kubectl::{Kubectl, Ns, Object};
 
 /// Deletes RayClusters and waits until they are gone. Finalizers that
@@ -39,13 +39,6 @@ pub fn delete_and_wait(
     } else {
         format!("{} RayClusters to be gone", clusters.len())
     };
-    if ctx.run.dry_run {
-        ctx.ui.plan(&format!(
-            "# wait up to {} for {what}",
-            wait::show(patience.timeout)
-        ));
-        return Ok(());
-    }
     let left = RefCell::new(Vec::new());
     let remaining = || -> Result<Option<()>> {
         let still = still_there(kubectl, clusters)?;
@@ -53,7 +46,7 @@ pub fn delete_and_wait(
         *left.borrow_mut() = still;
         Ok(done.then_some(()))
     };
-    if wait::until(ctx, &what, patience, remaining)?.is_some() {
+    if ctx.run.wait(&what, patience, remaining)? != Waited::TimedOut {
         return Ok(());
     }
     let stuck = left.borrow().clone();
@@ -91,7 +84,7 @@ pub fn delete_and_wait(
         clear_finalizers(ctx, kubectl, cluster)?;
     }
     let gone = || Ok(still_there(kubectl, clusters)?.is_empty().then_some(()));
-    if wait::until(ctx, &what, patience, gone)?.is_none() {
+    if ctx.run.wait(&what, patience, gone)? == Waited::TimedOut {
         bail!("{what}: still there after clearing the finalizers");
     }
     Ok(())

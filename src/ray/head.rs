@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use anyhow::Result;
 
 use crate::app::cli::Ctx;
-use crate::app::wait::{self, Patience};
+use crate::app::wait::{Patience, Waited};
 use crate::clis::kubectl::{Kubectl, Ns, Pod};
 
 /// The label selector of a cluster's head pods.
@@ -26,9 +26,10 @@ pub fn ready(pods: &[Pod]) -> Option<&Pod> {
     pods.iter().find(|p| p.is_ready())
 }
 
-/// Polls until a head pod is Ready (`Ok`), or the timeout passes (`Err`
-/// with the head pods seen last, for the caller's message). `what` is
-/// what the progress lines say is awaited.
+/// Polls until a head pod is Ready, or the timeout passes; in a plan the
+/// wait is one printed line. Also gives the head pods seen last, for the
+/// caller's message (or the plan's pod name). `what` is what the progress
+/// lines say is awaited.
 pub fn wait_ready(
     ctx: &Ctx,
     kubectl: &Kubectl<'_>,
@@ -36,13 +37,13 @@ pub fn wait_ready(
     ns: Ns<'_>,
     what: &str,
     patience: Patience,
-) -> Result<std::result::Result<Pod, Vec<Pod>>> {
+) -> Result<(Waited<Pod>, Vec<Pod>)> {
     let last_seen = RefCell::new(Vec::<Pod>::new());
-    let found = wait::until(ctx, what, patience, || {
+    let waited = ctx.run.wait(what, patience, || {
         let pods = pods(kubectl, cluster, ns)?;
         let found = ready(&pods).cloned();
         *last_seen.borrow_mut() = pods;
         Ok(found)
     })?;
-    Ok(found.ok_or_else(|| last_seen.into_inner()))
+    Ok((waited, last_seen.into_inner()))
 }

@@ -324,7 +324,7 @@ fn up(a: &Admin) -> Result<Outcome> {
         })
         .create(|| revoke_humans(a)),
     ];
-    converge::up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    converge::up(&ctx.run, pieces)?;
     Ok(Outcome::Present(true))
 }
 

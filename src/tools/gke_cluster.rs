@@ -14,6 +14,7 @@ use crate::app::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
 use crate::clis::gcloud::{self, Cluster, Firewall};
 use crate::clis::kubeconfig;
 use crate::exec::cmd::Cmd;
+use crate::exec::runner::together;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, REFRESH];
 
@@ -102,6 +103,8 @@ impl Site<'_> {
                 a.gpus_per_node * a.nodes
             ))
             .arg(format!("--autoprovisioning-scopes={}", a.scopes.join(",")))
+            // Minutes: show gcloud's progress meanwhile.
+            .streamed(format!("gcloud creates cluster {}", g.cluster))
     }
 
     /// Step 2: stale entries out, fresh credentials in, short names.
@@ -192,11 +195,15 @@ impl Site<'_> {
             .args(self.zonal());
         match self.ctx.run.json_if_found::<Cluster>(&describe)? {
             Some(c) if !c.cluster_ipv4_cidr.is_empty() => Ok(c.cluster_ipv4_cidr),
-            // A dry run planned the cluster but did not create it.
-            _ if self.ctx.run.dry_run => Ok(format!("POD_RANGE_OF_{}", self.gke.cluster)),
-            _ => bail!(
-                "cluster {} has no pod range (clusterIpv4Cidr) yet",
-                self.gke.cluster
+            // A plan printed the cluster's creation: its range stands in.
+            _ => self.ctx.run.planned_or(
+                || format!("POD_RANGE_OF_{}", self.gke.cluster),
+                || {
+                    bail!(
+                        "cluster {} has no pod range (clusterIpv4Cidr) yet",
+                        self.gke.cluster
+                    )
+                },
             ),
         }
     }
@@ -210,9 +217,26 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
         project: ctx.project()?,
         zone: ctx.zone()?,
     };
-    let cluster = site.find_cluster()?;
+    // The firewall rule does not depend on the cluster: when it will be
+    // wanted, both are read side by side. `=` wants it only when the cluster
+    // exists, which a kubeconfig context for it foretells; otherwise `=`
+    // reads the cluster alone first (one gcloud in an empty project).
+    let wanted = match op {
+        Op::Refresh => false,
+        Op::Status => kubeconfig::has_context(
+            &kubeconfig::load(&kubeconfig::path(&ctx.env))?,
+            &site.gke.cluster,
+        ),
+        _ => true,
+    };
+    let (cluster, firewall) = if wanted {
+        let (cluster, firewall) = together(|| site.find_cluster(), || site.find_firewall());
+        (cluster?, Some(firewall?))
+    } else {
+        (site.find_cluster()?, None)
+    };
     match op {
-        Op::Status => status(&site, cluster),
+        Op::Status => status(&site, cluster, firewall),
         Op::Refresh => {
             if cluster.is_none() {
                 bail!(
@@ -223,13 +247,18 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
             site.write_credentials()?;
             Ok(Outcome::Present(true))
         }
-        _ => converge(&site, op, cluster, args),
+        _ => converge(&site, op, cluster, firewall, args),
     }
 }
 
 /// `=`: one gcloud query when there is no cluster; the firewall rule only
-/// when there is one. Never the network beyond gcloud.
-fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
+/// when there is one (`firewall`: already read alongside the cluster).
+/// Never the network beyond gcloud.
+fn status(
+    site: &Site,
+    cluster: Option<Cluster>,
+    firewall: Option<Option<Firewall>>,
+) -> Result<Outcome> {
     let g = site.gke;
     let config = kubeconfig::load(&kubeconfig::path(&site.ctx.env))?;
     let mut rows = Vec::new();
@@ -241,7 +270,10 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
                     c.status, c.endpoint, c.cluster_ipv4_cidr
                 )),
             );
-            Some(site.find_firewall()?)
+            match firewall {
+                Some(read) => Some(read),
+                None => Some(site.find_firewall()?),
+            }
         }
         None => {
             rows.push(Row::present(format!("cluster {}", g.cluster), false));
@@ -270,14 +302,23 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
     Ok(Outcome::Present(cluster.is_some()))
 }
 
-fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> Result<Outcome> {
+fn converge(
+    site: &Site,
+    op: Op,
+    cluster: Option<Cluster>,
+    firewall: Option<Option<Firewall>>,
+    args: &CidrArgs,
+) -> Result<Outcome> {
     let ctx = site.ctx;
     let g = site.gke;
     let config = kubeconfig::load(&kubeconfig::path(&ctx.env))?;
     let has_context = kubeconfig::has_context(&config, &g.cluster);
     let stale =
         kubeconfig::has_any(&config, &g.cluster) || kubeconfig::has_any(&config, &site.gke_name());
-    let firewall = site.find_firewall()?;
+    let firewall = match firewall {
+        Some(read) => read,
+        None => site.find_firewall()?,
+    };
     // The driver lives inside the cluster: only ask when it can answer.
     let driver = if g.gpu_driver_installer.is_empty() {
         None

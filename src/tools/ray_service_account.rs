@@ -135,7 +135,7 @@ fn up(
             Ok(())
         }),
     ];
-    crate::app::converge::up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    crate::app::converge::up(&ctx.run, pieces)?;
     Ok(Outcome::Present(true))
 }
 

@@ -142,3 +142,49 @@ fn faults_in_down() {
         end_state: &cluster_and_rule,
     });
 }
+
+/// `gcloud container clusters create` runs for minutes: on a terminal the
+/// tool shows a spinner with the elapsed time, what it waits for and
+/// gcloud's latest words, redrawn while gcloud polls the operation.
+#[test]
+fn on_a_terminal_create_shows_progress_while_gcloud_waits() {
+    let c = Cloud::new();
+    // Running for two polls: gcloud waits 5 s between them.
+    c.emu.set_operation_polls(2);
+    let Some(up) = c.run_on_terminal(TOOL, UP) else {
+        return;
+    };
+    assert!(up.ok(), "{up}");
+    assert!(c.emu.cluster("x-ray").is_some());
+    let shown = &up.stdout;
+    // Each redraw starts with a carriage return and an erased line.
+    let frames: Vec<&str> = shown
+        .split("\r\x1b[2K")
+        .filter(|f| f.contains("gcloud creates cluster x-ray ("))
+        .collect();
+    let seconds = |frame: &str| -> u64 {
+        let after = frame
+            .split("gcloud creates cluster x-ray (")
+            .nth(1)
+            .unwrap();
+        after.split('s').next().unwrap().parse().unwrap_or(0)
+    };
+    let latest = frames.last().map(|f| seconds(f)).unwrap_or(0);
+    assert!(
+        latest >= 2,
+        "the spinner went on while gcloud waited (last frame at {latest}s):\n{shown:?}"
+    );
+    // gcloud's latest line follows the time (which line depends on
+    // gcloud's version: a warning, a note, its progress).
+    assert!(
+        frames
+            .iter()
+            .any(|f| seconds(f) >= 2 && f.split("): ").nth(1).is_some_and(|l| !l.is_empty())),
+        "gcloud's own words are shown while it waits:\n{shown:?}"
+    );
+    // The spinner is erased: the lines after it start clean.
+    assert!(
+        shown.contains("\r\x1b[2K> creating kubeconfig entries x-ray"),
+        "{shown:?}"
+    );
+}

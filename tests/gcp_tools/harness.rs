@@ -101,7 +101,32 @@ impl Cloud {
     /// [`Cloud::run`] with extra environment variables.
     pub fn run_with(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(bin(tool));
-        cmd.args(args).current_dir(self.home.path());
+        cmd.args(args);
+        self.run_command(cmd, vars)
+    }
+
+    /// Runs a tool on a terminal (util-linux `script` makes one); `None`
+    /// (after a note) when `script` is missing outside CI. The run's
+    /// stdout holds everything the terminal showed, redraws included.
+    pub fn run_on_terminal(&self, tool: &str, args: &[&str]) -> Option<Run> {
+        if which::which("script").is_err() {
+            let message = "this test needs `script` (util-linux; Debian: bsdutils) for a terminal";
+            assert!(std::env::var_os("CI").is_none(), "{message}");
+            eprintln!("skipped: {message}");
+            return None;
+        }
+        let line = std::iter::once(bin(tool))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]);
+        Some(self.run_command(cmd, &[]))
+    }
+
+    fn run_command(&self, mut cmd: Command, vars: &[(&str, &str)]) -> Run {
+        cmd.current_dir(self.home.path());
         self.emu.apply_env(&mut cmd);
         let path = format!(
             "{}:{}",

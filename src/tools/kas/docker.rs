@@ -163,7 +163,8 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
     let out = p.ctx.run.run(&exec)?;
     // docker says 1 both for "no such container" and for a command that
     // failed with 1: only then is it worth asking which.
-    if out.code == Some(1) && !p.ctx.run.dry_run && container_state(p)? != Some(true) {
+    // (A plan only prints the exec: it answers 0, so nothing is asked.)
+    if out.code == Some(1) && container_state(p)? != Some(true) {
         bail!(
             "the container {0} is not running: start it with `kubectl kas run -d` (or use `kubectl kas shell`, which starts one)",
             p.name

@@ -65,14 +65,13 @@ fn serve(p: &Project, server: Server) -> Result<u8> {
     ensure_running(p)?;
     let script = start_and_wait(&server, p.cfg.server_wait_seconds);
     let exec = docker::change(["exec", &p.name, "sh", "-c", &script]);
-    let out = p.ctx.run.run(&exec)?;
-    if p.ctx.run.dry_run {
+    let Some(out) = p.ctx.run.produce(&exec)? else {
         p.ctx.ui.say(&format!(
             "# then open the URL for port {} that {} prints",
             server.port, server.name
         ));
         return Ok(0);
-    }
+    };
     if !out.success() {
         bail!(
             "{} did not come up in container {}:\n{}",

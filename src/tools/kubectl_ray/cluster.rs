@@ -12,7 +12,7 @@ use super::operator::Operator;
 use super::pull_secret;
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::converge::{Row, State, up as converge_up};
-use crate::app::wait::{self, Patience};
+use crate::app::wait::{self, Patience, Waited};
 use crate::clis::kubectl::{Kubectl, Lookup, Ns, Pod};
 use crate::ray::{self, RAYCLUSTERS, describe, head};
 
@@ -131,7 +131,7 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
         pieces.push(operator.piece(&found, patience));
     }
     pieces.extend(pull_secret::pieces(ctx, &kubectl, &file, ns)?);
-    converge_up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    converge_up(&ctx.run, pieces)?;
 
     let name = &file.name;
     let apply = match &file.converted {
@@ -153,22 +153,17 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     }
 
     let what = format!("the head pod of RayCluster {name} to be Ready");
-    if ctx.run.dry_run {
-        ctx.ui.plan(&format!(
-            "# wait up to {} for {what}",
-            wait::show(patience.timeout)
-        ));
-        return Ok(Outcome::Done);
-    }
-    match head::wait_ready(ctx, &kubectl, name, ns, &what, patience)? {
-        Ok(pod) => {
+    let (waited, seen) = head::wait_ready(ctx, &kubectl, name, ns, &what, patience)?;
+    match waited {
+        Waited::Planned => Ok(Outcome::Done),
+        Waited::Done(pod) => {
             ctx.ui.say(&format!(
                 "RayCluster {name} is up: head pod {} is Ready",
                 pod.metadata.name
             ));
             Ok(Outcome::Present(true))
         }
-        Err(seen) => {
+        Waited::TimedOut => {
             let state = if seen.is_empty() {
                 "no head pod exists yet: is the KubeRay operator running? (kubectl ray ==)"
                     .to_string()

@@ -173,23 +173,22 @@ impl<'a> Operator<'a> {
             Some(_) => true,
         };
         helm.install(&how, upgrade)?;
-        if self.ctx.run.dry_run {
-            return Ok(());
-        }
         // Helm can finish with success yet leave the release unrecorded
         // (a failed write of its own record): say so now, not later.
-        match helm.release(release, &self.namespace)? {
-            Some(r) if r.is_deployed() => Ok(()),
-            Some(r) => bail!(
-                "Helm finished, but the {} is {}: run `kubectl ray ++` again to repair it",
-                self.release_label(),
-                r.status
-            ),
-            None => bail!(
-                "Helm finished, but there is no {}: run `kubectl ray ++` again",
-                self.release_label()
-            ),
-        }
+        self.ctx
+            .run
+            .for_real(|| match helm.release(release, &self.namespace)? {
+                Some(r) if r.is_deployed() => Ok(()),
+                Some(r) => bail!(
+                    "Helm finished, but the {} is {}: run `kubectl ray ++` again to repair it",
+                    self.release_label(),
+                    r.status
+                ),
+                None => bail!(
+                    "Helm finished, but there is no {}: run `kubectl ray ++` again",
+                    self.release_label()
+                ),
+            })
     }
 
     pub fn piece<'s>(&'s self, found: &'s Found, patience: Patience) -> Piece<'s> {
@@ -240,11 +239,7 @@ pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             operator.release_label()
         ));
     }
-    up(
-        &ctx.ui,
-        vec![operator.piece(&found, patience(ctx, args)?)],
-        ctx.run.dry_run,
-    )?;
+    up(&ctx.run, vec![operator.piece(&found, patience(ctx, args)?)])?;
     Ok(Outcome::Present(true))
 }
 
@@ -322,6 +317,6 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         )
         .delete(|| ray::delete::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
     );
-    down(&ctx.ui, pieces, ctx.run.dry_run)?;
+    down(&ctx.run, pieces)?;
     Ok(Outcome::Gone(true))
 }

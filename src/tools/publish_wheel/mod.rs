@@ -250,7 +250,8 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
             std::fs::write(&record, format!("{version}\n"))?;
             Ok(())
         })?;
-    if !ctx.run.dry_run {
+    // A plan published nothing: nothing to report.
+    ctx.run.for_real(|| {
         match ctx.common.output {
             Format::Json => {
                 let published = Published {
@@ -269,7 +270,8 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
                 repository.url()
             )),
         }
-    }
+        Ok(())
+    })?;
     Ok(Outcome::Done)
 }
 
@@ -385,16 +387,19 @@ fn build_in_clean_copy(
         .context("the wheel build failed");
     }
 
-    let wheel = if ctx.run.dry_run {
-        out_dir.join(build::expected_wheel_name(
-            &project.name,
-            &version.to_string(),
-        ))
-    } else {
-        let wheel = build::built_wheel(&out_dir)?;
-        check_wheel_version(&wheel, version)?;
-        wheel
-    };
+    let wheel = ctx.run.planned_or(
+        || {
+            out_dir.join(build::expected_wheel_name(
+                &project.name,
+                &version.to_string(),
+            ))
+        },
+        || {
+            let wheel = build::built_wheel(&out_dir)?;
+            check_wheel_version(&wheel, version)?;
+            Ok(wheel)
+        },
+    )?;
     then(&wheel)?;
     Ok(wheel.file_name().map(PathBuf::from).unwrap_or_default())
 }

@@ -101,8 +101,13 @@ impl Repository {
         if self.is_artifact_registry() {
             let out = ctx.run.check(&gcloud::print_access_token())?;
             let token = out.stdout.trim().to_string();
-            if token.is_empty() && !ctx.run.dry_run {
-                bail!("`gcloud auth print-access-token` printed no token: run `gcloud auth login`");
+            // A plan uploads nothing: no token is needed yet.
+            if token.is_empty() {
+                ctx.run.for_real(|| {
+                    bail!(
+                        "`gcloud auth print-access-token` printed no token: run `gcloud auth login`"
+                    )
+                })?;
             }
             return Ok(Some(Credentials {
                 username: ACCESS_TOKEN_USER.to_string(),

@@ -176,22 +176,18 @@ pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<
         );
     }
     let log = spec.log_path();
-    let mut pid = 0;
-    kube.ctx.run.act(
+    let started = kube.ctx.run.act_returning(
         &format!(
             "start a supervisor that keeps 127.0.0.1:{local} forwarded to port {remote} of the head pod \
              of RayCluster {}, reconnecting when the pod changes (log: {})",
             cluster.name,
             log.display()
         ),
-        || {
-            pid = spawn_supervisor(&spec)?;
-            Ok(())
-        },
+        || spawn_supervisor(&spec),
     )?;
-    if kube.ctx.run.dry_run {
+    let Some(pid) = started else {
         return Ok(());
-    }
+    };
     let wait = Duration::from_secs(kube.cfg.kubernetes.forward_wait_seconds.into());
     if let Err(e) = wait_for_listener(local, pid, wait) {
         kill_group(pid);
@@ -374,15 +370,12 @@ pub fn stop(kube: &Kube, record: &Record) -> Result<()> {
             kill_group(record.pid);
         }
         remove_files(record);
-        Ok(())
-    })?;
-    if !kube.ctx.run.dry_run {
         kube.ctx.ui.progress(&format!(
             "stopped the forward of 127.0.0.1:{} to port {}",
             record.spec.local, record.spec.remote
         ));
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn forget(kube: &Kube, record: &Record) -> Result<()> {

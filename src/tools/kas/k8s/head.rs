@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::app::wait::{self, Patience};
+use crate::app::wait::{self, Patience, Waited};
 use crate::clis::kubectl::{Lookup, Ns, Pod};
 use crate::ray::{self, head};
 
@@ -121,27 +121,23 @@ pub fn ready_head(kube: &Kube, cluster: &Cluster) -> Result<String> {
     if let Some(pod) = head::ready(&pods) {
         return Ok(pod.metadata.name.clone());
     }
-    if kube.ctx.run.dry_run {
-        let name = pods
-            .first()
-            .map(|p| p.metadata.name.clone())
-            .unwrap_or_else(|| format!("{}-head", cluster.name));
-        kube.ctx.run.note(&format!(
-            "then wait for the head pod of RayCluster {} to be Ready",
-            cluster.name
-        ));
-        return Ok(name);
-    }
     let patience = Patience {
         timeout: Duration::from_secs(kube.cfg.kubernetes.head_wait_seconds.into()),
         interval: wait::interval(kube.ctx)?,
     };
-    let what = format!("the head pod of RayCluster {}", cluster.name);
+    let what = format!("the head pod of RayCluster {} to be Ready", cluster.name);
     let kubectl = kube.kubectl();
     let ns = Ns::Named(&cluster.namespace);
-    match head::wait_ready(kube.ctx, &kubectl, &cluster.name, ns, &what, patience)? {
-        Ok(pod) => Ok(pod.metadata.name),
-        Err(last) => {
+    let (waited, last) = head::wait_ready(kube.ctx, &kubectl, &cluster.name, ns, &what, patience)?;
+    match waited {
+        Waited::Done(pod) => Ok(pod.metadata.name),
+        // The plan goes on with the pod that is there, or the name KubeRay
+        // gives a new one.
+        Waited::Planned => Ok(pods
+            .first()
+            .map(|p| p.metadata.name.clone())
+            .unwrap_or_else(|| format!("{}-head", cluster.name))),
+        Waited::TimedOut => {
             let state = match last.first() {
                 Some(pod) => pod.summary(),
                 None => "no head pod yet".to_string(),

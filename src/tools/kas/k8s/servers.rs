@@ -62,15 +62,14 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
         .kubectl()
         .mutation(["exec", pod.as_str()], Ns::Named(&cluster.namespace))
         .args(["--", "sh", "-c", &script]);
-    let out = kube.ctx.run.run(&exec)?;
-    if kube.ctx.run.dry_run {
+    let Some(out) = kube.ctx.run.produce(&exec)? else {
         forward::start(kube, &cluster, server.port, server.host_port)?;
         kube.ctx.ui.say(&format!(
             "# then open the URL for port {} that {} prints",
             server.port, server.name
         ));
         return Ok(0);
-    }
+    };
     if !out.success() {
         bail!(
             "{} did not come up on the head pod {pod}:\n{}",
@@ -98,9 +97,9 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
 
 /// Opens `url` once an HTTP request to 127.0.0.1:`local` gets an answer.
 fn open_when_answering(kube: &Kube, local: u16, url: &str) -> Result<()> {
-    if !kube.ctx.run.dry_run {
-        let within = Duration::from_secs(kube.cfg.server_wait_seconds.into());
-        forward::wait_for_answer(local, within)?;
-    }
+    let within = Duration::from_secs(kube.cfg.server_wait_seconds.into());
+    kube.ctx
+        .run
+        .for_real(|| forward::wait_for_answer(local, within))?;
     browser::open(kube.ctx, url)
 }

@@ -5,5 +5,7 @@ pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod converge;
+pub mod complete;
+pub mod docs;
 pub mod grammar;
 pub mod wait;

@@ -53,7 +53,8 @@ Examples:
     about = "Build, run and push the project's container image",
     override_usage = "kubectl kas [OPTIONS] [.FLAVOR] COMMAND [ARGS...]",
     after_help = COMMANDS,
-    disable_version_flag = true
+    version = crate::app::cli::VERSION,
+    mut_arg("namespace", |a| a.help("Kubernetes mode: the namespace of the RayCluster (default: the context's)"))
 )]
 pub struct Args {
     /// Run the read-only queries, print the changes instead of making them
@@ -71,7 +72,6 @@ pub struct Args {
     /// Kubernetes mode: the RayCluster to use when there are several
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
-    /// Kubernetes mode: where the cluster is
     #[command(flatten)]
     pub target: Target,
     /// Recreate wandb-secret without asking when it differs from WANDB_API_KEY

@@ -11,8 +11,8 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::app::config::Config;
-use crate::app::docs;
 use crate::app::converge::{self, Piece, Row, State, table};
+use crate::app::docs;
 use crate::app::grammar::{Op, OpSpec, describe, split_op};
 use crate::clis::gcloud_props::GcloudProps;
 use crate::exec::environment::Env;
@@ -356,10 +356,8 @@ where
     ) -> u8 {
         let mut command = self.command();
         if default.is_some() {
-            command = command.override_usage(format!(
-                "{} [OPTIONS] [OPERATION]",
-                typed_name(self.name)
-            ));
+            command =
+                command.override_usage(format!("{} [OPTIONS] [OPERATION]", typed_name(self.name)));
         }
         let shells = !self.name.starts_with("kubectl-");
         if let Some(code) = docs::answer(&argv, &command, shells.then(|| self.operation_words())) {

@@ -75,7 +75,10 @@ fn verbatim_sections(text: &str) -> String {
             } else {
                 heading.to_uppercase()
             };
-            out.push_str(&format!(".SH \"{}\"\n.nf\n", escape(&title).replace('"', "\\(dq")));
+            out.push_str(&format!(
+                ".SH \"{}\"\n.nf\n",
+                escape(&title).replace('"', "\\(dq")
+            ));
             open = true;
             continue;
         }
@@ -98,7 +101,9 @@ fn verbatim_sections(text: &str) -> String {
 /// Text for roff: backslashes and minus signs escaped (a plain `-` may
 /// print as a hyphen and break copied commands), quotes kept.
 fn escape(text: &str) -> String {
-    text.replace('\\', "\\e").replace('-', "\\-").replace('\'', "\\(aq")
+    text.replace('\\', "\\e")
+        .replace('-', "\\-")
+        .replace('\'', "\\(aq")
 }
 
 /// The completion script for `shell`, the operations included.

@@ -30,11 +30,7 @@ pub fn answer(args: &[String], env: &Env) -> (Answer, String, String) {
     let current = typed.current.clone();
     match &typed.spot {
         Spot::Value { id, prefix } => (flag_value(id, &typed), prefix.clone(), current),
-        Spot::Flag => (
-            Answer::only(complete::flags(&cmd)),
-            String::new(),
-            current,
-        ),
+        Spot::Flag => (Answer::only(complete::flags(&cmd)), String::new(), current),
         Spot::Word => (word(&typed, env), String::new(), current),
     }
 }
@@ -124,7 +120,9 @@ fn word(typed: &Typed, env: &Env) -> Answer {
 /// The head pod's ports of the live forwards, each once.
 fn forwards(env: &Env) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
-    for ForwardRecord { spec, .. } in live_forwards(env) {
+    let mut live = live_forwards(env);
+    live.sort_by_key(|r| r.spec.remote);
+    for ForwardRecord { spec, .. } in live {
         let help = format!(
             "forwarded to 127.0.0.1:{} (RayCluster {}/{})",
             spec.local, spec.namespace, spec.cluster

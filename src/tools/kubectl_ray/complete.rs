@@ -37,7 +37,11 @@ pub fn answer(args: &[String]) -> (Answer, String, String) {
         Spot::Flag => {
             let mut candidates = Vec::new();
             if typed.words.is_empty() {
-                candidates.extend(operations().into_iter().filter(|c| c.value.starts_with('-')));
+                candidates.extend(
+                    operations()
+                        .into_iter()
+                        .filter(|c| c.value.starts_with('-')),
+                );
             }
             candidates.extend(complete::flags(&cmd));
             (Answer::only(candidates), String::new(), current)
@@ -166,7 +170,9 @@ mod tests {
     #[test]
     fn operations_first_then_files_then_nothing() {
         let top = offered(&[""]);
-        for op in ["==", "++", "--", "=", "+", "-", "convert", "status", "operator"] {
+        for op in [
+            "==", "++", "--", "=", "+", "-", "convert", "status", "operator",
+        ] {
             assert!(values(&top).contains(&op), "{op}");
         }
         assert_eq!(offered(&["+", ""]), Answer::yaml_files());

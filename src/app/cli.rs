@@ -314,11 +314,17 @@ where
     /// completion scripts all come from.
     pub fn command(&self) -> clap::Command {
         let typed = typed_name(self.name);
-        let mut after = format!("{}\nExamples:\n{}", describe(self.ops), self.examples);
-        if !self.name.starts_with("kubectl-") {
-            after.push_str(&format!(
+        let examples: String = self.examples.lines().map(|l| format!("  {l}\n")).collect();
+        let mut after = format!("{}\nExamples:\n{examples}", describe(self.ops));
+        match self.name.strip_prefix("kubectl-") {
+            Some(plugin) => after.push_str(&format!(
+                "\nCompletion: kubectl completes `{typed}` by running kubectl_complete-{plugin} \
+                 (installed beside {}) from PATH.\n",
+                self.name
+            )),
+            None => after.push_str(&format!(
                 "\nShell completion: `{typed} completion bash|zsh|fish` prints the script.\n"
-            ));
+            )),
         }
         A::command()
             .name(self.name)

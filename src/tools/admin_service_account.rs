@@ -31,10 +31,10 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
 };
 
 const EXAMPLES: &str = "\
-  admin-service-account +                      the account, its key, the gcloud configuration
-  admin-service-account =                      exit 0 when all of it is there
-  eval \"$(admin-service-account env)\"          KEYFILE and GOOGLE_APPLICATION_CREDENTIALS
-  admin-service-account - --quiet              remove it without asking
+admin-service-account +                    # the account, its key, the gcloud configuration
+admin-service-account =                    # exit 0 when all of it is there
+eval \"$(admin-service-account env)\"        # KEYFILE and GOOGLE_APPLICATION_CREDENTIALS
+admin-service-account - --quiet            # remove it without asking
 ";
 
 /// The names this tool works with, resolved once.

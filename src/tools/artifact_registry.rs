@@ -20,9 +20,9 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
 };
 
 const EXAMPLES: &str = "\
-  artifact-registry +                          the images and wheels repositories
-  artifact-registry = -o json                  their status as JSON
-  artifact-registry -                          delete both
+artifact-registry +                        # the images and wheels repositories
+artifact-registry = -o json                # their status as JSON
+artifact-registry -                        # delete both
 ";
 
 fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {

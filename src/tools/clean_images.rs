@@ -83,10 +83,10 @@ pub const TOOL: Tool<Args, Op> = Tool {
 };
 
 const EXAMPLES: &str = "\
-  clean-images =                               images of kas, with tags and dates
-  clean-images = .dev                          images of kas.dev
-  clean-images - --tag old                     that tag's image (and its other tags)
-  clean-images - --older-than 2026-01-01 --quiet
+clean-images =                             # images of kas, with tags and dates
+clean-images = .dev                        # images of kas.dev
+clean-images - --tag old                   # that tag's image (and its other tags)
+clean-images - --older-than 2026-01-01 --quiet
 ";
 
 /// The image's name in the registry: `kas.image`, with `.FLAVOR`.

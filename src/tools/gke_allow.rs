@@ -20,11 +20,11 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
 };
 
 const EXAMPLES: &str = "\
-  gke-allow =                                  exit 0 when your network is allowed
-  gke-allow + --cidr 198.51.100.0/24           allow that network too
-  gke-allow -                                  remove yours, keep the others
-  gke-allow ++                                 yours alone
-  gke-allow --                                 nobody
+gke-allow =                                # exit 0 when your network is allowed
+gke-allow + --cidr 198.51.100.0/24         # allow that network too
+gke-allow -                                # remove yours, keep the others
+gke-allow ++                               # yours alone
+gke-allow --                               # nobody
 ";
 
 fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {

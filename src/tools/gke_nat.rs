@@ -19,9 +19,9 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
 };
 
 const EXAMPLES: &str = "\
-  gke-nat +                                    the router, then the NAT
-  gke-nat =                                    exit 0 when both are there
-  gke-nat -                                    the NAT, then the router
+gke-nat +                                  # the router, then the NAT
+gke-nat =                                  # exit 0 when both are there
+gke-nat -                                  # the NAT, then the router
 ";
 
 fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {

@@ -21,9 +21,9 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
 };
 
 const EXAMPLES: &str = "\
-  ray-service-account +                        after `ray up` made ray-autoscaler-sa-v1
-  ray-service-account =                        exit 0 when both accounts are there
-  ray-service-account -                        remove their roles, then them
+ray-service-account +                      # after `ray up` made ray-autoscaler-sa-v1
+ray-service-account =                      # exit 0 when both accounts are there
+ray-service-account -                      # remove their roles, then them
 ";
 
 const READER: &str = "roles/artifactregistry.reader";

@@ -44,7 +44,10 @@ Examples:
   kubectl kas exec python -V
   kubectl kas run -
   kubectl kas --cluster gke-gpu-only . exec ray status
-  kubectl kas kfwd 8265 18265";
+  kubectl kas kfwd 8265 18265
+
+Completion: kubectl completes `kubectl kas` by running kubectl_complete-kas (installed beside
+kubectl-kas) from PATH.";
 
 #[derive(clap::Parser, Debug)]
 #[command(

@@ -122,12 +122,12 @@ pub const TOOL: Tool<Args, Op> = Tool {
 };
 
 const EXAMPLES: &str = "\
-  kubectl ray ++                                      install the KubeRay operator
-  kubectl ray + yaml/k8s/local-cpu-only.yaml          bring a RayCluster up, wait for its head
-  kubectl ray = yaml/k8s/local-cpu-only.yaml          exit 0 when it is Ready
-  kubectl ray - yaml/k8s/local-cpu-only.yaml --context kind-ray
-  kubectl ray convert legacy-cluster.yaml > cluster.yaml
-  kubectl ray == -o json
+kubectl ray ++                                    # install the KubeRay operator
+kubectl ray + yaml/k8s/local-cpu-only.yaml        # bring a RayCluster up, wait for its head
+kubectl ray = yaml/k8s/local-cpu-only.yaml        # exit 0 when it is Ready
+kubectl ray - yaml/k8s/local-cpu-only.yaml --context kind-ray
+kubectl ray convert legacy-cluster.yaml > cluster.yaml
+kubectl ray == -o json
 ";
 
 /// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.

@@ -46,13 +46,12 @@ impl Drop for Supervisors {
         for entry in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
             let record = serde_json::from_str::<serde_json::Value>(&text);
-            if let Some(pid) = record.ok().and_then(|v| v["pid"].as_i64()) {
-                if pid > 1 {
-                    // SAFETY: plain signals to the supervisors this test started.
-                    unsafe {
-                        libc::kill(-(pid as i32), libc::SIGKILL);
-                        libc::kill(pid as i32, libc::SIGKILL);
-                    }
+            let pid = record.ok().and_then(|v| v["pid"].as_i64()).unwrap_or(0);
+            if pid > 1 {
+                // SAFETY: plain signals to the supervisors this test started.
+                unsafe {
+                    libc::kill(-(pid as i32), libc::SIGKILL);
+                    libc::kill(pid as i32, libc::SIGKILL);
                 }
             }
         }

@@ -42,16 +42,13 @@ pub fn man_page(cmd: &clap::Command) -> Vec<u8> {
     // The title is the binary's name (`kubectl-ray`), the name `man` finds.
     let man = clap_mangen::Man::new(cmd.clone().after_help(None::<&str>));
     let mut out = Vec::new();
-    let sections: [fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>; 5] = [
-        clap_mangen::Man::render_title,
-        clap_mangen::Man::render_name_section,
-        clap_mangen::Man::render_synopsis_section,
-        clap_mangen::Man::render_description_section,
-        clap_mangen::Man::render_options_section,
-    ];
-    for section in sections {
-        section(&man, &mut out).expect("writing to memory");
-    }
+    let written = man
+        .render_title(&mut out)
+        .and_then(|_| man.render_name_section(&mut out))
+        .and_then(|_| man.render_synopsis_section(&mut out))
+        .and_then(|_| man.render_description_section(&mut out))
+        .and_then(|_| man.render_options_section(&mut out));
+    written.expect("writing to memory");
     out.extend(verbatim_sections(&after).into_bytes());
     man.render_version_section(&mut out)
         .expect("writing to memory");

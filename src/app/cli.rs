@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::app::config::Config;
 use crate::app::converge::{self, Piece, Row, State, table};
+use crate::app::docs;
 use crate::app::grammar::{Op, OpSpec, describe, split_op};
 use crate::clis::gcloud_props::GcloudProps;
 use crate::exec::environment::Env;
@@ -22,6 +23,18 @@ use crate::exec::ui::Ui;
 pub const EXIT_ABSENT: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_ERROR: u8 = 3;
+
+/// What `--version` prints after the name: Cargo's version and, when the
+/// build knew it, the git commit (see build.rs).
+pub const VERSION: &str = env!("KAS_VERSION");
+
+/// The name as the user types it: a kubectl plugin is `kubectl NAME`.
+pub fn typed_name(binary: &str) -> String {
+    match binary.strip_prefix("kubectl-") {
+        Some(plugin) => format!("kubectl {plugin}"),
+        None => binary.to_string(),
+    }
+}
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Common {
@@ -274,6 +287,8 @@ pub struct Tool<A, O: 'static> {
     pub name: &'static str,
     pub about: &'static str,
     pub ops: &'static [OpSpec<O>],
+    /// The commands a user types most, one per line, for `--help`.
+    pub examples: &'static str,
     pub run: fn(&Ctx, O, &A) -> Result<Outcome>,
 }
 
@@ -298,13 +313,40 @@ where
         ExitCode::from(code)
     }
 
-    fn command(&self) -> clap::Command {
+    /// The clap definition `--help`, `--version`, the man page and the
+    /// completion scripts all come from.
+    pub fn command(&self) -> clap::Command {
+        let typed = typed_name(self.name);
+        let examples: String = self.examples.lines().map(|l| format!("  {l}\n")).collect();
+        let mut after = format!("{}\nExamples:\n{examples}", describe(self.ops));
+        match self.name.strip_prefix("kubectl-") {
+            Some(plugin) => after.push_str(&format!(
+                "\nCompletion: kubectl completes `{typed}` by running kubectl_complete-{plugin} \
+                 (installed beside {}) from PATH.\n",
+                self.name
+            )),
+            None => after.push_str(&format!(
+                "\nShell completion: `{typed} completion bash|zsh|fish` prints the script.\n"
+            )),
+        }
         A::command()
             .name(self.name)
-            .bin_name(self.name)
+            .bin_name(&typed)
             .about(self.about)
-            .override_usage(format!("{} [OPTIONS] <OPERATION>", self.name))
-            .after_help(describe(self.ops))
+            .version(VERSION)
+            .override_usage(format!("{typed} [OPTIONS] <OPERATION>"))
+            .after_help(after)
+    }
+
+    /// Every word that names an operation and what it does, for
+    /// completion.
+    pub fn operation_words(&self) -> Vec<docs::Operation> {
+        let symbols = self.ops.iter().map(|s| (s.symbol, s.help));
+        let words = self
+            .ops
+            .iter()
+            .flat_map(|s| s.words.iter().map(move |w| (*w, s.help)));
+        symbols.chain(words).collect()
     }
 
     /// Parses `argv`, builds the context with `make_ctx` and runs. Returns
@@ -323,7 +365,12 @@ where
     ) -> u8 {
         let mut command = self.command();
         if default.is_some() {
-            command = command.override_usage(format!("{} [OPTIONS] [OPERATION]", self.name));
+            command =
+                command.override_usage(format!("{} [OPTIONS] [OPERATION]", typed_name(self.name)));
+        }
+        let shells = !self.name.starts_with("kubectl-");
+        if let Some(code) = docs::answer(&argv, &command, shells.then(|| self.operation_words())) {
+            return code;
         }
         if argv.len() <= 1 && default.is_none() {
             eprintln!("{}", command.render_help());

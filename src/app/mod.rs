@@ -3,7 +3,9 @@
 
 pub mod cidr;
 pub mod cli;
+pub mod complete;
 pub mod config;
 pub mod converge;
+pub mod docs;
 pub mod grammar;
 pub mod wait;

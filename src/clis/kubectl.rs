@@ -25,7 +25,7 @@ pub struct Target {
     /// The kubeconfig context to use
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// The namespace (of the RayCluster; for `kubectl ray ==`, `++`, `--` the operator's)
+    /// The namespace (default: the context's)
     #[arg(long, short = 'n', value_name = "NAME")]
     pub namespace: Option<String>,
 }

@@ -26,8 +26,16 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "admin-service-account",
     about: "An administrator service account, its key file and the gcloud configuration that uses it",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+admin-service-account +                    # the account, its key, the gcloud configuration
+admin-service-account =                    # exit 0 when all of it is there
+eval \"$(admin-service-account env)\"        # KEYFILE and GOOGLE_APPLICATION_CREDENTIALS
+admin-service-account - --quiet            # remove it without asking
+";
 
 /// The names this tool works with, resolved once.
 struct Admin<'a> {

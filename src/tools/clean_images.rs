@@ -78,8 +78,16 @@ pub const TOOL: Tool<Args, Op> = Tool {
     name: "clean-images",
     about: "Remove old images of kas[.FLAVOR] from the project's images repository",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+clean-images =                             # images of kas, with tags and dates
+clean-images = .dev                        # images of kas.dev
+clean-images - --tag old                   # that tag's image (and its other tags)
+clean-images - --older-than 2026-01-01 --quiet
+";
 
 /// The image's name in the registry: `kas.image`, with `.FLAVOR`.
 pub fn image_name(base: &str, flavor: Option<&str>) -> String {

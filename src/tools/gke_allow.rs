@@ -15,8 +15,17 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     name: "gke-allow",
     about: "The networks allowed to reach the GKE cluster's Kubernetes API (master authorized networks)",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+gke-allow =                                # exit 0 when your network is allowed
+gke-allow + --cidr 198.51.100.0/24         # allow that network too
+gke-allow -                                # remove yours, keep the others
+gke-allow ++                               # yours alone
+gke-allow --                               # nobody
+";
 
 fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;

@@ -22,8 +22,17 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     name: "gke-cluster",
     about: "The GKE cluster for Ray: cluster, kubeconfig entries, GPU driver installer, pod firewall rule",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+gke-cluster + --cidr 203.0.113.7/32        # cluster, kubeconfig, GPU drivers, firewall rule
+gke-cluster + --dry-run                    # what it would do, nothing changed
+gke-cluster =                              # exit 0 when it is there
+gke-cluster ,                              # refresh the kubeconfig credentials
+gke-cluster -                              # delete it
+";
 
 /// Where the cluster lives, resolved once.
 struct Site<'a> {

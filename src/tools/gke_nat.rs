@@ -14,8 +14,15 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "gke-nat",
     about: "A Cloud Router and Cloud NAT so the cluster's pods can reach the internet",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+gke-nat +                                  # the router, then the NAT
+gke-nat =                                  # exit 0 when both are there
+gke-nat -                                  # the NAT, then the router
+";
 
 fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;

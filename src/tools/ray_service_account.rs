@@ -16,8 +16,15 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "ray-service-account",
     about: "Service accounts for Ray's GCE autoscaler, with read access to Artifact Registry",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+ray-service-account +                      # after `ray up` made ray-autoscaler-sa-v1
+ray-service-account =                      # exit 0 when both accounts are there
+ray-service-account -                      # remove their roles, then them
+";
 
 const READER: &str = "roles/artifactregistry.reader";
 const ACT_AS: &str = "roles/iam.serviceAccountUser";

@@ -5,6 +5,7 @@
 
 mod args;
 mod browser;
+pub mod complete;
 mod docker;
 mod dockerfile;
 mod interrupt;
@@ -44,6 +45,10 @@ pub fn drive(
     stdin: Stdin,
     make_ctx: impl FnOnce(&Common) -> Result<Ctx>,
 ) -> u8 {
+    let command = <args::Args as clap::CommandFactory>::command();
+    if let Some(code) = crate::app::docs::answer(&argv, &command, None) {
+        return code;
+    }
     let parsed = match args::Args::try_parse_from(&argv) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -55,7 +60,7 @@ pub fn drive(
         return k8s::supervise(spec);
     }
     if parsed.words.is_empty() {
-        let mut command = <args::Args as clap::CommandFactory>::command();
+        let mut command = command;
         eprintln!("{}", command.render_help());
         return EXIT_USAGE;
     }

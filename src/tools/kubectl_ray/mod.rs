@@ -6,6 +6,7 @@
 //! - `convert FILE`: a legacy `cluster.ray.io/v1` file as KubeRay's.
 
 mod cluster;
+pub mod complete;
 mod convert;
 mod manifest;
 mod operator;
@@ -82,6 +83,10 @@ pub const OPS: &[OpSpec<Op>] = &[
 ];
 
 #[derive(clap::Parser, Debug)]
+#[command(mut_arg("namespace", |a| a.help(
+    "The namespace of the RayCluster (default: the FILE's, else the context's); \
+     for ==, ++, -- the operator's"
+)))]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
@@ -114,8 +119,18 @@ pub const TOOL: Tool<Args, Op> = Tool {
     name: "kubectl-ray",
     about: "Ray clusters on Kubernetes with the KubeRay operator (kubectl plugin: `kubectl ray`)",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+kubectl ray ++                                    # install the KubeRay operator
+kubectl ray + yaml/k8s/local-cpu-only.yaml        # bring a RayCluster up, wait for its head
+kubectl ray = yaml/k8s/local-cpu-only.yaml        # exit 0 when it is Ready
+kubectl ray - yaml/k8s/local-cpu-only.yaml --context kind-ray
+kubectl ray convert legacy-cluster.yaml > cluster.yaml
+kubectl ray == -o json
+";
 
 /// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.
 fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {

@@ -84,8 +84,17 @@ pub const TOOL: Tool<Args, Op> = Tool {
     name: "publish-wheel",
     about: "Build the project's Python wheel from a clean copy of its git tree and publish it",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+publish-wheel                              # publish VERSION+SHORTCOMMIT (same as `+`)
+publish-wheel -                            # publish VERSION itself
+publish-wheel =                            # what `+` would publish, and whether it is there
+publish-wheel --dry-run                    # the version, the files and the commands
+publish-wheel --repository http://127.0.0.1:8080/
+";
 
 /// What git says about the tree.
 struct Git {

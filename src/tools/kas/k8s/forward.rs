@@ -137,6 +137,16 @@ fn records(dir: &Path) -> Vec<(PathBuf, Option<Record>)> {
     found
 }
 
+/// The forwards whose supervisor lives, by local port; nothing is
+/// removed (completion reads these while the user types).
+pub fn live(env: &Env) -> Vec<Record> {
+    records(&state_dir(env))
+        .into_iter()
+        .filter_map(|(_, r)| r)
+        .filter(|r| alive(r.pid))
+        .collect()
+}
+
 /// `kfwd PORT [LOCAL]`: starts a supervisor unless one already forwards
 /// the same target, and returns once the local port accepts connections.
 pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<()> {

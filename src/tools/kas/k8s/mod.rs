@@ -19,6 +19,8 @@ use super::args::{Command, Kfwd};
 use super::project::Stdin;
 
 pub use supervisor::supervise;
+// For completion (`kfwd PORT`).
+pub(super) use forward::{Record as ForwardRecord, live as live_forwards};
 
 use head::Cluster;
 

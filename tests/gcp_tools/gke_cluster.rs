@@ -36,6 +36,8 @@ fn up_status_down_round_trip() {
     );
     let up = c.run(TOOL, UP);
     assert!(up.ok(), "{up}");
+    // Without a terminal, gcloud's lines are passed on plainly.
+    assert!(up.stderr.contains("\n>   Created ["), "{up}");
     let cluster = c.emu.cluster("x-ray").expect("cluster created");
     assert_eq!(cluster["releaseChannel"]["channel"], "REGULAR");
     assert_eq!(cluster["privateClusterConfig"]["enablePrivateNodes"], true);

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::app::config::Config;
 use crate::app::converge::{self, Piece, Row, State, table};
 use crate::app::docs;
+use crate::app::driver;
 use crate::app::grammar::{Op, OpSpec, describe, split_op};
 use crate::clis::gcloud_props::GcloudProps;
 use crate::exec::environment::Env;
@@ -121,6 +122,9 @@ pub enum Outcome {
     Gone(bool),
     /// Anything else that finished.
     Done,
+    /// A command whose exit status is another program's (`kubectl kas
+    /// exec` passes the container's on).
+    Exit(u8),
 }
 
 impl Outcome {
@@ -128,6 +132,7 @@ impl Outcome {
         match self {
             Outcome::Present(true) | Outcome::Gone(true) | Outcome::Done => 0,
             Outcome::Present(false) | Outcome::Gone(false) => EXIT_ABSENT,
+            Outcome::Exit(code) => *code,
         }
     }
 }
@@ -279,6 +284,20 @@ impl Ctx {
                 .ui
                 .say(&serde_json::to_string_pretty(json).unwrap_or_default()),
         }
+    }
+}
+
+/// The options value of an operation tool: the operation and its parsed
+/// arguments, run by the tool's function.
+struct OpRun<A, O> {
+    run: fn(&Ctx, O, &A) -> Result<Outcome>,
+    op: O,
+    args: A,
+}
+
+impl<A, O: Copy> driver::Command for OpRun<A, O> {
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        (self.run)(ctx, self.op, &self.args)
     }
 }
 
@@ -438,24 +457,13 @@ where
                 return EXIT_USAGE;
             }
         };
-        let ctx = match make_ctx(args.common()) {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return EXIT_ERROR;
-            }
+        let common = args.common().clone();
+        let usage = command.render_usage().to_string();
+        let run = OpRun {
+            run: self.run,
+            op,
+            args,
         };
-        match (self.run)(&ctx, op, &args) {
-            Ok(outcome) => outcome.exit_code(),
-            Err(e) if e.is::<UsageError>() => {
-                ctx.ui.error(&format!("{e}"));
-                eprintln!("\n{}", command.render_usage());
-                EXIT_USAGE
-            }
-            Err(e) => {
-                ctx.ui.error(&format!("{e:#}"));
-                EXIT_ERROR
-            }
-        }
+        driver::execute(run, &common, make_ctx, &usage)
     }
 }

@@ -7,5 +7,6 @@ pub mod complete;
 pub mod config;
 pub mod converge;
 pub mod docs;
+pub mod driver;
 pub mod grammar;
 pub mod wait;

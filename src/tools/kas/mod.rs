@@ -22,7 +22,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use crate::app::cli::{Common, Ctx, EXIT_ERROR, EXIT_USAGE};
+use crate::app::cli::{Common, Ctx, EXIT_USAGE, Outcome};
+use crate::app::driver;
 
 pub use args::{Command, Invocation, Mode, parse_words};
 pub use project::Stdin;
@@ -66,31 +67,33 @@ pub fn drive(
     }
     let invocation = match parse_words(&parsed.words, parsed.k8s) {
         Ok(invocation) => invocation,
-        Err(e) => {
-            eprintln!(
-                "error: {e}\n\nusage: kubectl kas [OPTIONS] [.FLAVOR] COMMAND [ARGS...] (see kubectl kas --help)"
-            );
-            return EXIT_USAGE;
-        }
+        Err(e) => return driver::usage_error(&e.to_string(), USAGE),
     };
-    let ctx = match make_ctx(&parsed.common()) {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return EXIT_ERROR;
-        }
+    let command = KasCommand {
+        invocation,
+        opts: k8s::Options {
+            target: parsed.target(),
+            cluster: parsed.cluster.clone(),
+            yes: parsed.yes,
+        },
+        stdin,
     };
-    let opts = k8s::Options {
-        target: parsed.target(),
-        cluster: parsed.cluster.clone(),
-        yes: parsed.yes,
-    };
-    match run(&ctx, &invocation, opts, stdin) {
-        Ok(code) => code,
-        Err(e) => {
-            ctx.ui.error(&format!("{e:#}"));
-            EXIT_ERROR
-        }
+    driver::execute(command, &parsed.common(), make_ctx, USAGE)
+}
+
+const USAGE: &str =
+    "usage: kubectl kas [OPTIONS] [.FLAVOR] COMMAND [ARGS...] (see kubectl kas --help)";
+
+/// The options value of one `kubectl kas` command line.
+struct KasCommand {
+    invocation: Invocation,
+    opts: k8s::Options,
+    stdin: Stdin,
+}
+
+impl driver::Command for KasCommand {
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        run(ctx, &self.invocation, self.opts.clone(), self.stdin).map(Outcome::Exit)
     }
 }
 

@@ -7,8 +7,7 @@
 //! fails), every wait is bounded, and each test has its own state folder
 //! (`XDG_STATE_HOME`) and free ports on 127.0.0.1.
 
-#[path = "emulator/kube/mod.rs"]
-mod kube;
+use kas_emulator::kube;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -2,8 +2,7 @@
 //! and gcloud against the Kubernetes API emulator, with the stand-in
 //! KubeRay chart (`tests/fixtures/charts/kuberay-operator`).
 
-#[path = "emulator/kube/mod.rs"]
-mod kube;
+use kas_emulator::kube;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

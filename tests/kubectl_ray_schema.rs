@@ -2,7 +2,7 @@
 //! conversion makes are valid against the RayCluster CRD's schema, as the
 //! API server would check them.
 
-mod support;
+use kas_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

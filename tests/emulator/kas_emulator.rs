@@ -4,14 +4,9 @@
 //!     eval "$(kas-emulator gcp &)"     # GCP APIs for gcloud
 //!     eval "$(kas-emulator kube &)"    # a Kubernetes API for kubectl and helm
 //!
-//! Built only with `--features emulator`.
+//! Install it with `cargo install --path tests/emulator`.
 
-// Each emulator is a self-contained module that test crates include on
-// their own, so both bring the shared test CA helper with them.
-#![allow(clippy::duplicate_mod)]
-
-mod gcp;
-mod kube;
+use kas_emulator::{gcp, kube};
 
 use std::io::Write;
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// `shared/`, from `KAS_SHARED_DIR` or beside the repository. Outside CI a
 /// missing folder skips the caller (`None`); in CI it is a failure.
 pub fn dir() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let candidates = std::env::var_os("KAS_SHARED_DIR")
         .map(PathBuf::from)
         .into_iter()

@@ -30,8 +30,7 @@ pub mod resourcemanager;
 pub mod serviceusage;
 pub mod setup;
 pub mod state;
-#[path = "../test_ca.rs"]
-pub mod test_ca;
+pub use crate::test_ca;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

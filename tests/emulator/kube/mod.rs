@@ -33,8 +33,7 @@ mod select;
 mod spdy;
 mod store;
 mod table;
-#[path = "../test_ca.rs"]
-mod test_ca;
+use crate::test_ca;
 mod tls;
 mod util;
 mod watch;

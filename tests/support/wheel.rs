@@ -248,7 +248,7 @@ impl Sandbox {
         let root = tempfile::tempdir().unwrap();
         let proj = root.path().join("proj");
         let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
+            .join("../fixtures")
             .join(fixture);
         copy_dir(&source, &proj);
         let sb = Sandbox {
@@ -349,7 +349,7 @@ impl Sandbox {
     }
 
     pub fn run_in(&self, dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_publish-wheel"));
+        let mut cmd = Command::new(crate::bin("publish-wheel"));
         cmd.args(args)
             .current_dir(dir)
             .env_clear()

@@ -2,5 +2,6 @@
 //! crates (a dev-dependency) and the `kas-emulator` binary.
 
 pub mod gcp;
+pub mod http;
 pub mod kube;
 pub mod test_ca;

@@ -1,5 +1,4 @@
 //! Shared by the kubectl-ray tests.
-#![allow(dead_code)]
 
 pub mod kube_answers;
 pub mod openapi;

@@ -2,8 +2,6 @@
 //! `.ci/setup-python.sh`, a pypiserver with a password, and a sandbox (a
 //! git copy of a fixture, a PATH of logging wrappers, a HOME of its own).
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;

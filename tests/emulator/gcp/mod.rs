@@ -14,8 +14,6 @@
 //! `log` the request log and fault injection, `setup` the gcloud home,
 //! `proxy` the CONNECT proxy that serves Google's fixed revoke URL.
 
-#![allow(dead_code)] // Each test crate uses a different part of the API.
-
 pub mod artifactregistry;
 pub mod authz;
 pub mod compute;
@@ -33,12 +31,13 @@ pub mod state;
 pub use crate::test_ca;
 
 use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
@@ -65,7 +64,7 @@ struct Shared {
 pub struct GcpEmulator {
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    server: Option<JoinHandle<()>>,
     port: u16,
     // Declared before `home`, so they stop before their folder goes.
     _proxy: proxy::Proxy,
@@ -88,13 +87,9 @@ impl GcpEmulator {
 
     /// Starts on `port` (0: a free one), optionally logging in a human.
     pub fn start_on(port: u16, human: Option<&str>) -> Result<GcpEmulator> {
-        let server = tiny_http::Server::http(("127.0.0.1", port))
-            .map_err(|e| anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .context("the emulator has no IP address")?
-            .port();
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+        let port = listener.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(PROJECT)),
@@ -102,21 +97,22 @@ impl GcpEmulator {
             faults: Mutex::new(log::Faults::default()),
             base: base.clone(),
         });
-        let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
-        let workers = (0..4)
-            .map(|_| {
-                let (server, shared, stop) = (server.clone(), shared.clone(), stop.clone());
-                std::thread::spawn(move || serve(&server, &shared, &stop))
+        let server = {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let stopped = move || stop.load(Ordering::SeqCst);
+                let connection = Arc::new(move |conn| connection(&shared, conn));
+                crate::http::serve(listener, stopped, connection)
             })
-            .collect();
+        };
         let home = tempfile::Builder::new().prefix("kas-gcp-emu").tempdir()?;
         std::fs::create_dir_all(home.path().join("gcloud"))?;
         let proxy = proxy::start(home.path(), port)?;
         let emu = GcpEmulator {
             shared,
             stop,
-            workers,
+            server: Some(server),
             port,
             _proxy: proxy,
             fronts: Mutex::new(Vec::new()),
@@ -648,8 +644,9 @@ impl GcpEmulator {
 impl Drop for GcpEmulator {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
+        crate::http::wake(self.port);
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
         }
     }
 }
@@ -677,42 +674,53 @@ pub(crate) fn check_project(s: &State, project: &str) -> Result<(), Reply> {
     )))
 }
 
-fn serve(server: &tiny_http::Server, shared: &Shared, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(request)) => answer(request, shared),
-            Ok(None) => {}
-            Err(_) => return,
+/// Answers the requests of one connection until the client closes it.
+fn connection(shared: &Shared, conn: TcpStream) {
+    let Ok(read_half) = conn.try_clone() else {
+        return;
+    };
+    let mut input = BufReader::new(read_half);
+    let mut out = conn;
+    loop {
+        let request = match crate::http::read_request(&mut input, &mut out) {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(e) => {
+                let reply = Reply::invalid(&format!("malformed HTTP request: {e}"));
+                let _ = respond(&mut out, &reply);
+                return;
+            }
+        };
+        let reply = answer(&request, shared);
+        if respond(&mut out, &reply).is_err() || request.closes() {
+            return;
         }
     }
 }
 
-fn answer(mut request: tiny_http::Request, shared: &Shared) {
-    let mut body = String::new();
-    let _ = request.as_reader().read_to_string(&mut body);
-    let target = request.url().to_string();
+fn respond(out: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
+    crate::http::respond(out, reply.status, reply.content_type, reply.body.as_bytes())
+}
+
+/// One request: fault injection or the API, then the request log.
+fn answer(request: &crate::http::Request, shared: &Shared) -> Reply {
     // Through the proxy a request names its absolute URL.
-    let target = match target.split_once("://") {
-        Some((_, rest)) => rest
-            .find('/')
-            .map(|i| &rest[i..])
-            .unwrap_or("/")
-            .to_string(),
-        None => target,
+    let target = match request.target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+        None => &request.target,
     };
-    let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
+    let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
     let bearer = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Authorization"))
-        .and_then(|h| h.value.as_str().strip_prefix("Bearer ").map(str::to_string));
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_string);
     let mut req = Req {
-        method: request.method().as_str().to_ascii_uppercase(),
+        method: request.method.clone(),
         // `%2F` stays encoded: it separates nothing (nested package names).
         path: percent_decode(&raw_path.replace("%2F", "%252F").replace("%2f", "%252F")),
         raw_query: raw_query.to_string(),
         query: http::parse_query(raw_query),
-        body,
+        body: String::from_utf8_lossy(&request.body).into_owned(),
         principal: None,
         bearer,
         base: shared.base.clone(),
@@ -753,12 +761,7 @@ fn answer(mut request: tiny_http::Request, shared: &Shared) {
         }
     }
     shared.log.lock().unwrap().push(entry);
-    let header = tiny_http::Header::from_bytes("Content-Type", reply.content_type).expect("header");
-    let _ = request.respond(
-        tiny_http::Response::from_string(reply.body)
-            .with_status_code(reply.status)
-            .with_header(header),
-    );
+    reply
 }
 
 fn route(s: &mut State, req: &Req) -> Reply {

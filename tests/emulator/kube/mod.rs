@@ -10,9 +10,6 @@
 //! [`KubeEmulator::kubectl`] / [`KubeEmulator::helm`]; people start one
 //! with `kas-emulator kube` ([`run_foreground`]).
 
-// Shared by the test crates and the `kas-emulator` binary; each uses part.
-#![allow(dead_code)]
-
 mod admission;
 mod api;
 mod catalog;

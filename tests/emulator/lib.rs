@@ -4,4 +4,6 @@
 pub mod gcp;
 pub mod http;
 pub mod kube;
+pub mod relay;
+pub mod signals;
 pub mod test_ca;

@@ -12,7 +12,7 @@
 //!
 //! One file per Google API; `http` is the shared request/reply layer,
 //! `log` the request log and fault injection, `setup` the gcloud home,
-//! `proxy` the CONNECT proxy that serves Google's fixed revoke URL.
+//! and the crate's TLS relay is the proxy that serves Google's fixed revoke URL.
 
 pub mod artifactregistry;
 pub mod authz;
@@ -23,12 +23,10 @@ pub mod http;
 pub mod iam;
 pub mod log;
 pub mod oauth;
-pub mod proxy;
 pub mod resourcemanager;
 pub mod serviceusage;
 pub mod setup;
 pub mod state;
-pub use crate::test_ca;
 
 use std::collections::BTreeMap;
 use std::io::BufReader;
@@ -42,6 +40,7 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 
+use crate::relay::{self, Relay};
 use http::{Reply, Req, percent_decode};
 pub use log::{Fault, LoggedRequest};
 pub use state::State;
@@ -67,8 +66,8 @@ pub struct GcpEmulator {
     server: Option<JoinHandle<()>>,
     port: u16,
     // Declared before `home`, so they stop before their folder goes.
-    _proxy: proxy::Proxy,
-    fronts: Mutex<Vec<proxy::Proxy>>,
+    proxy: Relay,
+    fronts: Mutex<Vec<Relay>>,
     home: tempfile::TempDir,
 }
 
@@ -108,13 +107,24 @@ impl GcpEmulator {
         };
         let home = tempfile::Builder::new().prefix("kas-gcp-emu").tempdir()?;
         std::fs::create_dir_all(home.path().join("gcloud"))?;
-        let proxy = proxy::start(home.path(), port)?;
+        relay::prepare(
+            home.path(),
+            "oauth2.googleapis.com",
+            &[
+                "DNS:oauth2.googleapis.com",
+                "DNS:*.googleapis.com",
+                "DNS:accounts.google.com",
+                "DNS:localhost",
+                "IP:127.0.0.1",
+            ],
+        )?;
+        let proxy = relay::start(home.path(), relay::Mode::Proxy, port)?;
         let emu = GcpEmulator {
             shared,
             stop,
             server: Some(server),
             port,
-            _proxy: proxy,
+            proxy,
             fronts: Mutex::new(Vec::new()),
             home,
         };
@@ -127,7 +137,7 @@ impl GcpEmulator {
                 zone: ZONE,
                 account: human,
                 base: &base,
-                proxy_port: emu._proxy.port,
+                proxy_port: emu.proxy.port,
                 ca_file: &emu.ca_file(),
             },
         )?;
@@ -176,7 +186,7 @@ impl GcpEmulator {
             ),
             ("CLOUDSDK_PROXY_TYPE".into(), "http".into()),
             ("CLOUDSDK_PROXY_ADDRESS".into(), "127.0.0.1".into()),
-            ("CLOUDSDK_PROXY_PORT".into(), self._proxy.port.to_string()),
+            ("CLOUDSDK_PROXY_PORT".into(), self.proxy.port.to_string()),
             (
                 "CLOUDSDK_AUTH_TOKEN_HOST".into(),
                 format!("{base}/oauth2/token"),
@@ -317,7 +327,7 @@ impl GcpEmulator {
     /// (through `gke-gcloud-auth-plugin`, with a token from this emulator)
     /// reach that API. Returns the endpoint (`127.0.0.1:PORT`).
     pub fn front_kube_api(&self, kube_port: u16) -> Result<String> {
-        let front = proxy::tls_front(self.home.path(), kube_port)?;
+        let front = relay::start(self.home.path(), relay::Mode::Front, kube_port)?;
         let endpoint = format!("127.0.0.1:{}", front.port);
         let ca = std::fs::read_to_string(self.ca_file())?;
         self.set_kube_endpoint(&endpoint, &ca);

@@ -10,10 +10,7 @@ use std::sync::OnceLock;
 use kas_infra::tools::kubectl_ray::manifest::ClusterFile;
 use serde_json::Value;
 use support::openapi::{crd_schema, validate};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
 
 fn schema() -> &'static Value {
     static CRD: OnceLock<Value> = OnceLock::new();

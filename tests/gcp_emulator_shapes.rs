@@ -4,7 +4,7 @@
 //! be wrong: this checks each answer, recursively, against the message
 //! classes in `$SDK/lib/googlecloudsdk/generated_clients/apis/`.
 
-mod emulator;
+use kas_emulator as emulator;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

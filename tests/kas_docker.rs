@@ -7,11 +7,12 @@
 //! made.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use kas_test_support::{free_port, need};
 use serde_json::Value;
 
 const KAS: &str = env!("CARGO_BIN_EXE_kubectl-kas");
@@ -25,37 +26,24 @@ fn engine() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !up {
-        let hint = "these tests need a Docker engine (DOCKER_HOST) and a registry (KAS_TEST_REGISTRY): \
-                    run `.ci/run`, or `source .ci/setup-docker.sh` as its header shows";
-        if std::env::var_os("CI").is_some() {
-            panic!("{hint}");
-        }
-        eprintln!("skipped: {hint}");
-    }
-    up
+    need::present(
+        up,
+        "these tests need a Docker engine (DOCKER_HOST) and a registry (KAS_TEST_REGISTRY): \
+         run `.ci/run`, or `source .ci/setup-docker.sh` as its header shows",
+    )
 }
 
 fn registry() -> Option<String> {
     match std::env::var("KAS_TEST_REGISTRY") {
         Ok(r) if !r.is_empty() => Some(r),
         _ => {
-            let hint = "KAS_TEST_REGISTRY (127.0.0.1:PORT of a registry) is not set: run `.ci/run`, or source .ci/setup-docker.sh";
-            if std::env::var_os("CI").is_some() {
-                panic!("{hint}");
-            }
-            eprintln!("skipped: {hint}");
+            need::missing(
+                "KAS_TEST_REGISTRY (127.0.0.1:PORT of a registry) is not set: run `.ci/run`, \
+                 or source .ci/setup-docker.sh",
+            );
             None
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A copy of the fixture repository with its own names, ports and home.
@@ -927,12 +915,10 @@ fn kubectl_kas_help_lists_the_commands() {
         .arg("version")
         .arg("--client")
         .output();
-    if !kubectl.map(|o| o.status.success()).unwrap_or(false) {
-        let hint = "kubectl is needed to test plugin discovery: install kubectl (see FACTS.md)";
-        if std::env::var_os("CI").is_some() {
-            panic!("{hint}");
-        }
-        eprintln!("skipped: {hint}");
+    if !need::present(
+        kubectl.map(|o| o.status.success()).unwrap_or(false),
+        "kubectl is needed to test plugin discovery: `source .ci/setup-helm.sh` provides it",
+    ) {
         return;
     }
     let bin_dir = Path::new(KAS).parent().unwrap();

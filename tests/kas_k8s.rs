@@ -7,8 +7,7 @@
 //! fails), every wait is bounded, and each test has its own state folder
 //! (`XDG_STATE_HOME`) and free ports on 127.0.0.1.
 
-#[path = "emulator/kube/mod.rs"]
-mod kube;
+use kas_emulator::kube;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,43 +16,20 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kas_test_support::recorder::Recorder;
+use kas_test_support::{free_port, need, root};
 use kube::KubeEmulator;
 
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 /// How long any one command may take before the test gives up on it.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(120);
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The CLIs these tests run, or a message that says what to install.
+/// The CLIs these tests run, or a note that says what to install.
 fn tools_present() -> bool {
-    let missing: Vec<&str> = ["kubectl", "helm"]
-        .into_iter()
-        .filter(|t| which::which(t).is_err())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "kubectl kas Kubernetes-mode tests need {} on PATH (both: `source .ci/setup-helm.sh`)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipped: {message}");
-    false
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    need::tools(
+        &["kubectl", "helm"],
+        "kubectl kas Kubernetes-mode tests need them (both: `source .ci/setup-helm.sh`)",
+    )
 }
 
 /// An HTTP server that answers every request with `body`.
@@ -173,6 +149,7 @@ struct World {
     supervisors: Supervisors,
     emu: KubeEmulator,
     dir: tempfile::TempDir,
+    kubectl: Recorder,
     /// kas.ports.dashboard: the local port `. dash` forwards to.
     dashboard: u16,
 }
@@ -198,18 +175,8 @@ impl World {
             ),
         )
         .unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let real = which::which("kubectl").unwrap();
-        write_script(
-            &bin.join("kubectl"),
-            &format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                dir.path().join("kubectl-argv.log").display(),
-                real.display()
-            ),
-        );
+        let kubectl = Recorder::wrap(dir.path(), "kubectl");
         let supervisors = Supervisors {
             forwards: dir.path().join("state/kas/forwards"),
             seen: Default::default(),
@@ -218,16 +185,13 @@ impl World {
             supervisors,
             emu,
             dir,
+            kubectl,
             dashboard,
         })
     }
 
     fn path(&self) -> String {
-        format!(
-            "{}:{}",
-            self.dir.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
+        self.kubectl.path()
     }
 
     fn command(&self, program: &str) -> Command {
@@ -352,7 +316,7 @@ impl World {
     }
 
     fn kubectl_argv(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("kubectl-argv.log")).unwrap_or_default()
+        self.kubectl.argv()
     }
 
     fn record(&self, local: u16) -> Option<serde_json::Value> {
@@ -959,10 +923,10 @@ fn on_a_terminal(w: &World, args: &[&str], env: &[(&str, &str)], typed: &str) ->
 
 #[test]
 fn on_a_terminal_kas_asks_which_cluster_and_whether_to_replace_the_secret() {
-    if which::which("script").is_err() {
-        let message = "this test needs `script` (util-linux; Debian: bsdutils) for a terminal";
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("skipped: {message}");
+    if !need::tools(
+        &["script"],
+        "this test needs it (util-linux; Debian: bsdutils) for a terminal",
+    ) {
         return;
     }
     let Some(w) = World::new() else { return };

@@ -2,7 +2,7 @@
 //! finalizers, the pull secret's token, usage errors and recovery, with
 //! the subprocesses counted.
 
-mod support;
+use kas_test_support as support;
 
 use support::kube_answers::*;
 use support::world::{Run, World, failed, ok, run};

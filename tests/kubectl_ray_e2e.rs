@@ -2,40 +2,24 @@
 //! and gcloud against the Kubernetes API emulator, with the stand-in
 //! KubeRay chart (`tests/fixtures/charts/kuberay-operator`).
 
-#[path = "emulator/kube/mod.rs"]
-mod kube;
+use kas_emulator::kube;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use kas_test_support::recorder::Recorder;
+use kas_test_support::{need, root};
 use kube::KubeEmulator;
 
 const TOKEN: &str = "ya29.e2e-access-token";
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The CLIs these tests run, or a message that says what to install.
+/// The CLIs these tests run, or a note that says what to install.
 fn tools_present() -> bool {
-    let missing: Vec<&str> = ["kubectl", "helm", "gcloud"]
-        .into_iter()
-        .filter(|t| which::which(t).is_err())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "kubectl ray end-to-end tests need {} on PATH (helm: .ci/setup-helm.sh; \
+    need::tools(
+        &["kubectl", "helm", "gcloud"],
+        "kubectl ray end-to-end tests need them (helm: .ci/setup-helm.sh; \
          gcloud: the Google Cloud CLI)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipped: {message}");
-    false
+    )
 }
 
 /// An emulator, a kas.yaml that names the stand-in chart, a throwaway
@@ -44,6 +28,7 @@ fn tools_present() -> bool {
 struct World {
     emu: KubeEmulator,
     dir: tempfile::TempDir,
+    kubectl: Recorder,
 }
 
 impl World {
@@ -64,30 +49,12 @@ impl World {
             ),
         )
         .unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let real = which::which("kubectl").unwrap();
-        let wrapper = bin.join("kubectl");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                dir.path().join("kubectl-argv.log").display(),
-                real.display()
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Some(World { emu, dir })
+        let kubectl = Recorder::wrap(dir.path(), "kubectl");
+        Some(World { emu, dir, kubectl })
     }
 
     fn kubectl_ray(&self, args: &[&str]) -> Output {
-        let path = format!(
-            "{}:{}",
-            self.dir.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = self.kubectl.path();
         // Every wait is bounded, so a test that goes wrong still ends.
         let bound: &[&str] = if args.contains(&"--timeout") {
             &[]
@@ -133,7 +100,7 @@ impl World {
     }
 
     fn kubectl_argv(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("kubectl-argv.log")).unwrap_or_default()
+        self.kubectl.argv()
     }
 
     fn crd(&self) -> Option<serde_json::Value> {

@@ -3,7 +3,7 @@
 //! its progress and warnings) and its exit status. The read-only queries
 //! are answered with the real CLIs' output shapes.
 
-mod support;
+use kas_test_support as support;
 
 use support::kube_answers::*;
 use support::world::{World, run};

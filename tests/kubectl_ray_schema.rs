@@ -2,7 +2,7 @@
 //! conversion makes are valid against the RayCluster CRD's schema, as the
 //! API server would check them.
 
-mod support;
+use kas_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -10,10 +10,7 @@ use std::sync::OnceLock;
 use kas_infra::tools::kubectl_ray::ClusterFile;
 use serde_json::Value;
 use support::openapi::{crd_schema, validate};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
 
 fn schema() -> &'static Value {
     static CRD: OnceLock<Value> = OnceLock::new();

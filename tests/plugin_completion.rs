@@ -3,8 +3,7 @@
 //! which asks the real kubectl about the Kubernetes API emulator (contexts,
 //! namespaces, RayClusters) and reads the live forwards' records.
 
-#[path = "emulator/kube/mod.rs"]
-mod kube;
+use kas_emulator::kube;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@
 //! (KAS_TEST_PYTHON_BIN) and its wheelhouse (KAS_TEST_WHEELHOUSE, the build
 //! backend for the isolated builds, so no test reaches past 127.0.0.1).
 
-mod wheel_support;
+use kas_test_support::wheel as wheel_support;
 
 use std::fs;
 

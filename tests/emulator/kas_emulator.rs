@@ -4,16 +4,11 @@
 //!     eval "$(kas-emulator gcp &)"     # GCP APIs for gcloud
 //!     eval "$(kas-emulator kube &)"    # a Kubernetes API for kubectl and helm
 //!
-//! Built only with `--features emulator`.
-
-// Each emulator is a self-contained module that test crates include on
-// their own, so both bring the shared test CA helper with them.
-#![allow(clippy::duplicate_mod)]
-
-mod gcp;
-mod kube;
+//! Install it with `cargo install --path tests/emulator`.
 
 use std::io::Write;
+
+use kas_emulator::{gcp, kube, signals};
 
 const USAGE: &str = "usage: kas-emulator gcp|kube [--port N]
 
@@ -21,11 +16,12 @@ Runs the GCP API emulator on 127.0.0.1 (port N, default a free one) and
 prints `export ...` lines that point gcloud at it: a throwaway gcloud home
 with an active configuration `kas` (project test-project, region
 europe-west4, zone europe-west4-a, the human account tester@example.com
-logged in). Then it closes its standard output and serves until killed.
+logged in). Then it closes its standard output and serves until stopped
+(SIGTERM, SIGINT or SIGHUP), when it removes its temporary folder.
 
     eval \"$(kas-emulator gcp &)\"     # this shell's gcloud now uses it
     gcloud container clusters list
-    kill $KAS_EMULATOR_PID             # stop it
+    kill $KAS_EMULATOR_PID             # stop it (its folder goes with it)
 
 `kas-emulator kube` runs the Kubernetes API emulator the same way and
 prints `export KUBECONFIG=...` (and kubectl's cache folder), so kubectl,
@@ -49,35 +45,62 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if api == "kube" {
-        if let Err(e) = kube::run_foreground(Some(port)) {
-            eprintln!("kas-emulator: {e:#}");
-            std::process::exit(3);
-        }
-        return;
-    }
-    let emu = match gcp::GcpEmulator::start_on(port, Some(gcp::HUMAN)) {
-        Ok(emu) => emu,
+    // Before anything is made: a signal from here on still cleans up.
+    let signals = signals::Signals::catch();
+    let running = match start(&api, port) {
+        Ok(running) => running,
         Err(e) => {
             eprintln!("kas-emulator: {e:#}");
             std::process::exit(3);
         }
     };
-    emu.bind("roles/owner", &format!("user:{}", gcp::HUMAN));
     let mut out = std::io::stdout();
-    let _ = write!(out, "{}", emu.shell_exports());
+    let _ = write!(out, "{}", running.exports);
     let _ = writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id());
     let _ = out.flush();
     close_stdout();
-    eprintln!(
-        "kas-emulator: GCP APIs on {} (account {}, project {}); Ctrl-C stops it",
-        emu.url(),
-        gcp::HUMAN,
-        gcp::PROJECT
-    );
-    loop {
-        std::thread::park();
+    eprintln!("kas-emulator: {}; Ctrl-C stops it", running.banner);
+    let signal = signals.wait();
+    // Stops the servers and relays and removes the temporary folder.
+    drop(running);
+    signals::die_of(signal);
+}
+
+/// A started emulator, kept alive until a signal comes.
+struct Running {
+    exports: String,
+    banner: String,
+    _gcp: Option<gcp::GcpEmulator>,
+    _kube: Option<kube::KubeEmulator>,
+}
+
+fn start(api: &str, port: u16) -> anyhow::Result<Running> {
+    if api == "kube" {
+        let emu = kube::KubeEmulator::start_on(port)?;
+        return Ok(Running {
+            exports: emu.shell_exports(),
+            banner: format!(
+                "Kubernetes API on {} (KUBECONFIG={})",
+                emu.url(),
+                emu.kubeconfig().display()
+            ),
+            _gcp: None,
+            _kube: Some(emu),
+        });
     }
+    let emu = gcp::GcpEmulator::start_on(port, Some(gcp::HUMAN))?;
+    emu.bind("roles/owner", &format!("user:{}", gcp::HUMAN));
+    Ok(Running {
+        exports: emu.shell_exports(),
+        banner: format!(
+            "GCP APIs on {} (account {}, project {})",
+            emu.url(),
+            gcp::HUMAN,
+            gcp::PROJECT
+        ),
+        _gcp: Some(emu),
+        _kube: None,
+    })
 }
 
 /// The emulator asked for (`gcp` or `kube`) and its port (0: a free one).

@@ -32,16 +32,6 @@ pub enum EventType {
     Deleted,
 }
 
-impl EventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Added => "ADDED",
-            EventType::Modified => "MODIFIED",
-            EventType::Deleted => "DELETED",
-        }
-    }
-}
-
 /// One change, as watches replay it. `old` is the object before a change,
 /// so a watch with a selector can turn "stopped matching" into DELETED.
 #[derive(Clone, Debug)]

@@ -1008,3 +1008,88 @@ fn on_a_terminal_kas_asks_which_cluster_and_whether_to_replace_the_secret() {
         kas_infra::exec::base64::decode(secret["data"]["WANDB_API_KEY"].as_str().unwrap()).unwrap();
     assert_eq!(stored, new.as_bytes());
 }
+
+/// The pids of the live forward supervisors of local port `local` whose
+/// state folder is `forwards`, found by their command lines in /proc (not
+/// by their records, which a lost race would not write).
+fn supervisors_of(forwards: &Path, local: u16) -> Vec<i32> {
+    let dir = serde_json::to_string(forwards).unwrap();
+    let local = format!("\"local\":{local},");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains("--supervise-forward")
+            && cmdline.contains(&local)
+            && cmdline.contains(&dir)
+            && pid_alive(pid)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn twenty_double_starts_leave_one_supervisor_each_and_kfwd_stop_leaves_none() {
+    let Some(w) = World::new() else { return };
+    let server = backend("dashboard");
+    w.ray_up(&w.cluster_file("lab", &[(8265, server)]));
+    let forwards = w.supervisors.forwards.clone();
+    let mut ports = Vec::new();
+    for trial in 0..20 {
+        let local = free_port();
+        ports.push(local);
+        // Both started before either is waited for, released together.
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let outs: Vec<Output> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    let w = &w;
+                    s.spawn(move || {
+                        barrier.wait();
+                        w.kas(&["kfwd", "8265", &local.to_string()])
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        for out in &outs {
+            assert_eq!(out.status.code(), Some(0), "trial {trial}: {}", stderr(out));
+        }
+        let already = outs
+            .iter()
+            .filter(|o| stderr(o).contains("already forwarding"))
+            .count();
+        assert_eq!(already, 1, "trial {trial}: one start, one reuse");
+        let pids = supervisors_of(&forwards, local);
+        assert_eq!(pids.len(), 1, "trial {trial}: supervisors {pids:?}");
+        let recorded = w.record(local).expect("a record")["pid"].as_i64().unwrap() as i32;
+        assert_eq!(pids, [recorded], "trial {trial}: the one with the record");
+        assert!(http_get(local).ends_with("dashboard"), "trial {trial}");
+    }
+    let out = w.kas(&["kfwd"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out).lines().count(), 20, "{}", stdout(&out));
+
+    let out = w.kas(&["kfwd", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for local in ports {
+        assert!(
+            within(Duration::from_secs(10), || supervisors_of(&forwards, local)
+                .is_empty()),
+            "a supervisor of {local} outlived `kfwd -`"
+        );
+        assert!(within(Duration::from_secs(10), || !accepts(local)));
+    }
+    let left: Vec<_> = std::fs::read_dir(&forwards)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the state folder: {left:?}");
+    assert_eq!(stdout(&w.kas(&["kfwd"])), "");
+}

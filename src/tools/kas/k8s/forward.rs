@@ -3,7 +3,9 @@
 //! running to the current head pod. Its record, `LOCAL.json` in
 //! `$XDG_STATE_HOME/kas/forwards` (else `~/.local/state/kas/forwards`),
 //! holds its pid, ports, cluster, pod and log file, so forwards are found
-//! by their records, not by searching command lines.
+//! by their records, not by searching command lines. Starting, stopping
+//! and listing hold the port's lock ([`PortLock`]), so they never overlap
+//! for one local port.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -17,6 +19,7 @@ use crate::exec::environment::Env;
 
 use super::Kube;
 use super::head::Cluster;
+use super::port_lock::{PortLock, locked_ports};
 
 /// What a supervisor keeps forwarded, and where it reports.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -141,6 +144,24 @@ fn records(dir: &Path) -> Vec<(PathBuf, Option<Record>)> {
 /// the same target, and returns once the local port accepts connections.
 pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<()> {
     let dir = state_dir(&kube.ctx.env);
+    let lock = PortLock::acquire(&dir, local)?;
+    let result = start_locked(kube, cluster, remote, local);
+    release(lock, &dir, local);
+    result
+}
+
+/// Lets go of a port's lock, removing its file when nothing is forwarded
+/// there any more.
+fn release(lock: PortLock, dir: &Path, local: u16) {
+    if record_path(dir, local).exists() {
+        drop(lock);
+    } else {
+        lock.release_and_remove();
+    }
+}
+
+fn start_locked(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<()> {
+    let dir = state_dir(&kube.ctx.env);
     let target = &kube.opts.target;
     let spec = Spec {
         cluster: cluster.name.clone(),
@@ -158,6 +179,18 @@ pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<
                 kube.ctx
                     .ui
                     .progress(&format!("already forwarding: {}", existing.describe()));
+                // It may still wait for a head pod: answer only once the
+                // port does, as a first start would.
+                if !kube.ctx.run.dry_run {
+                    let wait = Duration::from_secs(kube.cfg.kubernetes.forward_wait_seconds.into());
+                    wait_for_listener(local, existing.pid, wait).with_context(|| {
+                        format!(
+                            "the forward of port {remote} to 127.0.0.1:{local} runs but does not \
+                             accept connections yet; its log: {}",
+                            existing.log.display()
+                        )
+                    })?;
+                }
                 return Ok(());
             }
             bail!(
@@ -305,9 +338,34 @@ pub fn list(kube: &Kube) -> Result<u8> {
     let dir = state_dir(&kube.ctx.env);
     let mut live = 0;
     for (path, record) in records(&dir) {
+        let port = record.as_ref().map(|r| r.spec.local);
+        let lock = match port {
+            Some(port) => Some(PortLock::acquire(&dir, port)?),
+            None => None,
+        };
+        // Read again under the lock: a start or stop may have just ended.
+        let record = match port {
+            Some(_) if !path.exists() => continue,
+            Some(_) => read_record(&path),
+            None => record,
+        };
+        let result = list_one(kube, &path, record, &mut live);
+        if let (Some(lock), Some(port)) = (lock, port) {
+            release(lock, &dir, port);
+        }
+        result?;
+    }
+    if live == 0 {
+        kube.ctx.ui.progress("no port-forwards");
+    }
+    Ok(0)
+}
+
+fn list_one(kube: &Kube, path: &Path, record: Option<Record>, live: &mut u32) -> Result<()> {
+    {
         match record {
             Some(r) if alive(r.pid) => {
-                live += 1;
+                *live += 1;
                 kube.ctx.ui.say(&r.describe());
             }
             Some(r) => {
@@ -320,15 +378,12 @@ pub fn list(kube: &Kube) -> Result<u8> {
             None => {
                 kube.ctx.run.act(
                     &format!("remove the unreadable record {}", path.display()),
-                    || Ok(std::fs::remove_file(&path)?),
+                    || Ok(std::fs::remove_file(path)?),
                 )?;
             }
         }
     }
-    if live == 0 {
-        kube.ctx.ui.progress("no port-forwards");
-    }
-    Ok(0)
+    Ok(())
 }
 
 /// `kfwd PORT -`: stops the forwards of the head pod's PORT (or, if none,
@@ -344,20 +399,42 @@ pub fn stop_port(kube: &Kube, port: u16) -> Result<u8> {
         kube.ctx.ui.progress(&format!("no forward of port {port}"));
     }
     for record in chosen {
-        stop(kube, record)?;
+        stop_locked(kube, &dir, record.spec.local)?;
     }
     Ok(0)
+}
+
+/// Stops the forward on local port `local` under its lock, as it is once
+/// any start or stop under way has ended.
+fn stop_locked(kube: &Kube, dir: &Path, local: u16) -> Result<bool> {
+    let lock = PortLock::acquire(dir, local)?;
+    let result = match read_record(&record_path(dir, local)) {
+        Some(record) => stop(kube, &record).map(|()| true),
+        None => Ok(false),
+    };
+    release(lock, dir, local);
+    result
 }
 
 /// `kfwd -`: stops every forward.
 pub fn stop_all(kube: &Kube) -> Result<u8> {
     let dir = state_dir(&kube.ctx.env);
-    let all: Vec<Record> = records(&dir).into_iter().filter_map(|(_, r)| r).collect();
-    if all.is_empty() {
-        kube.ctx.ui.progress("no port-forwards");
+    // Also the ports whose start is under way (a lock file, no record yet).
+    let mut ports: Vec<u16> = records(&dir)
+        .into_iter()
+        .filter_map(|(_, r)| r.map(|r| r.spec.local))
+        .chain(locked_ports(&dir))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let mut stopped = 0;
+    for port in ports {
+        if stop_locked(kube, &dir, port)? {
+            stopped += 1;
+        }
     }
-    for record in &all {
-        stop(kube, record)?;
+    if stopped == 0 {
+        kube.ctx.ui.progress("no port-forwards");
     }
     Ok(0)
 }

@@ -5,6 +5,7 @@
 
 mod forward;
 mod head;
+mod port_lock;
 mod servers;
 mod supervisor;
 mod wandb;

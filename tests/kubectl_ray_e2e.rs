@@ -457,3 +457,60 @@ fn a_head_pod_that_never_gets_ready_ends_the_wait_with_its_state() {
     assert_eq!(w.code(&["=", file]), 1, "status: present but not ready");
     assert!(w.cluster("stalled").is_some());
 }
+
+/// A copy of local-cpu-only.yaml named `name`, in the test's folder.
+fn renamed_local(w: &World, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join(LOCAL)).unwrap();
+    let mut cluster: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    cluster["metadata"]["name"] = name.into();
+    let file = w.dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    file
+}
+
+#[test]
+fn down_removes_the_pull_secret_once_no_other_cluster_names_it() {
+    let Some(w) = World::new() else { return };
+    let other = renamed_local(&w, "other");
+    let other = other.to_str().unwrap();
+    assert_eq!(w.code(&["+", LOCAL]), 0);
+    assert_eq!(w.code(&["+", other]), 0);
+    let secret = || w.emu.get("", "secrets", "default", "pull");
+    assert!(secret().is_some());
+
+    // `other` still names it: kept, and said why.
+    let out = w.kubectl_ray(&["-", LOCAL]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("keeping pull secret pull: RayCluster other names it too"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        secret().is_some(),
+        "a secret another cluster uses was removed"
+    );
+
+    // The last one that names it: the secret, token and all, goes too.
+    let out = w.kubectl_ray(&["-", other]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.cluster("other").is_none());
+    assert!(
+        secret().is_none(),
+        "the pull secret (with its token) was left behind"
+    );
+    assert!(!stderr(&out).contains(TOKEN));
+
+    // A secret someone else made under that name is not ours to delete.
+    let made = w
+        .emu
+        .kubectl()
+        .args(["create", "secret", "generic", "pull", "--from-literal=k=v"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let out = w.kubectl_ray(&["-", LOCAL]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("keeping pull secret pull (not made by kubectl ray)"));
+    assert!(secret().is_some());
+}

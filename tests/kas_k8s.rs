@@ -1093,3 +1093,27 @@ fn twenty_double_starts_leave_one_supervisor_each_and_kfwd_stop_leaves_none() {
     assert!(left.is_empty(), "left in the state folder: {left:?}");
     assert_eq!(stdout(&w.kas(&["kfwd"])), "");
 }
+
+#[test]
+fn a_failed_write_of_the_wandb_secret_names_it_and_restarts_nothing() {
+    let Some(w) = World::new() else { return };
+    w.ray_up(&w.cluster_file("lab", &[]));
+    let pods = w.pods_of("lab");
+    let key = "wandb-key-refused-2222";
+    w.emu.fail_once("POST", "/api/v1/namespaces/*/secrets", 500);
+    let out = w.kas_with(&[".", "exec", "true"], &[("WANDB_API_KEY", key)], None);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("could not create the secret wandb-secret in namespace default"),
+        "{err}"
+    );
+    assert!(err.contains("unset WANDB_API_KEY"), "{err}");
+    assert!(!err.contains(key), "the key was printed: {err}");
+    assert!(
+        w.emu
+            .get("", "secrets", "default", "wandb-secret")
+            .is_none()
+    );
+    assert_eq!(w.pods_of("lab"), pods, "pods were restarted");
+}

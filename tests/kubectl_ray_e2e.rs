@@ -514,3 +514,34 @@ fn down_removes_the_pull_secret_once_no_other_cluster_names_it() {
     assert!(stderr(&out).contains("keeping pull secret pull (not made by kubectl ray)"));
     assert!(secret().is_some());
 }
+
+#[test]
+fn a_misspelt_empty_or_missing_operation_is_named_and_nothing_runs() {
+    let Some(w) = World::new() else { return };
+    w.emu.clear_requests();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["frobnicate"],
+            "unknown operation `frobnicate`: expected one of == ++ -- = + - convert",
+        ),
+        (&[""], "an empty argument is no operation"),
+        (&["-n", "x", " "], "an empty argument is no operation"),
+        (
+            &[LOCAL],
+            "no operation given for yaml/k8s/local-cpu-only.yaml: put one of",
+        ),
+        (
+            &["operator", "sideways"],
+            "`operator` takes one of status, install, uninstall",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = w.kubectl_ray(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("no operation given:"), "{args:?}: {err}");
+    }
+    assert_eq!(w.kubectl_argv(), "", "kubectl ran");
+    assert!(w.emu.requests().is_empty(), "the API server was asked");
+}

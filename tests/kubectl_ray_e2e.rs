@@ -545,3 +545,76 @@ fn a_misspelt_empty_or_missing_operation_is_named_and_nothing_runs() {
     assert_eq!(w.kubectl_argv(), "", "kubectl ran");
     assert!(w.emu.requests().is_empty(), "the API server was asked");
 }
+
+/// local-cpu-only.yaml with `change` applied, in the test's folder.
+fn broken_local(w: &World, name: &str, change: impl Fn(&mut serde_yaml::Value)) -> String {
+    let text = std::fs::read_to_string(root().join(LOCAL)).unwrap();
+    let mut cluster: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    change(&mut cluster);
+    let file = w.dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_invalid_raycluster_is_refused_with_its_field_before_anything_changes() {
+    let Some(w) = World::new() else { return };
+    type Change = Box<dyn Fn(&mut serde_yaml::Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "negative",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["replicas"] = (-1).into()),
+            "spec.workerGroupSpecs[0].replicas: -1 is below 0",
+        ),
+        (
+            "fraction",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["replicas"] = 1.5.into()),
+            "spec.workerGroupSpecs[0].replicas: 1.5 is not a whole number",
+        ),
+        (
+            "text",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["maxReplicas"] = "many".into()),
+            "spec.workerGroupSpecs[0].maxReplicas: \"many\" is not a whole number",
+        ),
+        (
+            "nocontainers",
+            Box::new(|c| {
+                c["spec"]["headGroupSpec"]["template"]["spec"]["containers"] =
+                    serde_yaml::Value::Sequence(vec![])
+            }),
+            "spec.headGroupSpec.template.spec.containers: is empty",
+        ),
+        (
+            "badname",
+            Box::new(|c| c["metadata"]["name"] = "Ray_Lab".into()),
+            "metadata.name: `Ray_Lab` holds `R`",
+        ),
+        (
+            "startparam",
+            Box::new(|c| c["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] = 2.into()),
+            "spec.headGroupSpec.rayStartParams.num-cpus: 2 must be a string",
+        ),
+    ];
+    for (name, change, message) in cases {
+        let file = broken_local(&w, name, change);
+        w.emu.clear_requests();
+        let out = w.kubectl_ray(&["+", &file]);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("is not a valid RayCluster; nothing was changed"),
+            "{name}: {err}"
+        );
+        assert!(err.contains(message), "{name}: {err}");
+        assert_eq!(
+            w.take_mutations(),
+            Vec::<String>::new(),
+            "{name}: something changed"
+        );
+    }
+    assert!(
+        w.crd().is_none(),
+        "the operator was installed for a bad file"
+    );
+    assert_eq!(w.kubectl_argv(), "", "kubectl ran for a bad file");
+}

@@ -4,6 +4,7 @@
 
 pub mod delete;
 pub mod head;
+pub mod validate;
 
 use std::collections::BTreeSet;
 

@@ -110,6 +110,7 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
 
 pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let file = load(ctx, path)?;
+    file.check()?;
     let ns_name = namespace(args, &file)?;
     let ns = Ns::or_current(ns_name.as_deref());
     let target = args.target();

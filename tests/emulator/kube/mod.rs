@@ -29,6 +29,7 @@ mod portforward;
 mod protobuf;
 mod quantity;
 mod raycluster;
+mod schema;
 mod select;
 mod spdy;
 mod store;

@@ -961,3 +961,92 @@ fn kubectl_kas_help_lists_the_commands() {
         );
     }
 }
+
+/// Every file under `dir`, relative, sorted (what a command may have
+/// changed).
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Needs no engine: without docker, or with an engine that does not
+/// answer, `build` and `run` say which and change nothing (the context's
+/// clutter stays, no history file is made).
+#[test]
+fn build_and_run_check_docker_before_they_change_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(repo.join("src/__pycache__")).unwrap();
+    std::fs::create_dir_all(repo.join(".tox/py")).unwrap();
+    std::fs::write(repo.join("src/__pycache__/m.pyc"), "x").unwrap();
+    std::fs::write(repo.join(".coverage"), "x").unwrap();
+    std::fs::write(repo.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let history = dir.path().join("history");
+    std::fs::write(
+        repo.join("kas.yaml"),
+        format!(
+            "kas:\n  image: kas-t-nodocker\n  history_dir: {}\n",
+            history.display()
+        ),
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let empty_path = dir.path().join("empty-bin");
+    std::fs::create_dir_all(&empty_path).unwrap();
+    let before = tree(dir.path());
+    let no_engine = "unix:///nonexistent/kas-test-docker.sock";
+    let mut cases: Vec<(&[&str], Vec<(&str, String)>, &str)> = vec![
+        (
+            &["build"],
+            vec![("PATH", empty_path.display().to_string())],
+            "`docker` was not found on PATH: install Docker",
+        ),
+        (
+            &["run", "--", "true"],
+            vec![("PATH", empty_path.display().to_string())],
+            "`docker` was not found on PATH: install Docker",
+        ),
+    ];
+    if which::which("docker").is_ok() {
+        for args in [&["build"][..], &["run", "--", "true"][..]] {
+            cases.push((
+                args,
+                vec![("DOCKER_HOST", no_engine.to_string())],
+                "the Docker engine does not answer",
+            ));
+        }
+    }
+    for (args, env, message) in cases {
+        let mut cmd = Command::new(KAS);
+        cmd.args(args)
+            .current_dir(&repo)
+            .env("HOME", &home)
+            .env("KAS_SSH_DIR", "")
+            .env_remove("KAS_CONFIG")
+            .stdin(Stdio::null());
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = Run(cmd.output().unwrap());
+        assert_eq!(out.code(), 3, "{args:?} {env:?}: {out}");
+        assert!(out.stderr().contains(message), "{args:?}: {out}");
+        assert!(
+            out.stderr().contains("nothing was changed"),
+            "{args:?}: {out}"
+        );
+        assert_eq!(tree(dir.path()), before, "{args:?} {env:?} changed files");
+    }
+}

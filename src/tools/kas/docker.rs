@@ -25,6 +25,8 @@ const CONTEXT_CLUTTER: [&str; 3] = ["__pycache__", ".tox", ".coverage"];
 pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
     let root = p.root()?;
     let dockerfile = p.dockerfile()?;
+    // Every prerequisite before the first change (the clean-up below).
+    require_docker(p)?;
     let clutter = find_clutter(&root);
     if !clutter.is_empty() {
         let description = format!(
@@ -65,6 +67,8 @@ pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
 pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
     let ctx = p.ctx;
     let ssh = ssh_dir(&ctx.env, &ctx.run)?;
+    // The last check before the history files are made.
+    require_docker(p)?;
     let home = p.home()?;
     let memory = &p.cfg.memory;
     let shm = if p.cfg.shm_size.is_empty() {
@@ -136,6 +140,30 @@ pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
         cmd = cmd.args(["--volume".to_string(), expanded]);
     }
     Ok(cmd)
+}
+
+/// The docker CLI is there and its engine answers; else an error that
+/// says which is missing. Commands call this before they change anything.
+pub fn require_docker(p: &Project) -> Result<()> {
+    let version = Cmd::query("docker").args(["version", "--format", "{{.Server.Version}}"]);
+    let out = p
+        .ctx
+        .run
+        .run(&version)
+        .context("docker is needed here; nothing was changed")?;
+    if out.success() {
+        return Ok(());
+    }
+    let said = out.stderr.trim();
+    bail!(
+        "the Docker engine does not answer (`{version}`: {}); nothing was changed. \
+         Start it (`sudo systemctl start docker`, or Docker Desktop), or point DOCKER_HOST at a running one",
+        if said.is_empty() {
+            "no reason given"
+        } else {
+            said
+        }
+    )
 }
 
 /// `run -`: force-removes the container, if there is one.

@@ -309,14 +309,18 @@ fn build_makes_plain_and_flavored_images_and_user_arguments_win() {
 
     let out = fx.kas(&["build"]);
     assert_eq!(out.code(), 0, "{out}");
+    // The engine is asked first: nothing is removed without one.
     assert_eq!(
         out.docker_commands(),
-        [format!(
-            "docker build --tag {} --file {} {}",
-            fx.image,
-            fx.repo.join("Dockerfile").display(),
-            fx.repo.display()
-        )]
+        [
+            "docker version --format '{{.Server.Version}}'".to_string(),
+            format!(
+                "docker build --tag {} --file {} {}",
+                fx.image,
+                fx.repo.join("Dockerfile").display(),
+                fx.repo.display()
+            )
+        ]
     );
     assert!(exists("image", &fx.image));
     for clutter in ["pkg/__pycache__", ".tox", ".coverage"] {
@@ -361,12 +365,14 @@ fn run_sets_limits_ports_mounts_and_exec_passes_the_status_through() {
         &[("WANDB_API_KEY", WANDB_VALUE)],
     );
     assert_eq!(out.code(), 0, "{out}");
-    // One key check, then one docker command; the key is passed by name.
+    // One key check, the engine asked, then one docker command; the key
+    // is passed by name.
     let commands = out.commands();
-    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert_eq!(commands.len(), 3, "{commands:?}");
     assert!(commands[0].starts_with("ssh-keygen -l -f "), "{commands:?}");
-    assert!(commands[1].starts_with("docker run "), "{commands:?}");
-    assert!(commands[1].contains("--env WANDB_API_KEY "), "{commands:?}");
+    assert!(commands[1].starts_with("docker version "), "{commands:?}");
+    assert!(commands[2].starts_with("docker run "), "{commands:?}");
+    assert!(commands[2].contains("--env WANDB_API_KEY "), "{commands:?}");
     assert!(
         !out.stderr().contains(WANDB_VALUE) && !out.stdout().contains(WANDB_VALUE),
         "{out}"
@@ -494,14 +500,14 @@ fn run_in_the_foreground_passes_the_exit_status_and_dry_run_changes_nothing() {
     // shell with no container: a new one, fed from standard input.
     let out = fx.kas_input(&["shell"], "echo $((6 * 7)) in $PWD\n");
     assert_eq!(out.stdout(), "42 in /home/kas/project\n", "{out}");
-    // Piped input: -i without -t.
+    // Piped input: -i without -t (after the inspect and the engine check).
     assert!(
-        out.docker_commands()[1]
+        out.docker_commands()[2]
             .starts_with(&format!("docker run --name {} --rm -i --memory", fx.image)),
         "{out}"
     );
     assert!(
-        out.docker_commands()[1].ends_with(&format!(" {} sh", fx.image)),
+        out.docker_commands()[2].ends_with(&format!(" {} sh", fx.image)),
         "{out}"
     );
     // shell with one running: into it.

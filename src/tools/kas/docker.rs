@@ -65,10 +65,18 @@ pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
 /// `WANDB_API_KEY` by name, and the mounts. Checks the SSH folder first,
 /// and makes the history files so docker does not make folders of them.
 pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
+    docker_run(p, stdin_flags, true)
+}
+
+/// [`run_command`]; `check_docker` false when the engine has just
+/// answered another query.
+fn docker_run(p: &Project, stdin_flags: &[&str], check_docker: bool) -> Result<Cmd> {
     let ctx = p.ctx;
     let ssh = ssh_dir(&ctx.env, &ctx.run)?;
     // The last check before the history files are made.
-    require_docker(p)?;
+    if check_docker {
+        require_docker(p)?;
+    }
     let home = p.home()?;
     let memory = &p.cfg.memory;
     let shm = if p.cfg.shm_size.is_empty() {
@@ -224,7 +232,8 @@ pub fn ensure_running(p: &Project) -> Result<()> {
         ),
         None => {}
     }
-    let start = run_command(p, &[])?
+    // container_state has just heard from the engine.
+    let start = docker_run(p, &[], false)?
         .args(["--detach", "--interactive", "--tty"])
         .arg(&p.name);
     p.ctx.run.check(&start)?;

@@ -115,7 +115,12 @@ impl Fixture {
         let browser = dir.path().join("browser");
         std::fs::write(
             &browser,
-            format!("#!/bin/sh\necho \"$@\" >>{}\n", browser_log.display()),
+            // A page it is handed is kept (with its mode) for the test to read.
+            format!(
+                "#!/bin/sh\necho \"$@\" >>{log}\nf=\"${{1#file://}}\"\n\
+                 if [ -f \"$f\" ]; then stat -c %a \"$f\" >>{log}.mode; cat \"$f\" >>{log}.page; fi\n",
+                log = browser_log.display()
+            ),
         )
         .unwrap();
         chmod_x(&browser);
@@ -839,8 +844,22 @@ fn jlab_tboard_and_dash_open_their_urls() {
     assert!(commands[1].starts_with("docker run ") && commands[1].contains("--detach"));
     assert!(commands[2].starts_with(&format!("docker exec {} sh -c", fx.image)));
     let url = format!("http://127.0.0.1:{jupyterlab}/lab?token=fixture-token-1234");
-    assert_eq!(fx.browser_opened(), std::slice::from_ref(&url));
-    assert!(out.stdout().contains(&url), "{out}");
+    // The token reaches the browser in a page, not in its arguments, and is
+    // printed nowhere (--verbose included).
+    let opened = fx.browser_opened();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let page = opened[0].strip_prefix("file://").expect("a local page");
+    assert!(page.ends_with(".html"), "{page}");
+    assert!(!Path::new(page).exists(), "the page outlived the command");
+    let seen = |ext: &str| std::fs::read_to_string(fx.browser_log.with_extension(ext)).unwrap();
+    assert_eq!(seen("log.mode"), "600\n");
+    assert!(seen("log.page").contains(&format!("url={}", url.replace('&', "&amp;"))));
+    assert!(
+        out.stdout()
+            .contains(&format!("http://127.0.0.1:{jupyterlab}/lab?token=***")),
+        "{out}"
+    );
+    assert!(!out.to_string().contains("fixture-token-1234"), "{out}");
     let started = fx.kas(&["exec", "cat", "/tmp/jupyter-starts"]);
     assert_eq!(
         started.stdout(),
@@ -852,7 +871,9 @@ fn jlab_tboard_and_dash_open_their_urls() {
     let out = fx.kas(&["jlab"]);
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(out.docker_commands().len(), 2, "{out}");
-    assert_eq!(fx.browser_opened(), [url.clone(), url.clone()]);
+    assert_eq!(fx.browser_opened().len(), 2);
+    // Two pages, each naming the URL in its refresh, script, link and text.
+    assert_eq!(seen("log.page").matches("fixture-token-1234").count(), 8);
     let started = fx.kas(&["exec", "cat", "/tmp/jupyter-starts"]);
     assert_eq!(started.stdout().lines().count(), 1, "{started}");
 
@@ -868,11 +889,10 @@ fn jlab_tboard_and_dash_open_their_urls() {
     let out = fx.kas(&["dash"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.docker_commands().is_empty(), "{out}");
+    // No token: opened as they are.
     assert_eq!(
-        fx.browser_opened(),
+        fx.browser_opened()[2..],
         [
-            url.clone(),
-            url,
             format!("http://127.0.0.1:{tensorboard}/"),
             format!("http://127.0.0.1:{dashboard}"),
         ]

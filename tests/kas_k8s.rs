@@ -891,22 +891,43 @@ fn jlab_and_tboard_start_on_the_head_pod_and_open_their_urls() {
     std::fs::write(&config, text).unwrap();
     let opened = w.dir.path().join("opened");
     let browser = w.dir.path().join("bin/record-browser");
+    // A page it is handed is read, as a browser would, and kept for the test.
     write_script(
         &browser,
         &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{0}'\nf=\"${{1#file://}}\"\n\
+             if [ -f \"$f\" ]; then stat -c %a \"$f\" >> '{0}.mode'; cat \"$f\" >> '{0}.page'; fi\n",
             opened.display()
         ),
     );
     let env = [("BROWSER", browser.to_str().unwrap())];
     for command in ["jlab", "tboard"] {
-        let out = w.kas_with(&[".", command], &env, None);
+        let out = w.kas_with(&["--verbose", ".", command], &env, None);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let shown = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!shown.contains("t0k"), "the token was printed: {shown}");
+        if command == "jlab" {
+            assert!(
+                stdout(&out).contains(&format!("http://127.0.0.1:{lab_port}/lab?token=***")),
+                "{shown}"
+            );
+        }
     }
-    assert_eq!(
-        std::fs::read_to_string(&opened).unwrap(),
-        format!("http://127.0.0.1:{lab_port}/lab?token=t0k\nhttp://127.0.0.1:{board_port}/\n")
+    let opened = std::fs::read_to_string(&opened).unwrap();
+    let lines: Vec<&str> = opened.lines().collect();
+    assert_eq!(lines.len(), 2, "{opened}");
+    let page = lines[0]
+        .strip_prefix("file://")
+        .expect("a page for the token");
+    assert!(
+        page.starts_with(w.dir.path().join("state/kas").to_str().unwrap()),
+        "{page}"
     );
+    assert!(!Path::new(page).exists(), "the page outlived the command");
+    assert_eq!(lines[1], format!("http://127.0.0.1:{board_port}/"));
+    let read = |ext: &str| std::fs::read_to_string(w.dir.path().join(ext)).unwrap();
+    assert_eq!(read("opened.mode"), "600\n");
+    assert!(read("opened.page").contains(&format!("http://127.0.0.1:{lab_port}/lab?token=t0k")));
     assert!(http_get(lab_port).ends_with("jupyterlab"));
     assert!(http_get(board_port).ends_with("tensorboard"));
     assert_eq!(w.record(lab_port).unwrap()["remote"], 8888);

@@ -75,7 +75,7 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
         bail!(
             "{} did not come up on the head pod {pod}:\n{}",
             server.name,
-            out.stderr.trim()
+            browser::mask_tokens(out.stderr.trim())
         );
     }
     let Some(url) = pick_url(&out.stdout, server.host_port) else {
@@ -83,7 +83,7 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
             "{} printed no URL for port {}: {}",
             server.name,
             server.port,
-            out.stdout.trim()
+            browser::mask_tokens(out.stdout.trim())
         );
     };
     forward::start(kube, &cluster, server.port, server.host_port).with_context(|| {

@@ -1034,7 +1034,8 @@ fn build_and_run_check_docker_before_they_change_anything() {
     std::fs::create_dir_all(&empty_path).unwrap();
     let before = tree(dir.path());
     let no_engine = "unix:///nonexistent/kas-test-docker.sock";
-    let mut cases: Vec<(&[&str], Vec<(&str, String)>, &str)> = vec![
+    type Case<'a> = (&'a [&'a str], Vec<(&'a str, String)>, &'a str);
+    let mut cases: Vec<Case> = vec![
         (
             &["build"],
             vec![("PATH", empty_path.display().to_string())],

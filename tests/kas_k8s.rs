@@ -1138,3 +1138,43 @@ fn a_failed_write_of_the_wandb_secret_names_it_and_restarts_nothing() {
     );
     assert_eq!(w.pods_of("lab"), pods, "pods were restarted");
 }
+
+#[test]
+fn a_taken_local_port_is_refused_before_the_secret_or_a_server_changes() {
+    let Some(w) = World::new() else { return };
+    w.ray_up(&w.cluster_file("lab", &[]));
+    let pods = w.pods_of("lab");
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let config = w.dir.path().join("kas.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "  ports:\n",
+        &format!("  ports:\n    jupyterlab: {taken}\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let key = [("WANDB_API_KEY", "wandb-key-unused-3333")];
+    w.emu.clear_requests();
+    for args in [
+        &["kfwd", "6379", &taken.to_string()][..],
+        &[".", "jlab"][..],
+    ] {
+        let out = w.kas_with(args, &key, None);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "127.0.0.1:{taken} is already in use by another program"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("nothing was changed"), "{err}");
+    }
+    assert_eq!(w.emu.mutating_requests(), Vec::new(), "something changed");
+    assert!(
+        w.emu
+            .get("", "secrets", "default", "wandb-secret")
+            .is_none()
+    );
+    assert_eq!(w.pods_of("lab"), pods);
+    assert!(!w.kubectl_argv().contains("exec "), "a server was started");
+}

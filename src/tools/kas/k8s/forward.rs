@@ -242,6 +242,23 @@ fn start_locked(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Resu
     Ok(())
 }
 
+/// Before anything changes (the W&B secret, a server on the head pod):
+/// refuses a local port that another program holds. A port held by one
+/// of our forwards is left to [`start`], which reuses or names it.
+pub fn check_port(kube: &Kube, remote: u16, local: u16) -> Result<()> {
+    let dir = state_dir(&kube.ctx.env);
+    if read_record(&record_path(&dir, local)).is_some_and(|r| alive(r.pid)) {
+        return Ok(());
+    }
+    if port_taken(local) {
+        bail!(
+            "127.0.0.1:{local} is already in use by another program: choose another local port \
+             (`kubectl kas kfwd {remote} LOCAL`) or stop that program; nothing was changed"
+        );
+    }
+    Ok(())
+}
+
 /// Starts `kubectl-kas --supervise-forward SPEC` in its own session, its
 /// output in the log, and returns its pid without waiting for it.
 fn spawn_supervisor(spec: &Spec) -> Result<u32> {

@@ -75,6 +75,7 @@ pub fn run(ctx: &Ctx, opts: Options, command: &Command, stdin: Stdin) -> Result<
         Command::Kfwd(Kfwd::Stop { port }) => forward::stop_port(&kube, *port),
         Command::Kfwd(Kfwd::StopAll) => forward::stop_all(&kube),
         Command::Kfwd(Kfwd::Start { remote, local }) => {
+            forward::check_port(&kube, *remote, *local)?;
             let (cluster, _) = kube.prepare()?;
             forward::start(&kube, &cluster, *remote, *local)?;
             Ok(0)

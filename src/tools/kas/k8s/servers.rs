@@ -21,6 +21,9 @@ pub fn dash(kube: &Kube, stop: bool) -> Result<u8> {
         return forward::stop_port(kube, DASHBOARD_PORT);
     }
     let local = kube.cfg.ports.dashboard;
+    forward::check_port(kube, DASHBOARD_PORT, local).with_context(|| {
+        format!("the dashboard's local port is kas.ports.dashboard ({local}) in kas.yaml")
+    })?;
     let (cluster, _) = kube.prepare()?;
     forward::start(kube, &cluster, DASHBOARD_PORT, local).with_context(|| {
         format!("the dashboard's local port is kas.ports.dashboard ({local}) in kas.yaml")
@@ -56,6 +59,13 @@ pub fn tboard(kube: &Kube) -> Result<u8> {
 }
 
 fn serve(kube: &Kube, server: Server) -> Result<u8> {
+    // Before the server starts on the head pod.
+    forward::check_port(kube, server.port, server.host_port).with_context(|| {
+        format!(
+            "the local port of {} is set in kas.yaml (kas.ports), now {}",
+            server.name, server.host_port
+        )
+    })?;
     let (cluster, pod) = kube.prepare()?;
     let script = start_and_wait(&server, kube.cfg.server_wait_seconds);
     let exec = kube

@@ -142,10 +142,11 @@ fn records(dir: &Path) -> Vec<(PathBuf, Option<Record>)> {
 
 /// `kfwd PORT [LOCAL]`: starts a supervisor unless one already forwards
 /// the same target, and returns once the local port accepts connections.
-pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<()> {
+/// `head` is the Ready head pod the caller found.
+pub fn start(kube: &Kube, cluster: &Cluster, head: &str, remote: u16, local: u16) -> Result<()> {
     let dir = state_dir(&kube.ctx.env);
     let lock = PortLock::acquire(&dir, local)?;
-    let result = start_locked(kube, cluster, remote, local);
+    let result = start_locked(kube, cluster, head, remote, local);
     release(lock, &dir, local);
     result
 }
@@ -160,7 +161,7 @@ fn release(lock: PortLock, dir: &Path, local: u16) {
     }
 }
 
-fn start_locked(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<()> {
+fn start_locked(kube: &Kube, cluster: &Cluster, head: &str, remote: u16, local: u16) -> Result<()> {
     let dir = state_dir(&kube.ctx.env);
     let target = &kube.opts.target;
     let spec = Spec {
@@ -179,11 +180,15 @@ fn start_locked(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Resu
                 kube.ctx
                     .ui
                     .progress(&format!("already forwarding: {}", existing.describe()));
-                // It may still wait for a head pod: answer only once the
-                // port does, as a first start would.
+                // It may still wait for a head pod, or still hold a
+                // connection to the old one: answer only once it forwards
+                // to the Ready head pod and its port does, as a first
+                // start would.
                 if !kube.ctx.run.dry_run {
                     let wait = Duration::from_secs(kube.cfg.kubernetes.forward_wait_seconds.into());
-                    wait_for_listener(local, existing.pid, wait).with_context(|| {
+                    let ready = wait_for_pod(&spec.record_path(), head, wait)
+                        .and_then(|()| wait_for_listener(local, existing.pid, wait));
+                    ready.with_context(|| {
                         format!(
                             "the forward of port {remote} to 127.0.0.1:{local} runs but does not \
                              accept connections yet; its log: {}",
@@ -291,6 +296,24 @@ fn spawn_supervisor(spec: &Spec) -> Result<u32> {
         .context("could not start the forward's supervisor")?;
     // Not waited for: it outlives this command (and is reaped by init).
     Ok(child.id())
+}
+
+/// Waits until the record at `path` says its supervisor forwards to `pod`.
+fn wait_for_pod(path: &Path, pod: &str, within: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if read_record(path).is_some_and(|r| r.pod == pod) {
+            return Ok(());
+        }
+        if start.elapsed() >= within {
+            bail!(
+                "the forward has not reached head pod {pod} within {}s \
+                 (kas.kubernetes.forward_wait_seconds)",
+                within.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until 127.0.0.1:`port` accepts connections, while `pid` lives.

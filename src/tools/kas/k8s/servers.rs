@@ -24,8 +24,8 @@ pub fn dash(kube: &Kube, stop: bool) -> Result<u8> {
     forward::check_port(kube, DASHBOARD_PORT, local).with_context(|| {
         format!("the dashboard's local port is kas.ports.dashboard ({local}) in kas.yaml")
     })?;
-    let (cluster, _) = kube.prepare()?;
-    forward::start(kube, &cluster, DASHBOARD_PORT, local).with_context(|| {
+    let (cluster, head) = kube.prepare()?;
+    forward::start(kube, &cluster, &head, DASHBOARD_PORT, local).with_context(|| {
         format!("the dashboard's local port is kas.ports.dashboard ({local}) in kas.yaml")
     })?;
     open_when_answering(kube, local, &format!("http://127.0.0.1:{local}"))
@@ -74,7 +74,7 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
         .args(["--", "sh", "-c", &script]);
     let out = kube.ctx.run.run(&exec)?;
     if kube.ctx.run.dry_run {
-        forward::start(kube, &cluster, server.port, server.host_port)?;
+        forward::start(kube, &cluster, &pod, server.port, server.host_port)?;
         kube.ctx.ui.say(&format!(
             "# then open the URL for port {} that {} prints",
             server.port, server.name
@@ -96,7 +96,7 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
             browser::mask_tokens(out.stdout.trim())
         );
     };
-    forward::start(kube, &cluster, server.port, server.host_port).with_context(|| {
+    forward::start(kube, &cluster, &pod, server.port, server.host_port).with_context(|| {
         format!(
             "the local port of {} is set in kas.yaml (kas.ports), now {}",
             server.name, server.host_port

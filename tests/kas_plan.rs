@@ -84,7 +84,8 @@ impl Case {
             dir,
             env,
             config: String::new(),
-            answers: Vec::new(),
+            // A Docker engine that answers, unless a case says otherwise.
+            answers: vec![("docker version", Output::ok("28.5.1\n"))],
             stdin: Stdin::Nothing,
         }
     }

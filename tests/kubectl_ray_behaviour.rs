@@ -133,6 +133,8 @@ fn stuck_world() -> std::sync::Arc<World> {
     );
     let deleting = raycluster("local-cpu-only", "default", true);
     w.on(&get_cluster("local-cpu-only"), ok(&deleting.to_string()));
+    // `-` also looks for the pull secret it would remove.
+    secret_absent(&w, "pull");
     w
 }
 

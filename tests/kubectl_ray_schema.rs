@@ -70,6 +70,8 @@ fn every_shipped_cluster_is_a_valid_kuberay_raycluster() {
             path.display()
         );
         assert_valid(&path.display().to_string(), &file.cluster);
+        // The client-side checks of `+` agree: nothing to refuse.
+        file.check().unwrap();
     }
 }
 
@@ -114,6 +116,7 @@ fn every_legacy_seed_converts_to_a_valid_raycluster() {
             &format!("the conversion of {}", path.display()),
             &converted(&path),
         );
+        ClusterFile::load(&path).unwrap().check().unwrap();
     }
 }
 

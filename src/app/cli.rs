@@ -311,6 +311,17 @@ pub struct Tool<A, O: 'static> {
     pub run: fn(&Ctx, O, &A) -> Result<Outcome>,
 }
 
+/// Which options of `command` consume the next word.
+fn takes_value(command: &clap::Command) -> impl Fn(&str) -> bool + '_ {
+    |flag: &str| {
+        command.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && (a.get_long().is_some_and(|l| flag == format!("--{l}"))
+                    || a.get_short().is_some_and(|s| flag == format!("-{s}")))
+        })
+    }
+}
+
 impl<A, O> Tool<A, O>
 where
     A: clap::Parser + HasCommon,
@@ -330,6 +341,28 @@ where
             Ctx::from_process,
         );
         ExitCode::from(code)
+    }
+
+    /// When `argv` holds no operation: its first word that is neither an
+    /// option nor an option's value (a misspelt operation, or for a tool
+    /// with a positional argument, what clap would take for it).
+    pub fn stray_word(&self, argv: &[OsString]) -> Option<String> {
+        let command = self.command();
+        let takes_value = takes_value(&command);
+        let split = split_op(self.ops, argv.to_vec(), &takes_value);
+        if split.op.is_some() {
+            return None;
+        }
+        let mut words = split.rest.iter().skip(1).map(|a| a.to_string_lossy());
+        while let Some(word) = words.next() {
+            if !word.starts_with('-') {
+                return Some(word.into_owned());
+            }
+            if !word.contains('=') && takes_value(&word) {
+                words.next();
+            }
+        }
+        None
     }
 
     /// The clap definition `--help`, `--version`, the man page and the
@@ -395,34 +428,17 @@ where
             eprintln!("{}", command.render_help());
             return EXIT_USAGE;
         }
-        let takes_value = |flag: &str| {
-            command.get_arguments().any(|a| {
-                a.get_action().takes_values()
-                    && (a.get_long().is_some_and(|l| flag == format!("--{l}"))
-                        || a.get_short().is_some_and(|s| flag == format!("-{s}")))
-            })
-        };
-        let split = split_op(self.ops, argv, takes_value);
-        if split.op.is_none() && command.get_positionals().next().is_none() {
-            let mut words = split.rest.iter().skip(1).map(|a| a.to_string_lossy());
-            let mut stray = None;
-            while let Some(word) = words.next() {
-                if !word.starts_with('-') {
-                    stray = Some(word.into_owned());
-                    break;
-                }
-                if !word.contains('=') && takes_value(&word) {
-                    words.next();
-                }
-            }
-            if let Some(word) = stray {
-                eprintln!(
-                    "error: unknown operation `{word}`\n\n{}",
-                    describe(self.ops)
-                );
-                return EXIT_USAGE;
-            }
+        if command.get_positionals().next().is_none()
+            && let Some(word) = self.stray_word(&argv)
+        {
+            eprintln!(
+                "error: unknown operation `{word}`\n\n{}",
+                describe(self.ops)
+            );
+            return EXIT_USAGE;
         }
+        let takes_value = takes_value(&command);
+        let split = split_op(self.ops, argv, takes_value);
         let matches = match command.clone().try_get_matches_from(&split.rest) {
             Ok(m) => m,
             Err(e) => {

@@ -4,8 +4,12 @@
 
 pub mod delete;
 pub mod head;
+pub mod validate;
+
+use std::collections::BTreeSet;
 
 use anyhow::Result;
+use serde_json::Value;
 
 use crate::clis::kubectl::{Kubectl, Lookup, Ns, Object};
 
@@ -37,4 +41,41 @@ pub fn get(kubectl: &Kubectl<'_>, name: &str, ns: Ns<'_>) -> Result<Option<Objec
 /// kind (KubeRay is not installed).
 pub fn list(kubectl: &Kubectl<'_>, ns: Ns<'_>) -> Result<Option<Vec<Object>>> {
     kubectl.list::<Object>(RAYCLUSTERS, None, ns)
+}
+
+/// Every RayCluster in `ns`, whole (spec included); `None` as for [`list`].
+pub fn list_whole(kubectl: &Kubectl<'_>, ns: Ns<'_>) -> Result<Option<Vec<Value>>> {
+    kubectl.list::<Value>(RAYCLUSTERS, None, ns)
+}
+
+/// The image pull secrets a RayCluster's pod templates (head and every
+/// worker group) name.
+pub fn pull_secret_names(cluster: &Value) -> BTreeSet<String> {
+    let spec = &cluster["spec"];
+    let workers = spec["workerGroupSpecs"].as_array().into_iter().flatten();
+    std::iter::once(&spec["headGroupSpec"])
+        .chain(workers)
+        .filter_map(|group| group["template"]["spec"]["imagePullSecrets"].as_array())
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_secrets_of_head_and_workers() {
+        let cluster = serde_json::json!({"spec": {
+            "headGroupSpec": {"template": {"spec": {"imagePullSecrets": [{"name": "a"}]}}},
+            "workerGroupSpecs": [
+                {"template": {"spec": {"imagePullSecrets": [{"name": "b"}, {"name": "a"}]}}},
+                {"template": {"spec": {}}}
+            ]
+        }});
+        let names: Vec<String> = pull_secret_names(&cluster).into_iter().collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(pull_secret_names(&serde_json::json!({})).is_empty());
+    }
 }

@@ -194,3 +194,33 @@ pub fn secret_with(w: &World, name: &str, host: &str, token: &str) {
     });
     w.on(&get_secret(name), ok(&secret.to_string()));
 }
+
+/// A pull secret `kubectl ray +` made (its label says so).
+pub fn secret_made_by_kubectl_ray(w: &World, name: &str) {
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": "default",
+                     "labels": {"app.kubernetes.io/managed-by": "kubectl-ray"}},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": "e30="}
+    });
+    w.on(&get_secret(name), ok(&secret.to_string()));
+}
+
+/// The RayClusters of the current namespace, each naming `secrets` as
+/// its head's image pull secrets.
+pub fn clusters_here(w: &World, clusters: &[(&str, &[&str])]) {
+    let items = clusters
+        .iter()
+        .map(|(name, secrets)| {
+            let mut c = raycluster(name, "default", false);
+            let names: Vec<_> = secrets.iter().map(|s| json!({"name": s})).collect();
+            c["spec"]["headGroupSpec"]["template"]["spec"]["imagePullSecrets"] = json!(names);
+            c
+        })
+        .collect();
+    w.on(
+        "kubectl get rayclusters.ray.io --output=json",
+        ok(&list(items)),
+    );
+}

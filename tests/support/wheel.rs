@@ -82,14 +82,32 @@ impl Index {
             .write_all(password.as_bytes())
             .unwrap();
         assert!(make.wait().unwrap().success(), "could not write htpasswd");
+        let auth = [
+            "-P".to_string(),
+            htpasswd.display().to_string(),
+            "-a".to_string(),
+            "update,download,list".to_string(),
+        ];
+        Index::launch(py, dir, user, password, &auth)
+    }
 
+    /// An index that asks no one for anything (`-a . -P .`).
+    pub fn start_open(py: &Python) -> Index {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("packages")).unwrap();
+        let auth = ["-P", ".", "-a", "."].map(String::from);
+        Index::launch(py, dir, String::new(), String::new(), &auth)
+    }
+
+    fn launch(py: &Python, dir: TempDir, user: String, password: String, auth: &[String]) -> Index {
+        let packages = dir.path().join("packages");
         for _attempt in 0..3 {
             let port = free_port();
             let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
             let mut child = Command::new(py.bin.join("pypi-server"))
-                .args(["run", "-p", &port.to_string(), "-i", "127.0.0.1", "-P"])
-                .arg(&htpasswd)
-                .args(["-a", "update,download,list", "--disable-fallback"])
+                .args(["run", "-p", &port.to_string(), "-i", "127.0.0.1"])
+                .args(auth)
+                .arg("--disable-fallback")
                 .arg(&packages)
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)

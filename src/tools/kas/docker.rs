@@ -26,6 +26,8 @@ const CONTEXT_CLUTTER: [&str; 3] = ["__pycache__", ".tox", ".coverage"];
 pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
     let root = p.root()?;
     let dockerfile = p.dockerfile()?;
+    // Every prerequisite before the first change (the clean-up below).
+    require_docker(p)?;
     let clutter = find_clutter(&root);
     if !clutter.is_empty() {
         let description = format!(
@@ -63,8 +65,18 @@ pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
 /// `WANDB_API_KEY` by name, and the mounts. Checks the SSH folder first,
 /// and makes the history files so docker does not make folders of them.
 pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
+    docker_run(p, stdin_flags, true)
+}
+
+/// [`run_command`]; `check_docker` false when the engine has just
+/// answered another query.
+fn docker_run(p: &Project, stdin_flags: &[&str], check_docker: bool) -> Result<Cmd> {
     let ctx = p.ctx;
     let ssh = ssh_dir(&ctx.env, &ctx.run)?;
+    // The last check before the history files are made.
+    if check_docker {
+        require_docker(p)?;
+    }
     let home = p.home()?;
     let memory = &p.cfg.memory;
     let shm = if p.cfg.shm_size.is_empty() {
@@ -137,6 +149,30 @@ pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
     Ok(cmd)
 }
 
+/// The docker CLI is there and its engine answers; else an error that
+/// says which is missing. Commands call this before they change anything.
+pub fn require_docker(p: &Project) -> Result<()> {
+    let version = Cmd::query("docker").args(["version", "--format", "{{.Server.Version}}"]);
+    let out = p
+        .ctx
+        .run
+        .run(&version)
+        .context("docker is needed here; nothing was changed")?;
+    if out.success() {
+        return Ok(());
+    }
+    let said = out.stderr.trim();
+    bail!(
+        "the Docker engine does not answer (`{version}`: {}); nothing was changed. \
+         Start it (`sudo systemctl start docker`, or Docker Desktop), or point DOCKER_HOST at a running one",
+        if said.is_empty() {
+            "no reason given"
+        } else {
+            said
+        }
+    )
+}
+
 /// `run -`: force-removes the container, if there is one.
 pub fn remove_container(p: &Project) -> Result<u8> {
     if container_state(p)?.is_none() {
@@ -193,7 +229,8 @@ pub fn ensure_running(p: &Project) -> Result<()> {
         ),
         None => {}
     }
-    let start = run_command(p, &[])?
+    // container_state has just heard from the engine.
+    let start = docker_run(p, &[], false)?
         .args(["--detach", "--interactive", "--tty"])
         .arg(&p.name);
     p.ctx.run.check(&start)?;

@@ -77,7 +77,7 @@ fn serve(p: &Project, server: Server) -> Result<u8> {
             "{} did not come up in container {}:\n{}",
             server.name,
             p.name,
-            out.stderr.trim()
+            browser::mask_tokens(out.stderr.trim())
         );
     }
     let Some(url) = pick_url(&out.stdout, server.host_port) else {
@@ -85,7 +85,7 @@ fn serve(p: &Project, server: Server) -> Result<u8> {
             "{} printed no URL for port {}: {}",
             server.name,
             server.port,
-            out.stdout.trim()
+            browser::mask_tokens(out.stdout.trim())
         );
     };
     browser::open(p.ctx, &url)?;

@@ -110,6 +110,7 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
 
 pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let file = load(ctx, path)?;
+    file.check()?;
     let ns_name = namespace(args, &file)?;
     let ns = Ns::or_current(ns_name.as_deref());
     let target = args.target();
@@ -189,13 +190,27 @@ pub fn down(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let target = args.target();
     let kubectl = Kubectl::new(&ctx.run, &target);
     let patience = patience(ctx, args)?;
-    let Some(cluster) = ray::get(&kubectl, &file.name, ns)? else {
-        ctx.ui
-            .progress(&format!("gone     RayCluster {}", file.name));
-        return Ok(Outcome::Gone(true));
-    };
-    ctx.confirm_deletion(&[describe(&cluster)])?;
-    ray::delete::delete_and_wait(ctx, &kubectl, &[cluster], patience, args.force)?;
+    let cluster = ray::get(&kubectl, &file.name, ns)?;
+    let secrets = pull_secret::leftovers(ctx, &kubectl, &file, ns)?;
+    let mut doomed: Vec<String> = cluster.iter().map(describe).collect();
+    doomed.extend(secrets.iter().map(|s| format!("pull secret {s}")));
+    ctx.confirm_deletion(&doomed)?;
+    match &cluster {
+        None => ctx
+            .ui
+            .progress(&format!("gone     RayCluster {}", file.name)),
+        Some(cluster) => {
+            ray::delete::delete_and_wait(
+                ctx,
+                &kubectl,
+                std::slice::from_ref(cluster),
+                patience,
+                args.force,
+            )?;
+        }
+    }
+    // After the cluster: its pods no longer need them.
+    pull_secret::remove(ctx, &kubectl, &secrets, ns)?;
     Ok(Outcome::Gone(true))
 }
 

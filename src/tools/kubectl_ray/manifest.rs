@@ -94,6 +94,27 @@ impl ClusterFile {
         })
     }
 
+    /// Refuses a cluster that KubeRay's schema, the API server or the
+    /// operator would refuse, naming each field, before anything runs.
+    pub fn check(&self) -> Result<()> {
+        let json = serde_json::to_value(&self.cluster)
+            .with_context(|| format!("{} cannot be read as JSON", self.path.display()))?;
+        let problems = crate::ray::validate::problems(&json);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let which = if self.converted.is_some() {
+            " (in its ray.io/v1 conversion: `kubectl ray convert` prints it)"
+        } else {
+            ""
+        };
+        bail!(
+            "{} is not a valid RayCluster{which}; nothing was changed:\n  {}",
+            self.path.display(),
+            problems.join("\n  ")
+        )
+    }
+
     /// The pod templates: the head's, then each worker group's.
     pub fn templates(&self) -> Vec<&Value> {
         let spec = self.cluster.get("spec");

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::cli::{Common, Ctx, HasCommon, Outcome, Tool, UsageError};
-use crate::app::grammar::OpSpec;
+use crate::app::cli::{Common, Ctx, EXIT_USAGE, HasCommon, Outcome, Tool, UsageError};
+use crate::app::grammar::{OpSpec, describe};
 use crate::app::wait;
 use crate::clis::kubectl::Target;
 
@@ -158,7 +158,28 @@ fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {
 /// Runs with `argv` (program name first) and a context maker; the exit
 /// status. The binary and the tests both come through here.
 pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
-    TOOL.drive(operator_words(argv), make_ctx)
+    let argv = operator_words(argv);
+    // Without an operation, clap would take a misspelt one for the FILE.
+    if let Some(word) = TOOL.stray_word(&argv) {
+        eprintln!("error: {}\n\n{}", no_operation(&word), describe(OPS));
+        return EXIT_USAGE;
+    }
+    TOOL.drive(argv, make_ctx)
+}
+
+/// What is wrong with `word` where an operation was expected.
+fn no_operation(word: &str) -> String {
+    let symbols: Vec<&str> = OPS.iter().map(|s| s.symbol).collect();
+    let expected = symbols.join(" ");
+    if word.trim().is_empty() {
+        format!("an empty argument is no operation: expected one of {expected}")
+    } else if word == "operator" {
+        "`operator` takes one of status, install, uninstall (or write ==, ++, --)".to_string()
+    } else if std::path::Path::new(word).exists() {
+        format!("no operation given for {word}: put one of {expected} before it")
+    } else {
+        format!("unknown operation `{word}`: expected one of {expected}")
+    }
 }
 
 pub fn main() -> ExitCode {

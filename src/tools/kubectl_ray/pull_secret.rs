@@ -2,7 +2,8 @@
 //! `kubernetes.io/dockerconfigjson` secret holding a gcloud access token
 //! for each registry host the pod templates pull from. The token goes to
 //! kubectl on standard input, never as an argument; a secret that already
-//! holds the same credentials is left alone.
+//! holds the same credentials is left alone. `-` removes the secrets `+`
+//! made, unless another RayCluster in the namespace still names them.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -16,11 +17,15 @@ use crate::app::converge::Piece;
 use crate::clis::gcloud;
 use crate::clis::kubectl::{Kubectl, Ns, Secret};
 use crate::exec::base64;
+use crate::ray;
 
 const TYPE: &str = "kubernetes.io/dockerconfigjson";
 const KEY: &str = ".dockerconfigjson";
 /// The user name Google's registries expect with an access token.
 const TOKEN_USER: &str = "oauth2accesstoken";
+/// The label that marks the secrets `+` made (so `-` removes no other).
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+const MANAGER: &str = "kubectl-ray";
 
 /// One piece per pull secret the file's pod templates name.
 pub fn pieces<'a>(
@@ -73,6 +78,58 @@ pub fn pieces<'a>(
     Ok(pieces)
 }
 
+/// The pull secrets of `file` that `+` made and that no other RayCluster
+/// in the namespace names: what `-` removes with the cluster.
+pub fn leftovers(
+    ctx: &Ctx,
+    kubectl: &Kubectl<'_>,
+    file: &ClusterFile,
+    ns: Ns<'_>,
+) -> Result<Vec<String>> {
+    let mut ours = Vec::new();
+    for name in file.pull_secrets().into_keys() {
+        let Some(secret) = kubectl.get::<Secret>("secrets", &name, ns)? else {
+            continue;
+        };
+        if secret.metadata.labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGER) {
+            ours.push(name);
+        } else {
+            ctx.ui.progress(&format!(
+                "keeping pull secret {name} (not made by kubectl ray)"
+            ));
+        }
+    }
+    if ours.is_empty() {
+        return Ok(ours);
+    }
+    let others = ray::list_whole(kubectl, ns)?.unwrap_or_default();
+    ours.retain(|name| {
+        let user = others.iter().find(|c| {
+            c["metadata"]["name"] != file.name.as_str() && ray::pull_secret_names(c).contains(name)
+        });
+        if let Some(user) = user {
+            ctx.ui.progress(&format!(
+                "keeping pull secret {name}: RayCluster {} names it too",
+                user["metadata"]["name"].as_str().unwrap_or("?")
+            ));
+        }
+        user.is_none()
+    });
+    Ok(ours)
+}
+
+/// Deletes the pull secrets `leftovers` chose.
+pub fn remove(ctx: &Ctx, kubectl: &Kubectl<'_>, names: &[String], ns: Ns<'_>) -> Result<()> {
+    for name in names {
+        ctx.ui.progress(&format!("deleting pull secret {name}"));
+        ctx.run.check(&kubectl.mutation(
+            ["delete", "secrets", name.as_str(), "--ignore-not-found"],
+            ns,
+        ))?;
+    }
+    Ok(())
+}
+
 fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Result<String> {
     if let Some(token) = cache.borrow().as_ref() {
         return Ok(token.clone());
@@ -113,7 +170,7 @@ fn secret_manifest(name: &str, config: &serde_json::Value) -> String {
         "kind": "Secret",
         "metadata": {
             "name": name,
-            "labels": {"app.kubernetes.io/managed-by": "kubectl-ray"},
+            "labels": {MANAGED_BY: MANAGER},
         },
         "type": TYPE,
         "data": {KEY: base64::encode(config.to_string().as_bytes())},

@@ -21,10 +21,11 @@ use serde::Serialize;
 use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Tool};
 use crate::app::grammar::OpSpec;
 use crate::clis::git;
+use crate::exec::cmd::Cmd;
 use crate::exec::environment::Env;
 use build::{FrontEnd, Uploader};
 use pyproject::{PyProject, normalize_name};
-use repository::Repository;
+use repository::{Credentials, Repository};
 use version::Version;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -433,8 +434,59 @@ fn check_wheel_version(wheel: &Path, version: &Version) -> Result<()> {
 fn upload(ctx: &Ctx, repository: &Repository, uploader: Uploader, wheel: &Path) -> Result<()> {
     let credentials = repository.credentials(ctx)?;
     let cmd = build::upload_cmd(uploader, repository.url(), wheel, credentials.as_ref());
-    ctx.run.check(&cmd).context("the upload failed")?;
-    Ok(())
+    let out = ctx.run.run(&cmd)?;
+    if out.success() {
+        return Ok(());
+    }
+    let said = build::uploader_said(&out);
+    if credentials.is_none() && build::missing_credentials(&said) {
+        // Nothing set and nothing of the uploader's own (keyring, netrc,
+        // .pypirc): an index open to all takes an anonymous upload, which
+        // the uploaders only make with some user name.
+        ctx.ui.progress(
+            "no credentials are set and the uploader found none: uploading as `anonymous`, \
+             as an open index takes it",
+        );
+        let anonymous = Credentials::anonymous();
+        let cmd = build::upload_cmd(uploader, repository.url(), wheel, Some(&anonymous));
+        let out = ctx.run.run(&cmd)?;
+        if out.success() {
+            return Ok(());
+        }
+        return Err(upload_failed(repository, &cmd, &out, Some(&anonymous)));
+    }
+    Err(upload_failed(repository, &cmd, &out, credentials.as_ref()))
+}
+
+/// The uploader's own explanation, and what to do when the index refused
+/// the credentials; the password never appears.
+fn upload_failed(
+    repository: &Repository,
+    cmd: &Cmd,
+    out: &crate::exec::runner::Output,
+    credentials: Option<&Credentials>,
+) -> anyhow::Error {
+    let mut said = build::uploader_said(out);
+    if let Some(c) = credentials.filter(|c| !c.password.is_empty()) {
+        said = said.replace(&c.password, "***");
+    }
+    let status = out
+        .code
+        .map_or("killed by a signal".to_string(), |c| format!("exit {c}"));
+    let hint = if build::refused(&said) {
+        format!("\n{}", repository::refused_hint(credentials))
+    } else {
+        String::new()
+    };
+    let said = if said.is_empty() {
+        "it printed nothing".to_string()
+    } else {
+        said
+    };
+    anyhow::anyhow!(
+        "the upload to {} failed (`{cmd}`, {status}):\n{said}{hint}",
+        repository.url()
+    )
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod portforward;
 mod protobuf;
 mod quantity;
 mod raycluster;
+mod schema;
 mod select;
 mod spdy;
 mod store;

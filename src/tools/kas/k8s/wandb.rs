@@ -5,7 +5,7 @@
 //! it is replaced. The key reaches kubectl on standard input only, and
 //! `create`/`replace` (not `apply`) keep it out of annotations.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::clis::kubectl::{Ns, Secret};
@@ -54,7 +54,13 @@ pub fn sync(kube: &Kube, cluster: &Cluster) -> Result<()> {
     let write = kubectl
         .mutation([verb, "--filename=-"], ns)
         .secret_stdin(manifest(key));
-    kube.ctx.run.check(&write)?;
+    kube.ctx.run.check(&write).with_context(|| {
+        format!(
+            "could not {verb} the secret {SECRET} in namespace {} (it holds WANDB_API_KEY for \
+             RayCluster {}); unset WANDB_API_KEY to go on without it",
+            cluster.namespace, cluster.name
+        )
+    })?;
     restart_pods(kube, cluster)?;
     kube.ctx.ui.progress(&format!(
         "{SECRET} holds WANDB_API_KEY; the pods of RayCluster {} restart to read it",

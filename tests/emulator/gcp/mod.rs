@@ -12,15 +12,18 @@
 //!
 //! One file per Google API; `http` is the shared request/reply layer,
 //! `log` the request log and fault injection, `setup` the gcloud home,
-//! `proxy` the CONNECT proxy that serves Google's fixed revoke URL.
+//! `proxy` the CONNECT proxy that serves Google's fixed URLs (gcloud's
+//! revoke, Ray's Google client), `hosts` what their paths are routed as.
 
 #![allow(dead_code)] // Each test crate uses a different part of the API.
 
 pub mod artifactregistry;
 pub mod authz;
 pub mod compute;
+pub mod compute_project;
 pub mod container;
 pub mod crypto;
+pub mod hosts;
 pub mod http;
 pub mod iam;
 pub mod log;
@@ -701,6 +704,12 @@ fn answer(mut request: tiny_http::Request, shared: &Shared) {
             .to_string(),
         None => target,
     };
+    let host = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Host"))
+        .map(|h| h.value.to_string());
+    let target = hosts::routed_path(host.as_deref(), &target);
     let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
     let bearer = request
         .headers()

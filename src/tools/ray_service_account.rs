@@ -1,6 +1,7 @@
 //! `ray-service-account`: the accounts Ray's GCE autoscaler uses, with read
 //! access to Artifact Registry. The autoscaler's own account is made by
-//! Ray's `ray up`, never here; the registry reader is ours.
+//! Ray's `ray up`, never here; the registry reader is ours, and `-` removes
+//! only what is ours.
 //! `cluster_files` holds what the Compute Engine cluster files (`yaml/gcp`)
 //! must say to agree with `kas.yaml`.
 

@@ -16,7 +16,13 @@ pub fn routed_path(host: Option<&str>, path: &str) -> String {
     };
     // Compute's own paths start with `/compute/v1`; OAuth's (`/token`,
     // `/revoke`) are routed as they are.
-    let prefixed = ["cloudresourcemanager", "iam", "serviceusage"];
+    let prefixed = [
+        "artifactregistry",
+        "cloudresourcemanager",
+        "container",
+        "iam",
+        "serviceusage",
+    ];
     let already = path.strip_prefix('/').and_then(|p| p.strip_prefix(api));
     if prefixed.contains(&api) && !already.is_some_and(|rest| rest.starts_with('/')) {
         return format!("/{api}{path}");

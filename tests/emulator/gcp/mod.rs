@@ -12,13 +12,17 @@
 //!
 //! One file per Google API; `http` is the shared request/reply layer,
 //! `log` the request log and fault injection, `setup` the gcloud home,
-//! and the crate's TLS relay is the proxy that serves Google's fixed revoke URL.
+//! and the crate's TLS relay is the proxy that serves Google's fixed URLs
+//! (gcloud's revoke, Ray's Google client); `hosts` says what their paths
+//! are routed as.
 
 pub mod artifactregistry;
 pub mod authz;
 pub mod compute;
+pub mod compute_project;
 pub mod container;
 pub mod crypto;
+pub mod hosts;
 pub mod http;
 pub mod iam;
 pub mod log;
@@ -719,7 +723,9 @@ fn answer(request: &crate::http::Request, shared: &Shared) -> Reply {
         Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
         None => &request.target,
     };
-    let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
+    let host = request.header("host").map(str::to_string);
+    let target = hosts::routed_path(host.as_deref(), target);
+    let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
     let bearer = request
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))

@@ -68,6 +68,8 @@ pub struct State {
     pub firewalls: BTreeMap<String, Value>,
     /// `REGION/NAME` -> Router (its NATs inside).
     pub routers: BTreeMap<String, Value>,
+    /// Compute's project-wide metadata (`commonInstanceMetadata`).
+    pub project_metadata: Value,
     pub ops: BTreeMap<String, PendingOp>,
     /// How many polls an operation answers "running" before "done".
     pub operation_polls: u32,
@@ -103,6 +105,7 @@ impl State {
             clusters: BTreeMap::new(),
             firewalls: BTreeMap::new(),
             routers: BTreeMap::new(),
+            project_metadata: super::compute_project::initial_metadata(),
             ops: BTreeMap::new(),
             operation_polls: 1,
             require_enabled_services: false,

@@ -3,6 +3,8 @@
 //! piece converges on its own (the script skipped everything once the
 //! cluster existed).
 
+use std::cell::Cell;
+
 use anyhow::{Result, bail};
 use serde_json::Value;
 
@@ -12,7 +14,8 @@ use crate::app::config::Gke;
 use crate::app::converge::{Piece, Row, State};
 use crate::app::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
 use crate::clis::gcloud::{self, Cluster, Firewall};
-use crate::clis::kubeconfig;
+use crate::clis::kubeconfig::{self, Kubeconfig, KubeconfigFile};
+use crate::clis::kubectl::{Kubectl, Ns, Target};
 use crate::exec::cmd::Cmd;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, REFRESH];
@@ -30,6 +33,13 @@ struct Site<'a> {
     gke: &'a Gke,
     project: String,
     zone: String,
+    kube: KubeconfigFile<'a>,
+    /// The kubeconfig as this run found it.
+    original: Kubeconfig,
+    /// Whether this run made its one backup of the kubeconfig yet.
+    backed_up: Cell<bool>,
+    /// kubectl's target for the cluster itself (its short context).
+    in_cluster: Target,
 }
 
 impl Site<'_> {
@@ -104,78 +114,92 @@ impl Site<'_> {
             .arg(format!("--autoprovisioning-scopes={}", a.scopes.join(",")))
     }
 
-    /// Step 2: stale entries out, fresh credentials in, short names.
-    fn write_credentials(&self) -> Result<()> {
-        let run = &self.ctx.run;
-        let path = kubeconfig::path(&self.ctx.env);
-        let long = self.gke_name();
-        let short = self.gke.cluster.clone();
-        let shown = path.display();
-        let backup = path.with_extension("kas-backup");
-        if path.exists() {
-            run.act(&format!("back up {shown} to {}", backup.display()), || {
-                std::fs::copy(&path, &backup)?;
-                Ok(())
-            })?;
+    /// Before the first change to the kubeconfig in this run (gcloud's
+    /// `clusters create`, `get-credentials` and `delete` write it too): one
+    /// copy of the file as it was, next to it.
+    fn before_kubeconfig_change(&self) -> Result<()> {
+        let path = &self.kube.path;
+        if self.backed_up.get() || !path.exists() {
+            return Ok(());
         }
+        self.backed_up.set(true);
+        let backup = kubeconfig::backup_path(path);
+        let run = &self.ctx.run;
         run.act(
-            &format!("remove kubeconfig entries {short} and {long} from {shown}"),
+            &format!(
+                "back up {} to {} (the file as it was before this run)",
+                path.display(),
+                backup.display()
+            ),
             || {
-                let mut config = kubeconfig::load(&path)?;
-                if kubeconfig::remove(&mut config, &[&short, &long]) {
-                    kubeconfig::save(&path, &config)?;
-                }
+                std::fs::copy(path, &backup)?;
                 Ok(())
             },
         )?;
+        if !run.dry_run {
+            self.ctx.ui.progress(&format!(
+                "kubeconfig as it was before this run: {}",
+                backup.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// gcloud switches the current context to the cluster it writes; the
+    /// user's own current context (when it was another) comes back.
+    fn restore_current_context(&self) -> Result<()> {
+        let before = &self.original.current_context;
+        let ours = [self.gke.cluster.clone(), self.gke_name()];
+        if before.is_empty() || ours.contains(before) || !self.original.has_context(before) {
+            return Ok(());
+        }
+        self.ctx
+            .run
+            .check(&self.kube.change(["use-context", before]))?;
+        Ok(())
+    }
+
+    /// Step 2: stale entries out, fresh credentials in, a short context
+    /// name; all of it through `kubectl config`.
+    fn write_credentials(&self) -> Result<()> {
+        let run = &self.ctx.run;
+        let long = self.gke_name();
+        let short = self.gke.cluster.clone();
+        self.before_kubeconfig_change()?;
+        let now = self.kube.load()?;
+        for cmd in self.kube.removals(&now, &[&short, &long]) {
+            run.check(&cmd)?;
+        }
         run.check(
             &gcloud::change(["container", "clusters", "get-credentials", &short])
                 .args(self.zonal()),
         )?;
-        run.act(
-            &format!("rename kubeconfig entries {long} to {short} in {shown}"),
-            || {
-                let mut config = kubeconfig::load(&path)?;
-                kubeconfig::rename(&mut config, &long, &short);
-                kubeconfig::save(&path, &config)
-            },
-        )
+        run.check(&self.kube.change(["rename-context", &long, &short]))?;
+        self.restore_current_context()
     }
 
     fn remove_credentials(&self) -> Result<()> {
-        let path = kubeconfig::path(&self.ctx.env);
         let (short, long) = (self.gke.cluster.clone(), self.gke_name());
-        self.ctx.run.act(
-            &format!(
-                "remove kubeconfig entries {short} and {long} from {}",
-                path.display()
-            ),
-            || {
-                let mut config = kubeconfig::load(&path)?;
-                kubeconfig::remove(&mut config, &[&short, &long]);
-                kubeconfig::save(&path, &config)
-            },
-        )
+        self.before_kubeconfig_change()?;
+        let now = self.kube.load()?;
+        for cmd in self.kube.removals(&now, &[&short, &long]) {
+            self.ctx.run.check(&cmd)?;
+        }
+        Ok(())
     }
 
-    fn kubectl(&self, verb: &str) -> Cmd {
-        let cmd = if verb == "get" {
-            Cmd::query("kubectl")
-        } else {
-            Cmd::mutation("kubectl")
-        };
-        cmd.args([verb, "-f", &self.gke.gpu_driver_installer])
-            .arg(format!("--context={}", self.gke.cluster))
+    /// kubectl on the cluster's short context, for the driver installer.
+    fn kubectl(&self) -> Kubectl<'_> {
+        Kubectl::new(&self.ctx.run, &self.in_cluster)
     }
 
     /// Whether the driver installer's objects exist in the cluster.
     fn driver_installed(&self) -> Result<bool> {
-        let found: Value =
-            self.ctx.run.json(
-                &self
-                    .kubectl("get")
-                    .args(["--ignore-not-found", "-o", "json"]),
-            )?;
+        let installer = self.gke.gpu_driver_installer.as_str();
+        let found: Value = self.ctx.run.json(&self.kubectl().query(
+            ["get", "-f", installer, "--ignore-not-found", "-o", "json"],
+            Ns::Cluster,
+        ))?;
         Ok(match found.get("kind").and_then(Value::as_str) {
             Some("List") => found["items"].as_array().is_some_and(|i| !i.is_empty()),
             Some(_) => true,
@@ -204,13 +228,24 @@ impl Site<'_> {
 
 fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
-    let site = Site {
+    let (project, zone) = (ctx.project()?, ctx.zone()?);
+    let mut site = Site {
         ctx,
         gke: &ctx.config.gke,
-        project: ctx.project()?,
-        zone: ctx.zone()?,
+        project,
+        zone,
+        kube: KubeconfigFile::new(&ctx.run, kubeconfig::path(&ctx.env)),
+        original: Kubeconfig::default(),
+        backed_up: Cell::new(false),
+        in_cluster: Target {
+            context: Some(ctx.config.gke.cluster.clone()),
+            ..Target::default()
+        },
     };
     let cluster = site.find_cluster()?;
+    if op != Op::Refresh || cluster.is_some() {
+        site.original = site.kube.load()?;
+    }
     match op {
         Op::Status => status(&site, cluster),
         Op::Refresh => {
@@ -231,7 +266,6 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
 /// when there is one. Never the network beyond gcloud.
 fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
     let g = site.gke;
-    let config = kubeconfig::load(&kubeconfig::path(&site.ctx.env))?;
     let mut rows = Vec::new();
     let firewall = match &cluster {
         Some(c) => {
@@ -250,7 +284,7 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
     };
     rows.push(Row::present(
         format!("kubeconfig context {}", g.cluster),
-        kubeconfig::has_context(&config, &g.cluster),
+        site.original.has_context(&g.cluster),
     ));
     if !g.gpu_driver_installer.is_empty() {
         rows.push(Row::new(
@@ -273,10 +307,8 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
 fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> Result<Outcome> {
     let ctx = site.ctx;
     let g = site.gke;
-    let config = kubeconfig::load(&kubeconfig::path(&ctx.env))?;
-    let has_context = kubeconfig::has_context(&config, &g.cluster);
-    let stale =
-        kubeconfig::has_any(&config, &g.cluster) || kubeconfig::has_any(&config, &site.gke_name());
+    let has_context = site.original.has_context(&g.cluster);
+    let stale = site.original.has_any(&g.cluster) || site.original.has_any(&site.gke_name());
     let firewall = site.find_firewall()?;
     // The driver lives inside the cluster: only ask when it can answer.
     let driver = if g.gpu_driver_installer.is_empty() {
@@ -292,10 +324,12 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
         Piece::new(format!("cluster {}", g.cluster), cluster.is_some())
             .create(|| {
                 let caller = cidr::caller(&ctx.run, args.cidr.as_deref())?;
+                site.before_kubeconfig_change()?;
                 ctx.run.check(&site.create_cluster(&caller))?;
                 Ok(())
             })
             .delete(|| {
+                site.before_kubeconfig_change()?;
                 ctx.run.check(
                     &gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
                         .args(site.zonal()),
@@ -313,12 +347,17 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
         pieces.push(
             Piece::new("GPU driver installer", installed)
                 .create(|| {
-                    ctx.run.check(&site.kubectl("apply"))?;
+                    ctx.run.check(&site.kubectl().mutation(
+                        ["apply", "-f", &g.gpu_driver_installer],
+                        Ns::Cluster,
+                    ))?;
                     Ok(())
                 })
                 .delete(|| {
-                    ctx.run
-                        .check(&site.kubectl("delete").arg("--ignore-not-found"))?;
+                    ctx.run.check(&site.kubectl().mutation(
+                        ["delete", "-f", &g.gpu_driver_installer, "--ignore-not-found"],
+                        Ns::Cluster,
+                    ))?;
                     Ok(())
                 }),
         );

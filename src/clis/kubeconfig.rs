@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::clis::kubectl::{Kubectl, Ns, Target};
 use crate::exec::cmd::Cmd;
@@ -147,6 +148,138 @@ impl<'a> KubeconfigFile<'a> {
             cmds.push(self.change(["unset", "current-context"]));
         }
         cmds
+    }
+}
+
+/// Where gcloud may write: a scratch file next to the kubeconfig (gcloud's
+/// YAML writer drops the quotes kubectl needs, so it never writes the
+/// user's file; its entries are copied over with `kubectl config`).
+pub fn scratch_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".kas-gcloud");
+    path.with_file_name(name)
+}
+
+/// One entry of `kubectl config view --raw -o json`.
+fn raw_entry<'v>(view: &'v Value, section: &str, name: &str, field: &str) -> Result<&'v Value> {
+    view[section]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == name)
+        .map(|e| &e[field])
+        .with_context(|| format!("gcloud wrote no {section} entry {name}"))
+}
+
+fn text<'v>(map: &'v Value, key: &str) -> Option<&'v str> {
+    map.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+impl KubeconfigFile<'_> {
+    /// The commands that copy the cluster and user `name` that gcloud
+    /// wrote (`from`: its file as `kubectl config view --raw -o json`
+    /// shows it) into this file, and a context `context` that names them.
+    /// Only what kubectl's own flags express is copied: an
+    /// unknown shape is an error rather than a half-copied entry.
+    pub fn copy_commands(
+        &self,
+        from: &Value,
+        name: &str,
+        context: &str,
+    ) -> Result<Vec<Cmd>> {
+        let cluster = raw_entry(from, "clusters", name, "cluster")?;
+        let user = raw_entry(from, "users", name, "user")?;
+        let known_cluster = ["server", "certificate-authority-data", "tls-server-name"];
+        let known_user = ["exec"];
+        let unknown: Vec<String> = cluster
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .filter(|k| !known_cluster.contains(&k.as_str()))
+            .chain(
+                user.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                    .filter(|k| !known_user.contains(&k.as_str())),
+            )
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            bail!(
+                "gcloud wrote kubeconfig fields this tool does not copy ({}): \
+                 run `gcloud container clusters get-credentials` yourself",
+                unknown.join(", ")
+            );
+        }
+        let mut set_cluster = vec!["set-cluster".to_string(), name.to_string()];
+        let server = text(cluster, "server").context("gcloud wrote a cluster without a server")?;
+        set_cluster.push(format!("--server={server}"));
+        if let Some(tls) = text(cluster, "tls-server-name") {
+            set_cluster.push(format!("--tls-server-name={tls}"));
+        }
+        // `config set` takes a dotted path, so a name with dots cannot be
+        // one (gcloud's names have none unless the project is domain-scoped).
+        if name.contains('.') {
+            bail!("the kubeconfig name {name} has a dot, which `kubectl config set` cannot address: run `gcloud container clusters get-credentials` yourself");
+        }
+        let mut data = Vec::new();
+        if let Some(ca) = text(cluster, "certificate-authority-data") {
+            // A CA certificate is public: it may stand on the command line.
+            data.push(self.change([
+                "set".to_string(),
+                format!("clusters.{name}.certificate-authority-data"),
+                ca.to_string(),
+            ]));
+        }
+        let exec = &user["exec"];
+        let mut set_user = vec!["set-credentials".to_string(), name.to_string()];
+        if !exec.is_null() {
+            let command = text(exec, "command").context("gcloud wrote an exec user without a command")?;
+            set_user.push(format!("--exec-command={command}"));
+            if let Some(v) = text(exec, "apiVersion") {
+                set_user.push(format!("--exec-api-version={v}"));
+            }
+            for arg in exec["args"].as_array().into_iter().flatten() {
+                set_user.push(format!("--exec-arg={}", arg.as_str().unwrap_or_default()));
+            }
+            if exec["env"].as_array().is_some_and(|e| !e.is_empty()) {
+                bail!("gcloud wrote an exec user with environment variables, which this tool does not copy");
+            }
+            if let Some(mode) = text(exec, "interactiveMode") {
+                set_user.push(format!("--exec-interactive-mode={mode}"));
+            }
+            if exec["provideClusterInfo"] == true {
+                set_user.push("--exec-provide-cluster-info=true".into());
+            }
+            // `installHint` (the text kubectl shows when the plugin is
+            // missing) has no flag and `config set` cannot reach into
+            // `exec`: it is the one field left behind.
+        }
+        let mut cmds = vec![self.change(set_cluster)];
+        cmds.extend(data);
+        cmds.push(self.change(set_user));
+        cmds.push(self.change([
+            "set-context".to_string(),
+            context.to_string(),
+            format!("--cluster={name}"),
+            format!("--user={name}"),
+        ]));
+        Ok(cmds)
+    }
+
+    /// The scratch file gcloud wrote, as kubectl reads it (credentials
+    /// included: they stay in this process).
+    pub fn raw_view(&self, path: &Path) -> Result<Value> {
+        let target = Target {
+            kubeconfig: Some(path.to_path_buf()),
+            ..Target::default()
+        };
+        self.run.json(
+            &Kubectl::new(self.run, &target)
+                .query(["config", "view", "--raw", "--output=json"], Ns::Cluster),
+        )
     }
 }
 

@@ -145,37 +145,70 @@ impl Site<'_> {
         Ok(())
     }
 
-    /// gcloud switches the current context to the cluster it writes; the
-    /// user's own current context (when it was another) comes back.
-    fn restore_current_context(&self) -> Result<()> {
-        let before = &self.original.current_context;
-        let ours = [self.gke.cluster.clone(), self.gke_name()];
-        if before.is_empty() || ours.contains(before) || !self.original.has_context(before) {
-            return Ok(());
-        }
-        self.ctx
-            .run
-            .check(&self.kube.change(["use-context", before]))?;
-        Ok(())
+    /// A gcloud command that writes kubeconfig entries, pointed at the
+    /// scratch file instead of the user's kubeconfig.
+    fn away_from_kubeconfig(&self, cmd: Cmd) -> Cmd {
+        cmd.env(
+            "KUBECONFIG",
+            kubeconfig::scratch_path(&self.kube.path).to_string_lossy(),
+        )
     }
 
-    /// Step 2: stale entries out, fresh credentials in, a short context
-    /// name; all of it through `kubectl config`.
+    fn drop_scratch(&self) {
+        if !self.ctx.run.dry_run {
+            let _ = std::fs::remove_file(kubeconfig::scratch_path(&self.kube.path));
+        }
+    }
+
+    /// Step 2: gcloud writes fresh credentials to a scratch file; stale
+    /// entries leave the kubeconfig and the fresh ones arrive, all through
+    /// `kubectl config`, with a short context name. The current context
+    /// stays the user's; only when there was none (or it was this
+    /// cluster's) does the cluster's context become current.
     fn write_credentials(&self) -> Result<()> {
         let run = &self.ctx.run;
         let long = self.gke_name();
         let short = self.gke.cluster.clone();
+        let scratch = kubeconfig::scratch_path(&self.kube.path);
+        self.drop_scratch();
+        let fetched = run.check(&self.away_from_kubeconfig(
+            gcloud::change(["container", "clusters", "get-credentials", &short])
+                .args(self.zonal()),
+        ));
+        let copy = match fetched {
+            Ok(_) if run.dry_run => None,
+            Ok(_) => {
+                let view = self.kube.raw_view(&scratch);
+                self.drop_scratch();
+                Some(self.kube.copy_commands(&view?, &long, &short)?)
+            }
+            Err(e) => {
+                self.drop_scratch();
+                return Err(e);
+            }
+        };
         self.before_kubeconfig_change()?;
         let now = self.kube.load()?;
         for cmd in self.kube.removals(&now, &[&short, &long]) {
             run.check(&cmd)?;
         }
-        run.check(
-            &gcloud::change(["container", "clusters", "get-credentials", &short])
-                .args(self.zonal()),
-        )?;
-        run.check(&self.kube.change(["rename-context", &long, &short]))?;
-        self.restore_current_context()
+        match copy {
+            Some(cmds) => {
+                for cmd in cmds {
+                    run.check(&cmd)?;
+                }
+            }
+            None => run.note(&format!(
+                "kubectl config set-cluster, set-credentials {long} and set-context {short} \
+                 with what gcloud wrote to {}",
+                scratch.display()
+            )),
+        }
+        let before = &self.original.current_context;
+        if before.is_empty() || *before == short || *before == long {
+            run.check(&self.kube.change(["use-context", &short]))?;
+        }
+        Ok(())
     }
 
     fn remove_credentials(&self) -> Result<()> {
@@ -324,16 +357,20 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
         Piece::new(format!("cluster {}", g.cluster), cluster.is_some())
             .create(|| {
                 let caller = cidr::caller(&ctx.run, args.cidr.as_deref())?;
-                site.before_kubeconfig_change()?;
-                ctx.run.check(&site.create_cluster(&caller))?;
+                let created = ctx
+                    .run
+                    .check(&site.away_from_kubeconfig(site.create_cluster(&caller)));
+                site.drop_scratch();
+                created?;
                 Ok(())
             })
             .delete(|| {
-                site.before_kubeconfig_change()?;
-                ctx.run.check(
-                    &gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
+                let deleted = ctx.run.check(&site.away_from_kubeconfig(
+                    gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
                         .args(site.zonal()),
-                )?;
+                ));
+                site.drop_scratch();
+                deleted?;
                 Ok(())
             }),
         Piece::new(

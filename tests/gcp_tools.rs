@@ -20,6 +20,8 @@ mod faults;
 mod admin_service_account;
 #[path = "gcp_tools/artifact_registry.rs"]
 mod artifact_registry;
+#[path = "gcp_tools/clean_images.rs"]
+mod clean_images;
 #[path = "gcp_tools/gke_allow.rs"]
 mod gke_allow;
 #[path = "gcp_tools/gke_cluster.rs"]

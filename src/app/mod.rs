@@ -7,3 +7,4 @@ pub mod config;
 pub mod converge;
 pub mod grammar;
 pub mod wait;
+pub mod yaml;

@@ -2,6 +2,8 @@
 
 pub mod cmd;
 pub mod environment;
+pub mod interrupt;
+pub mod lock;
 pub mod programs;
 pub mod runner;
 pub mod ui;

@@ -13,10 +13,11 @@ use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
 use crate::app::config::Gke;
 use crate::app::converge::{Piece, Row, State};
 use crate::app::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
-use crate::clis::gcloud::{self, Cluster, Firewall};
+use crate::clis::gcloud::{self, Cluster, Firewall, Operation};
 use crate::clis::kubeconfig::{self, Kubeconfig, KubeconfigFile};
 use crate::clis::kubectl::{Kubectl, Ns, Target};
 use crate::exec::cmd::Cmd;
+use crate::exec::interrupt;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, REFRESH];
 
@@ -59,7 +60,7 @@ impl Site<'_> {
     }
 
     fn find_firewall(&self) -> Result<Option<Firewall>> {
-        self.ctx.run.json_if_found(
+        self.ctx.run.json_if(
             &gcloud::query([
                 "compute",
                 "firewall-rules",
@@ -67,6 +68,7 @@ impl Site<'_> {
                 &self.gke.firewall_rule(),
             ])
             .arg(format!("--project={}", self.project)),
+            gcloud::is_not_found,
         )
     }
 
@@ -221,6 +223,40 @@ impl Site<'_> {
         Ok(())
     }
 
+    /// After Ctrl-C stopped gcloud's wait: GKE goes on with the operation
+    /// anyway, so wait for it here (a second Ctrl-C stops waiting), then
+    /// say what state the cluster is in and stop.
+    fn settle_after_ctrl_c(&self, doing: &str) -> Result<()> {
+        let (run, ui, name) = (&self.ctx.run, &self.ctx.ui, &self.gke.cluster);
+        interrupt::second_ctrl_c_exits();
+        let ops: Vec<Operation> = run.json(
+            &gcloud::query(["container", "operations", "list"]).args(self.zonal()),
+        )?;
+        let target = format!("/clusters/{name}");
+        for op in ops
+            .iter()
+            .filter(|o| o.status != "DONE" && o.target_link.ends_with(&target))
+        {
+            ui.progress(&format!(
+                "interrupted while {doing} cluster {name}: waiting for GKE's operation {} \
+                 ({}) to finish, so the cluster is not left half-made \
+                 (Ctrl-C again stops waiting; GKE goes on with it)",
+                op.name, op.operation_type
+            ));
+            run.check(
+                &gcloud::query(["container", "operations", "wait", &op.name]).args(self.zonal()),
+            )?;
+        }
+        let state = match self.find_cluster()? {
+            Some(c) => format!("cluster {name} is {}", c.status),
+            None => format!("cluster {name} does not exist"),
+        };
+        bail!(
+            "interrupted: {state}; the steps after it did not run: \
+             `gke-cluster +` finishes the job, `gke-cluster -` removes what is there"
+        )
+    }
+
     /// kubectl on the cluster's short context, for the driver installer.
     fn kubectl(&self) -> Kubectl<'_> {
         Kubectl::new(&self.ctx.run, &self.in_cluster)
@@ -247,7 +283,7 @@ impl Site<'_> {
         }
         let describe = gcloud::query(["container", "clusters", "describe", &self.gke.cluster])
             .args(self.zonal());
-        match self.ctx.run.json_if_found::<Cluster>(&describe)? {
+        match self.ctx.run.json_if::<Cluster>(&describe, gcloud::is_not_found)? {
             Some(c) if !c.cluster_ipv4_cidr.is_empty() => Ok(c.cluster_ipv4_cidr),
             // A dry run planned the cluster but did not create it.
             _ if self.ctx.run.dry_run => Ok(format!("POD_RANGE_OF_{}", self.gke.cluster)),
@@ -261,6 +297,11 @@ impl Site<'_> {
 
 fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
+    if matches!(op, Op::Up | Op::Down) && !ctx.run.dry_run {
+        // Ctrl-C reaches gcloud, which stops waiting; this process stays to
+        // see what GKE goes on doing (see `settle_after_ctrl_c`).
+        interrupt::outlive_children_on_ctrl_c();
+    }
     let (project, zone) = (ctx.project()?, ctx.zone()?);
     let mut site = Site {
         ctx,
@@ -361,6 +402,9 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
                     .run
                     .check(&site.away_from_kubeconfig(site.create_cluster(&caller)));
                 site.drop_scratch();
+                if interrupt::interrupted() {
+                    return site.settle_after_ctrl_c("creating");
+                }
                 created?;
                 Ok(())
             })
@@ -370,6 +414,9 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
                         .args(site.zonal()),
                 ));
                 site.drop_scratch();
+                if interrupt::interrupted() {
+                    return site.settle_after_ctrl_c("deleting");
+                }
                 deleted?;
                 Ok(())
             }),

@@ -223,3 +223,41 @@ fn kubeconfig_stays_loadable_and_backed_up() {
     assert!(!view.to_string().contains("x-ray"), "{view}");
     assert_eq!(view["current-context"], "yes");
 }
+
+/// Ctrl-C at a terminal reaches the tool and gcloud together (one process
+/// group): gcloud stops waiting, the tool waits for GKE's operation, says
+/// what it left, and runs no later step. A rerun finishes the job.
+#[test]
+fn ctrl_c_during_create_waits_for_gke_and_says_what_it_left() {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let c = Cloud::new();
+    c.emu.set_operation_polls(3);
+    let child = c
+        .command(TOOL, UP, &[])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while c.emu.cluster("x-ray").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the create request never came");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(c.emu.cluster("x-ray").unwrap()["status"], "PROVISIONING");
+    // SAFETY: signals the test's own child process group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(err.contains("cluster x-ray is RUNNING"), "says what it left: {err}");
+    assert!(err.contains("`gke-cluster +` finishes the job"), "{err}");
+    assert_eq!(c.emu.cluster("x-ray").unwrap()["status"], "RUNNING", "not left half-made");
+    assert!(c.emu.firewall("x-ray-default").is_none(), "no later step ran");
+    c.emu.set_operation_polls(1);
+    let again = c.run(TOOL, UP);
+    assert!(again.ok(), "{again}");
+    assert!(c.emu.firewall("x-ray-default").is_some());
+}

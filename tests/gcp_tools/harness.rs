@@ -100,6 +100,17 @@ impl Cloud {
 
     /// [`Cloud::run`] with extra environment variables.
     pub fn run_with(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let out = self.command(tool, args, vars).output().expect("the tool runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The command [`Cloud::run_with`] runs, for a test that starts it
+    /// itself.
+    pub fn command(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(bin(tool));
         cmd.args(args).current_dir(self.home.path());
         self.emu.apply_env(&mut cmd);
@@ -113,12 +124,7 @@ impl Cloud {
             .env_remove("KAS_CONFIG")
             .stdin(std::process::Stdio::null())
             .envs(vars.iter().copied());
-        let out = cmd.output().expect("the tool runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
 
     /// How many gcloud processes the tools started so far.

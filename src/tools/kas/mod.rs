@@ -7,7 +7,6 @@ mod args;
 mod browser;
 mod docker;
 mod dockerfile;
-mod interrupt;
 mod k8s;
 mod manifest;
 mod project;
@@ -28,7 +27,7 @@ pub use project::Stdin;
 
 /// Runs as the process `kubectl-kas`.
 pub fn main() -> ExitCode {
-    interrupt::outlive_children_on_ctrl_c();
+    crate::exec::interrupt::outlive_children_on_ctrl_c();
     ExitCode::from(drive(
         std::env::args_os().collect(),
         Stdin::of_process(),

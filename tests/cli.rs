@@ -189,28 +189,97 @@ fn alias_bomb() -> String {
 fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     type Setup = fn(&std::path::Path);
     let cases: Vec<(&str, Vec<&str>, Setup, i32, &str)> = vec![
-        ("gke-allow", vec!["+", "--cidr", "10.0.0.5/8"], |_| {}, 2, "the network is 10.0.0.0/8"),
-        ("gke-cluster", vec!["+", "--cidr", "203.0.113.7/24"], |_| {}, 2, "203.0.113.0/24"),
-        ("gke-cluster", vec!["+", "--cidr", "1.2.3.4/32"],
-         |h| std::fs::write(h.join("kas.yaml"), "gke:\n  master_cidr: 10.13.37.5/28\n").unwrap(),
-         3, "the network is 10.13.37.0/28"),
-        ("gke-cluster", vec!["="],
-         |h| std::fs::write(h.join("kas.yaml"), "gke:\n  master_cidr: 10.13.37.5/28\n").unwrap(),
-         3, "the network is 10.13.37.0/28"),
-        ("gke-cluster", vec!["="],
-         |h| std::fs::write(h.join("kas.yaml"), "gke:\n  master_cidr: 10.13.37.0/24\n").unwrap(),
-         3, "IPv4 /28"),
-        ("gke-nat", vec!["="], |h| std::fs::write(h.join("kas.yaml"), alias_bomb()).unwrap(),
-         3, "expands to more than"),
-        ("gke-nat", vec!["=", "--config", "HOME/cfg"], |h| std::fs::create_dir(h.join("cfg")).unwrap(),
-         3, "is a folder: --config names the project file itself"),
-        ("gke-nat", vec!["=", "--config", "/dev/null"], |_| {}, 3, "/dev/null is not a regular file"),
-        ("gke-nat", vec!["="], |h| std::fs::create_dir(h.join("kas.yaml")).unwrap(),
-         3, "kas.yaml is a folder, not the project file"),
-        ("gke-nat", vec!["=", "--configuration", "foo"], |_| {}, 3, "--configuration asks for `foo`"),
-        ("clean-images", vec!["+"], |_| {}, 2, "not an operation of clean-images"),
-        ("clean-images", vec!["-", "--pattern", " "], |_| {}, 2, "matches every image"),
-        ("clean-images", vec!["-", "--older-than", "2026-13-45"], |_| {}, 2, "not a date"),
+        (
+            "gke-allow",
+            vec!["+", "--cidr", "10.0.0.5/8"],
+            |_| {},
+            2,
+            "the network is 10.0.0.0/8",
+        ),
+        (
+            "gke-cluster",
+            vec!["+", "--cidr", "203.0.113.7/24"],
+            |_| {},
+            2,
+            "203.0.113.0/24",
+        ),
+        (
+            "gke-cluster",
+            vec!["+", "--cidr", "1.2.3.4/32"],
+            |h| std::fs::write(h.join("kas.yaml"), "gke:\n  master_cidr: 10.13.37.5/28\n").unwrap(),
+            3,
+            "the network is 10.13.37.0/28",
+        ),
+        (
+            "gke-cluster",
+            vec!["="],
+            |h| std::fs::write(h.join("kas.yaml"), "gke:\n  master_cidr: 10.13.37.5/28\n").unwrap(),
+            3,
+            "the network is 10.13.37.0/28",
+        ),
+        (
+            "gke-cluster",
+            vec!["="],
+            |h| std::fs::write(h.join("kas.yaml"), "gke:\n  master_cidr: 10.13.37.0/24\n").unwrap(),
+            3,
+            "IPv4 /28",
+        ),
+        (
+            "gke-nat",
+            vec!["="],
+            |h| std::fs::write(h.join("kas.yaml"), alias_bomb()).unwrap(),
+            3,
+            "expands to more than",
+        ),
+        (
+            "gke-nat",
+            vec!["=", "--config", "HOME/cfg"],
+            |h| std::fs::create_dir(h.join("cfg")).unwrap(),
+            3,
+            "is a folder: --config names the project file itself",
+        ),
+        (
+            "gke-nat",
+            vec!["=", "--config", "/dev/null"],
+            |_| {},
+            3,
+            "/dev/null is not a regular file",
+        ),
+        (
+            "gke-nat",
+            vec!["="],
+            |h| std::fs::create_dir(h.join("kas.yaml")).unwrap(),
+            3,
+            "kas.yaml is a folder, not the project file",
+        ),
+        (
+            "gke-nat",
+            vec!["=", "--configuration", "foo"],
+            |_| {},
+            3,
+            "--configuration asks for `foo`",
+        ),
+        (
+            "clean-images",
+            vec!["+"],
+            |_| {},
+            2,
+            "not an operation of clean-images",
+        ),
+        (
+            "clean-images",
+            vec!["-", "--pattern", " "],
+            |_| {},
+            2,
+            "matches every image",
+        ),
+        (
+            "clean-images",
+            vec!["-", "--older-than", "2026-13-45"],
+            |_| {},
+            2,
+            "not a date",
+        ),
     ];
     let mut clear = 0;
     let mut changed = 0;
@@ -241,13 +310,18 @@ fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(*code), "{tool} {args:?}: {err}");
         assert!(err.contains(says), "{tool} {args:?}: {err}");
-        assert!(!err.contains("kas.yaml") || !args.contains(&"--configuration".to_string()),
-            "--configuration is not blamed on kas.yaml: {err}");
+        assert!(
+            !err.contains("kas.yaml") || !args.contains(&"--configuration".to_string()),
+            "--configuration is not blamed on kas.yaml: {err}"
+        );
         clear += 1;
         if tree(home.path()) != before {
             changed += 1;
         }
     }
-    eprintln!("bad inputs tried {}, clear errors {clear}, states changed {changed}", cases.len());
+    eprintln!(
+        "bad inputs tried {}, clear errors {clear}, states changed {changed}",
+        cases.len()
+    );
     assert_eq!(changed, 0);
 }

@@ -407,16 +407,14 @@ impl Config {
                 "KAS_CONFIG"
             };
             match std::fs::metadata(&path) {
-                Err(_) => bail!(
-                    "the configuration file {shown} does not exist: check {source}"
-                ),
+                Err(_) => bail!("the configuration file {shown} does not exist: check {source}"),
                 Ok(m) if m.is_dir() => bail!(
                     "{shown} is a folder: {source} names the project file itself, such as {}",
                     path.join(FILE_NAME).display()
                 ),
-                Ok(m) if !m.is_file() => bail!(
-                    "{shown} is not a regular file: {source} names a kas.yaml file"
-                ),
+                Ok(m) if !m.is_file() => {
+                    bail!("{shown} is not a regular file: {source} names a kas.yaml file")
+                }
                 Ok(_) => return Config::load(&path),
             }
         }
@@ -461,8 +459,8 @@ impl Config {
     /// read differently from `=` and `+`.
     fn validate(&self) -> Result<()> {
         let master = &self.gke.master_cidr;
-        let normal = crate::app::cidr::parse(master)
-            .map_err(|e| anyhow::anyhow!("gke.master_cidr: {e}"))?;
+        let normal =
+            crate::app::cidr::parse(master).map_err(|e| anyhow::anyhow!("gke.master_cidr: {e}"))?;
         if !normal.ends_with("/28") || normal.contains(':') {
             bail!(
                 "gke.master_cidr is `{master}`: GKE needs an IPv4 /28 range for the control plane, such as 10.13.37.0/28"

@@ -140,7 +140,10 @@ mod tests {
     fn an_alias_bomb_is_refused_without_expanding_it() {
         // 10^9 values if expanded.
         let err = check_expansion(&laughs(8), "kas.yaml").unwrap_err();
-        assert!(err.to_string().contains("kas.yaml expands to more than"), "{err}");
+        assert!(
+            err.to_string().contains("kas.yaml expands to more than"),
+            "{err}"
+        );
     }
 
     #[test]

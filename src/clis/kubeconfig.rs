@@ -172,7 +172,9 @@ fn raw_entry<'v>(view: &'v Value, section: &str, name: &str, field: &str) -> Res
 }
 
 fn text<'v>(map: &'v Value, key: &str) -> Option<&'v str> {
-    map.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    map.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 impl KubeconfigFile<'_> {
@@ -181,12 +183,7 @@ impl KubeconfigFile<'_> {
     /// shows it) into this file, and a context `context` that names them.
     /// Only what kubectl's own flags express is copied: an
     /// unknown shape is an error rather than a half-copied entry.
-    pub fn copy_commands(
-        &self,
-        from: &Value,
-        name: &str,
-        context: &str,
-    ) -> Result<Vec<Cmd>> {
+    pub fn copy_commands(&self, from: &Value, name: &str, context: &str) -> Result<Vec<Cmd>> {
         let cluster = raw_entry(from, "clusters", name, "cluster")?;
         let user = raw_entry(from, "users", name, "user")?;
         let known_cluster = ["server", "certificate-authority-data", "tls-server-name"];
@@ -222,7 +219,9 @@ impl KubeconfigFile<'_> {
         // `config set` takes a dotted path, so a name with dots cannot be
         // one (gcloud's names have none unless the project is domain-scoped).
         if name.contains('.') {
-            bail!("the kubeconfig name {name} has a dot, which `kubectl config set` cannot address: run `gcloud container clusters get-credentials` yourself");
+            bail!(
+                "the kubeconfig name {name} has a dot, which `kubectl config set` cannot address: run `gcloud container clusters get-credentials` yourself"
+            );
         }
         let mut data = Vec::new();
         if let Some(ca) = text(cluster, "certificate-authority-data") {
@@ -236,7 +235,8 @@ impl KubeconfigFile<'_> {
         let exec = &user["exec"];
         let mut set_user = vec!["set-credentials".to_string(), name.to_string()];
         if !exec.is_null() {
-            let command = text(exec, "command").context("gcloud wrote an exec user without a command")?;
+            let command =
+                text(exec, "command").context("gcloud wrote an exec user without a command")?;
             set_user.push(format!("--exec-command={command}"));
             if let Some(v) = text(exec, "apiVersion") {
                 set_user.push(format!("--exec-api-version={v}"));
@@ -245,7 +245,9 @@ impl KubeconfigFile<'_> {
                 set_user.push(format!("--exec-arg={}", arg.as_str().unwrap_or_default()));
             }
             if exec["env"].as_array().is_some_and(|e| !e.is_empty()) {
-                bail!("gcloud wrote an exec user with environment variables, which this tool does not copy");
+                bail!(
+                    "gcloud wrote an exec user with environment variables, which this tool does not copy"
+                );
             }
             if let Some(mode) = text(exec, "interactiveMode") {
                 set_user.push(format!("--exec-interactive-mode={mode}"));

@@ -57,7 +57,11 @@ enum KeyHealth {
     Alive,
     /// The account no longer lists the key (deleted) or Google refused its
     /// signature; `listed` says whether the account still has it.
-    Dead { id: String, why: String, listed: bool },
+    Dead {
+        id: String,
+        why: String,
+        listed: bool,
+    },
 }
 
 impl Admin<'_> {
@@ -192,7 +196,9 @@ impl Admin<'_> {
                     }
                 } else if gcloud::is_refused_key(&out) {
                     KeyHealth::Dead {
-                        why: format!("Google refuses key {id} (invalid_grant: Invalid JWT Signature)"),
+                        why: format!(
+                            "Google refuses key {id} (invalid_grant: Invalid JWT Signature)"
+                        ),
                         id,
                         listed: true,
                     }
@@ -248,8 +254,11 @@ fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
             let (key_row, alive) = match keyed.then(|| admin.key_health()).transpose()? {
                 Some(KeyHealth::Alive) => (key_row.detail(admin.email.clone()), true),
                 Some(KeyHealth::Dead { why, .. }) => (
-                    Row::present(format!("working key in {}", admin.key_file.display()), false)
-                        .detail(format!("{why}: `+` makes a new one")),
+                    Row::present(
+                        format!("working key in {}", admin.key_file.display()),
+                        false,
+                    )
+                    .detail(format!("{why}: `+` makes a new one")),
                     false,
                 ),
                 Some(KeyHealth::Missing) => (
@@ -267,14 +276,19 @@ fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
             if let Some(mode) = loose {
                 rows.push(
                     Row::present(
-                        format!("key file {} readable by its owner only", admin.key_file.display()),
+                        format!(
+                            "key file {} readable by its owner only",
+                            admin.key_file.display()
+                        ),
                         false,
                     )
                     .detail(format!("mode {mode:o}: `+` makes it 600")),
                 );
             }
             ctx.report(&rows);
-            Ok(Outcome::Present(configured && keyed && alive && loose.is_none()))
+            Ok(Outcome::Present(
+                configured && keyed && alive && loose.is_none(),
+            ))
         }
         Op::Env => {
             let key = quote(&admin.key_file.to_string_lossy());
@@ -388,7 +402,10 @@ fn up(a: &Admin) -> Result<Outcome> {
         )
         .create(|| create_key(a)),
         Piece::probed(
-            format!("key file {} readable by its owner only", a.key_file.display()),
+            format!(
+                "key file {} readable by its owner only",
+                a.key_file.display()
+            ),
             || Ok(loose_mode(&a.key_file).is_none()),
         )
         .create(|| owner_only(&ctx.run, &a.key_file)),
@@ -513,7 +530,10 @@ fn create_key(a: &Admin) -> Result<()> {
         || Ok(std::fs::rename(&fresh, path)?),
     )?;
     let dead = a.key.borrow().clone();
-    if let Some(KeyHealth::Dead { id, listed: true, .. }) = dead {
+    if let Some(KeyHealth::Dead {
+        id, listed: true, ..
+    }) = dead
+    {
         // A refused key may be gone already: "not found" is the goal too.
         let delete = gcloud::change(["iam", "service-accounts", "keys", "delete", &id, "--quiet"])
             .arg(format!("--iam-account={}", a.email))

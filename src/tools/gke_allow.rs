@@ -25,7 +25,10 @@ const ATTEMPTS: u32 = 6;
 
 /// The cluster's authorized networks, read now.
 fn read(ctx: &Ctx, name: &str, zonal: &[String]) -> Result<(Vec<String>, bool)> {
-    let cluster: Cluster = match ctx.run.json_if(&gcloud::query(["container", "clusters", "describe", name]).args(zonal.iter().cloned()), gcloud::is_not_found)? {
+    let cluster: Cluster = match ctx.run.json_if(
+        &gcloud::query(["container", "clusters", "describe", name]).args(zonal.iter().cloned()),
+        gcloud::is_not_found,
+    )? {
         Some(c) => c,
         None => bail!("cluster {name} does not exist: create it with `gke-cluster +`"),
     };

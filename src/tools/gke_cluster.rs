@@ -174,8 +174,7 @@ impl Site<'_> {
         let scratch = kubeconfig::scratch_path(&self.kube.path);
         self.drop_scratch();
         let fetched = run.check(&self.away_from_kubeconfig(
-            gcloud::change(["container", "clusters", "get-credentials", &short])
-                .args(self.zonal()),
+            gcloud::change(["container", "clusters", "get-credentials", &short]).args(self.zonal()),
         ));
         let copy = match fetched {
             Ok(_) if run.dry_run => None,
@@ -229,9 +228,8 @@ impl Site<'_> {
     fn settle_after_ctrl_c(&self, doing: &str) -> Result<()> {
         let (run, ui, name) = (&self.ctx.run, &self.ctx.ui, &self.gke.cluster);
         interrupt::second_ctrl_c_exits();
-        let ops: Vec<Operation> = run.json(
-            &gcloud::query(["container", "operations", "list"]).args(self.zonal()),
-        )?;
+        let ops: Vec<Operation> =
+            run.json(&gcloud::query(["container", "operations", "list"]).args(self.zonal()))?;
         let target = format!("/clusters/{name}");
         for op in ops
             .iter()
@@ -283,7 +281,11 @@ impl Site<'_> {
         }
         let describe = gcloud::query(["container", "clusters", "describe", &self.gke.cluster])
             .args(self.zonal());
-        match self.ctx.run.json_if::<Cluster>(&describe, gcloud::is_not_found)? {
+        match self
+            .ctx
+            .run
+            .json_if::<Cluster>(&describe, gcloud::is_not_found)?
+        {
             Some(c) if !c.cluster_ipv4_cidr.is_empty() => Ok(c.cluster_ipv4_cidr),
             // A dry run planned the cluster but did not create it.
             _ if self.ctx.run.dry_run => Ok(format!("POD_RANGE_OF_{}", self.gke.cluster)),
@@ -409,10 +411,12 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
                 Ok(())
             })
             .delete(|| {
-                let deleted = ctx.run.check(&site.away_from_kubeconfig(
-                    gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
-                        .args(site.zonal()),
-                ));
+                let deleted = ctx.run.check(
+                    &site.away_from_kubeconfig(
+                        gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
+                            .args(site.zonal()),
+                    ),
+                );
                 site.drop_scratch();
                 if interrupt::interrupted() {
                     return site.settle_after_ctrl_c("deleting");
@@ -431,15 +435,21 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
         pieces.push(
             Piece::new("GPU driver installer", installed)
                 .create(|| {
-                    ctx.run.check(&site.kubectl().mutation(
-                        ["apply", "-f", &g.gpu_driver_installer],
-                        Ns::Cluster,
-                    ))?;
+                    ctx.run.check(
+                        &site
+                            .kubectl()
+                            .mutation(["apply", "-f", &g.gpu_driver_installer], Ns::Cluster),
+                    )?;
                     Ok(())
                 })
                 .delete(|| {
                     ctx.run.check(&site.kubectl().mutation(
-                        ["delete", "-f", &g.gpu_driver_installer, "--ignore-not-found"],
+                        [
+                            "delete",
+                            "-f",
+                            &g.gpu_driver_installer,
+                            "--ignore-not-found",
+                        ],
                         Ns::Cluster,
                     ))?;
                     Ok(())

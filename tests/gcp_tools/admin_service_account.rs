@@ -143,7 +143,11 @@ fn key_file_id(c: &Cloud) -> String {
 }
 
 fn mode(c: &Cloud) -> u32 {
-    std::fs::metadata(c.key_file()).unwrap().permissions().mode() & 0o777
+    std::fs::metadata(c.key_file())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]
@@ -155,7 +159,10 @@ fn a_dead_key_is_reported_and_replaced() {
     c.emu.state().keys.remove(&old);
     let status = c.run(TOOL, &["="]);
     assert_eq!(status.code, 1, "{status}");
-    assert!(status.stdout.contains(&old) && status.stdout.contains("`+` makes a new one"), "{status}");
+    assert!(
+        status.stdout.contains(&old) && status.stdout.contains("`+` makes a new one"),
+        "{status}"
+    );
     // Making a new key needs a person again: the account's own key is dead.
     c.human_logs_in();
     let up = c.run(TOOL, &["+"]);
@@ -166,9 +173,21 @@ fn a_dead_key_is_reported_and_replaced() {
         .emu
         .keys_of(SA)
         .iter()
-        .map(|k| k["name"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+        .map(|k| {
+            k["name"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(ids, [new.clone()], "the new key is the account's only key");
+    assert_eq!(
+        ids,
+        std::slice::from_ref(&new),
+        "the new key is the account's only key"
+    );
     assert_eq!(mode(&c), 0o600);
     assert!(!c.key_file().with_file_name(".kas-auth.json.new").exists());
     let status = c.run(TOOL, &["="]);
@@ -192,6 +211,10 @@ fn a_loosened_key_file_mode_is_reported_and_repaired() {
     let up = c.run(TOOL, &["+"]);
     assert!(up.ok(), "{up}");
     assert_eq!(mode(&c), 0o600);
-    assert_eq!(c.mutations(), Vec::<String>::new(), "no request: a file mode");
+    assert_eq!(
+        c.mutations(),
+        Vec::<String>::new(),
+        "no request: a file mode"
+    );
     assert!(c.run(TOOL, &["="]).ok());
 }

@@ -10,10 +10,20 @@ const TOOL: &str = "clean-images";
 fn cloud_with_images() -> Cloud {
     let c = Cloud::new();
     c.emu.add_repository("images", "DOCKER");
-    c.emu
-        .add_version_at("images", "kas", "sha256:aaa1", &["latest"], "2026-11-20T10:00:00Z");
-    c.emu
-        .add_version_at("images", "kas", "sha256:bbb2", &["old"], "2026-01-05T10:00:00Z");
+    c.emu.add_version_at(
+        "images",
+        "kas",
+        "sha256:aaa1",
+        &["latest"],
+        "2026-11-20T10:00:00Z",
+    );
+    c.emu.add_version_at(
+        "images",
+        "kas",
+        "sha256:bbb2",
+        &["old"],
+        "2026-01-05T10:00:00Z",
+    );
     c.emu
         .add_version_at("images", "kas", "sha256:ccc3", &[], "2025-12-01T10:00:00Z");
     c

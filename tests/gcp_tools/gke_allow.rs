@@ -103,7 +103,8 @@ fn concurrent_pairs_keep_every_network() {
                         let config = c.home.path().join(format!("kas-{i}.yaml"));
                         let config = config.to_string_lossy().into_owned();
                         start.wait();
-                        let run = c.run_with(TOOL, &["+", "--cidr", &cidr], &[("KAS_CONFIG", &config)]);
+                        let run =
+                            c.run_with(TOOL, &["+", "--cidr", &cidr], &[("KAS_CONFIG", &config)]);
                         assert!(run.ok(), "pair {i} {cidr}: {run}");
                     });
                 }

@@ -168,7 +168,10 @@ fn assert_kubectl_loads(c: &Cloud, step: &str) -> Value {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "kubectl cannot load the file after {step}: {err}");
+    assert!(
+        out.status.success(),
+        "kubectl cannot load the file after {step}: {err}"
+    );
     let view: Value = serde_json::from_slice(&out.stdout).unwrap();
     let find = |section: &str, name: &str| {
         view[section]
@@ -179,8 +182,16 @@ fn assert_kubectl_loads(c: &Cloud, step: &str) -> Value {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    assert_eq!(find("clusters", "on")["cluster"]["tls-server-name"], "1_000", "{step}");
-    assert_eq!(find("contexts", "yes")["context"]["namespace"], "2001-01-01", "{step}");
+    assert_eq!(
+        find("clusters", "on")["cluster"]["tls-server-name"],
+        "1_000",
+        "{step}"
+    );
+    assert_eq!(
+        find("contexts", "yes")["context"]["namespace"],
+        "2001-01-01",
+        "{step}"
+    );
     assert_eq!(find("users", "12:30")["user"]["username"], "yes", "{step}");
     assert_eq!(find("users", "12:30")["user"]["password"], "NO", "{step}");
     view
@@ -194,14 +205,20 @@ fn kubeconfig_stays_loadable_and_backed_up() {
     let backup = path.with_file_name("kubeconfig.kas-backup");
     let up = c.run(TOOL, UP);
     assert!(up.ok(), "{up}");
-    assert!(up.stderr.contains(&backup.display().to_string()), "says where: {up}");
+    assert!(
+        up.stderr.contains(&backup.display().to_string()),
+        "says where: {up}"
+    );
     assert_eq!(
         std::fs::read_to_string(&backup).unwrap(),
         OTHERS,
         "the backup is the file as it was before the run"
     );
     let view = assert_kubectl_loads(&c, "+");
-    assert_eq!(view["current-context"], "yes", "the user's context stays current");
+    assert_eq!(
+        view["current-context"], "yes",
+        "the user's context stays current"
+    );
     assert!(view["contexts"].to_string().contains("\"x-ray\""), "{view}");
 
     // `,` on a file changed since: the backup is this run's starting point.
@@ -242,7 +259,10 @@ fn ctrl_c_during_create_waits_for_gke_and_says_what_it_left() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     while c.emu.cluster("x-ray").is_none() {
-        assert!(std::time::Instant::now() < deadline, "the create request never came");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the create request never came"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(c.emu.cluster("x-ray").unwrap()["status"], "PROVISIONING");
@@ -252,10 +272,20 @@ fn ctrl_c_during_create_waits_for_gke_and_says_what_it_left() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("interrupted"), "{err}");
-    assert!(err.contains("cluster x-ray is RUNNING"), "says what it left: {err}");
+    assert!(
+        err.contains("cluster x-ray is RUNNING"),
+        "says what it left: {err}"
+    );
     assert!(err.contains("`gke-cluster +` finishes the job"), "{err}");
-    assert_eq!(c.emu.cluster("x-ray").unwrap()["status"], "RUNNING", "not left half-made");
-    assert!(c.emu.firewall("x-ray-default").is_none(), "no later step ran");
+    assert_eq!(
+        c.emu.cluster("x-ray").unwrap()["status"],
+        "RUNNING",
+        "not left half-made"
+    );
+    assert!(
+        c.emu.firewall("x-ray-default").is_none(),
+        "no later step ran"
+    );
     c.emu.set_operation_polls(1);
     let again = c.run(TOOL, UP);
     assert!(again.ok(), "{again}");

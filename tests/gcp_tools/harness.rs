@@ -100,7 +100,10 @@ impl Cloud {
 
     /// [`Cloud::run`] with extra environment variables.
     pub fn run_with(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Run {
-        let out = self.command(tool, args, vars).output().expect("the tool runs");
+        let out = self
+            .command(tool, args, vars)
+            .output()
+            .expect("the tool runs");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -173,7 +173,10 @@ fn artifact_registry_versions(
         .arg(format!("--project={project}"))
         .arg("--format=json");
     // No such package yet: nothing is published.
-    let listed: Vec<ArVersion> = ctx.run.json_if(&cmd, crate::clis::gcloud::is_not_found)?.unwrap_or_default();
+    let listed: Vec<ArVersion> = ctx
+        .run
+        .json_if(&cmd, crate::clis::gcloud::is_not_found)?
+        .unwrap_or_default();
     Ok(listed
         .iter()
         .filter_map(|v| {

@@ -201,7 +201,12 @@ fn update(s: &mut State, req: &Req, location: &str, full: &str) -> Reply {
     let running = s
         .ops
         .iter()
-        .find(|(_, op)| op.polls_left > 0 && op.running["targetLink"].as_str().is_some_and(|t| t.ends_with(full)))
+        .find(|(_, op)| {
+            op.polls_left > 0
+                && op.running["targetLink"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(full))
+        })
         .map(|(name, _)| name.rsplit('/').next().unwrap_or(name).to_string());
     let cluster = s.clusters.get_mut(full).expect("checked");
     if let Some(op) = running.filter(|_| cluster["status"] != "RUNNING") {
@@ -247,7 +252,10 @@ fn update(s: &mut State, req: &Req, location: &str, full: &str) -> Reply {
         let mut theirs = read_before;
         let blocks = theirs["cidrBlocks"].as_array().cloned().unwrap_or_default();
         theirs["cidrBlocks"] = Value::Array(
-            blocks.into_iter().chain([json!({"cidrBlock": cidr})]).collect(),
+            blocks
+                .into_iter()
+                .chain([json!({"cidrBlock": cidr})])
+                .collect(),
         );
         theirs["enabled"] = json!(true);
         set_authorized_networks(cluster, theirs);

@@ -116,9 +116,9 @@ impl Site<'_> {
             .arg(format!("--autoprovisioning-scopes={}", a.scopes.join(",")))
     }
 
-    /// Before the first change to the kubeconfig in this run (gcloud's
-    /// `clusters create`, `get-credentials` and `delete` write it too): one
-    /// copy of the file as it was, next to it.
+    /// Before this run's first `kubectl config` change to the kubeconfig
+    /// (gcloud only ever writes the scratch file): one copy of the file as
+    /// the run found it, next to it.
     fn before_kubeconfig_change(&self) -> Result<()> {
         let path = &self.kube.path;
         if self.backed_up.get() || !path.exists() {

@@ -183,9 +183,15 @@ impl Ctx {
             .as_deref()
             .unwrap_or(&self.config.gcloud.configuration);
         if self.gcloud.active != expected {
+            // Name where `expected` came from: the flag, else kas.yaml.
+            let wants = if self.common.configuration.is_some() {
+                format!("--configuration asks for `{expected}`")
+            } else {
+                format!("this project uses `{expected}` (gcloud.configuration in kas.yaml)")
+            };
             bail!(
-                "the active gcloud configuration is `{}`, but this project uses `{expected}` \
-                 (gcloud.configuration in kas.yaml): run `gcloud config configurations activate {expected}`, \
+                "the active gcloud configuration is `{}`, but {wants}: \
+                 run `gcloud config configurations activate {expected}`, \
                  or pass --configuration {} to act in `{}` on purpose",
                 self.gcloud.active,
                 self.gcloud.active,

@@ -10,3 +10,4 @@ pub mod docs;
 pub mod driver;
 pub mod grammar;
 pub mod wait;
+pub mod yaml;

@@ -3,6 +3,8 @@
 pub mod base64;
 pub mod cmd;
 pub mod environment;
+pub mod interrupt;
+pub mod lock;
 pub mod programs;
 pub mod runner;
 pub mod stream;

@@ -43,16 +43,6 @@ impl Output {
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }
-
-    /// gcloud's and kubectl's ways of saying "no such thing".
-    pub fn is_not_found(&self) -> bool {
-        let e = &self.stderr;
-        // gcloud container prints `ResponseError: code=404` instead.
-        e.contains("NOT_FOUND")
-            || e.contains("was not found")
-            || e.contains("(NotFound)")
-            || e.contains("code=404")
-    }
 }
 
 /// A command that ran and failed. Kept as a type so callers can look at the
@@ -219,13 +209,19 @@ impl Runner {
         parse_json(cmd, &output.stdout)
     }
 
-    /// Like [`Runner::json`], but "not found" is `None` instead of an error.
-    pub fn json_if_found<T: DeserializeOwned>(&self, cmd: &Cmd) -> Result<Option<T>> {
+    /// Like [`Runner::json`], but a failure that `missing` recognises (the
+    /// CLI's own way of saying "no such thing", which its wrapper in
+    /// `clis` knows) is `None` instead of an error.
+    pub fn json_if<T: DeserializeOwned>(
+        &self,
+        cmd: &Cmd,
+        missing: impl Fn(&Output) -> bool,
+    ) -> Result<Option<T>> {
         let output = self.run(cmd)?;
         if output.success() {
             return parse_json(cmd, &output.stdout).map(Some);
         }
-        if output.is_not_found() {
+        if missing(&output) {
             return Ok(None);
         }
         Err(CmdFailed {

@@ -31,8 +31,9 @@ fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     let nat = &ctx.config.nat;
     let scope = [format!("--region={region}"), format!("--project={project}")];
     // One read answers both pieces: the NATs live inside the router.
-    let router: Option<Router> = ctx.run.json_if_found(
+    let router: Option<Router> = ctx.run.json_if(
         &gcloud::query(["compute", "routers", "describe", &nat.router]).args(scope.clone()),
+        gcloud::is_not_found,
     )?;
     let nat_present = router
         .as_ref()

@@ -100,9 +100,23 @@ impl Cloud {
 
     /// [`Cloud::run`] with extra environment variables.
     pub fn run_with(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let out = self
+            .command(tool, args, vars)
+            .output()
+            .expect("the tool runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The command [`Cloud::run_with`] runs, for a test that starts it
+    /// itself.
+    pub fn command(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(bin(tool));
         cmd.args(args);
-        self.run_command(cmd, vars)
+        self.prepare(cmd, vars)
     }
 
     /// Runs a tool on a terminal (util-linux `script` makes one); `None`
@@ -122,10 +136,16 @@ impl Cloud {
             .join(" ");
         let mut cmd = Command::new("script");
         cmd.args(["-qec", &line, "/dev/null"]);
-        Some(self.run_command(cmd, &[]))
+        let out = self.prepare(cmd, &[]).output().expect("script runs");
+        Some(Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
     }
 
-    fn run_command(&self, mut cmd: Command, vars: &[(&str, &str)]) -> Run {
+    /// `cmd` in the project's folder, with the emulator's environment.
+    fn prepare(&self, mut cmd: Command, vars: &[(&str, &str)]) -> Command {
         cmd.current_dir(self.home.path());
         self.emu.apply_env(&mut cmd);
         let path = format!(
@@ -138,12 +158,7 @@ impl Cloud {
             .env_remove("KAS_CONFIG")
             .stdin(std::process::Stdio::null())
             .envs(vars.iter().copied());
-        let out = cmd.output().expect("the tool runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
 
     /// How many gcloud processes the tools started so far.

@@ -15,6 +15,7 @@ mod faults;
 
 mod admin_service_account;
 mod artifact_registry;
+mod clean_images;
 mod gce_cluster_files;
 mod gke_allow;
 mod gke_cluster;

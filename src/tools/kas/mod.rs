@@ -8,7 +8,6 @@ mod browser;
 pub mod complete;
 mod docker;
 mod dockerfile;
-mod interrupt;
 mod k8s;
 mod manifest;
 mod project;
@@ -30,7 +29,7 @@ pub use project::Stdin;
 
 /// Runs as the process `kubectl-kas`.
 pub fn main() -> ExitCode {
-    interrupt::outlive_children_on_ctrl_c();
+    crate::exec::interrupt::outlive_children_on_ctrl_c();
     ExitCode::from(drive(
         std::env::args_os().collect(),
         Stdin::of_process(),

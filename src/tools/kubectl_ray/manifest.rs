@@ -38,6 +38,7 @@ impl ClusterFile {
 
     pub fn parse(path: &Path, text: &str) -> Result<ClusterFile> {
         let shown = path.display();
+        crate::app::yaml::check_expansion(text, &shown.to_string())?;
         let mut docs = Vec::new();
         for doc in serde_yaml::Deserializer::from_str(text) {
             let value = <Value as serde::Deserialize>::deserialize(doc)

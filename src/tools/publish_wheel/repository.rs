@@ -223,7 +223,10 @@ fn artifact_registry_versions(
         format!("--project={project}"),
     ]);
     // No such package yet: nothing is published.
-    let listed: Vec<ArVersion> = ctx.run.json_if_found(&cmd)?.unwrap_or_default();
+    let listed: Vec<ArVersion> = ctx
+        .run
+        .json_if(&cmd, crate::clis::gcloud::is_not_found)?
+        .unwrap_or_default();
     Ok(listed
         .iter()
         .filter_map(|v| {

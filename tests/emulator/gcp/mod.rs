@@ -374,6 +374,13 @@ impl GcpEmulator {
         self.state().concurrent_grant = Some((role.to_string(), member.to_string()));
     }
 
+    /// Right after the next cluster update, another writer that had read
+    /// the authorized networks before it replaces them with what it read
+    /// plus `cidr`: the update's change is lost, as with two real writers.
+    pub fn race_next_cluster_update(&self, cidr: &str) {
+        self.state().stale_network_write = Some(cidr.to_string());
+    }
+
     pub fn bind(&self, role: &str, member: &str) {
         self.state().bind(role, member);
     }

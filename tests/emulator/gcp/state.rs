@@ -84,6 +84,10 @@ pub struct State {
     /// A binding (role, member) that another writer adds right after the
     /// next policy read: the read's etag is then stale, as in a race.
     pub concurrent_grant: Option<(String, String)>,
+    /// Right after the next cluster update, another writer that read the
+    /// authorized networks before it writes them back with this CIDR added
+    /// (see `container.rs`).
+    pub stale_network_write: Option<String>,
     counter: u64,
 }
 
@@ -116,6 +120,7 @@ impl State {
                     .to_string(),
             ),
             concurrent_grant: None,
+            stale_network_write: None,
             counter: 0,
         }
     }

@@ -105,8 +105,15 @@ fn run<A: clap::Parser + HasCommon>(
     (code, ui.lines(), f.most, f.ran.clone())
 }
 
+/// `KUBECONFIG` as `kubectl config view -o json` shows it (the tool reads
+/// the kubeconfig through kubectl, on its own, before the two reads).
+const KUBECONFIG_VIEW: &str = r#"{"kind":"Config","clusters":[{"name":"x-ray","cluster":{"server":"https://34.90.1.2"}}],
+  "contexts":[{"name":"x-ray","context":{"cluster":"x-ray","user":"x-ray"}}],
+  "users":[{"name":"x-ray","user":{}}],"current-context":"x-ray"}"#;
+
 fn built() -> Vec<(&'static str, Output)> {
     vec![
+        ("kubectl config view", Output::ok(KUBECONFIG_VIEW)),
         (LIST, Output::ok(CLUSTER)),
         (FIREWALL, Output::ok(RULE)),
         (
@@ -121,7 +128,8 @@ fn status_of_a_present_cluster_reads_cluster_and_firewall_rule_together() {
     use kas_infra::tools::gke_cluster::TOOL;
     let (code, lines, most, ran) = run(&TOOL, "gke-cluster =", Some(KUBECONFIG), built());
     assert_eq!(code, 0, "{lines:#?}");
-    assert_eq!(ran.len(), 2, "{ran:#?}");
+    // The kubeconfig (read alone first), then the cluster and the rule.
+    assert_eq!(ran.len(), 3, "{ran:#?}");
     assert_eq!(most, 2, "the two reads were in flight together: {ran:#?}");
     // Printed in the same order as ever.
     assert!(lines[0].starts_with("+ cluster x-ray "), "{lines:#?}");

@@ -259,10 +259,14 @@ fn start_locked(kube: &Kube, cluster: &Cluster, head: &str, remote: u16, local: 
 /// of our forwards is left to [`start`], which reuses or names it.
 pub fn check_port(kube: &Kube, remote: u16, local: u16) -> Result<()> {
     let dir = state_dir(&kube.ctx.env);
-    if read_record(&record_path(&dir, local)).is_some_and(|r| alive(r.pid)) {
-        return Ok(());
-    }
-    if port_taken(local) {
+    // Under the port's lock: a start under way holds it until its
+    // supervisor's record is written and its port answers, so a port
+    // bound by our own new forward is never taken for another program's.
+    let lock = PortLock::acquire(&dir, local)?;
+    let ours = read_record(&record_path(&dir, local)).is_some_and(|r| alive(r.pid));
+    let taken = !ours && port_taken(local);
+    release(lock, &dir, local);
+    if taken {
         bail!(
             "127.0.0.1:{local} is already in use by another program: choose another local port \
              (`kubectl kas kfwd {remote} LOCAL`) or stop that program; nothing was changed"

@@ -4,6 +4,7 @@
 //! namespaces, RayClusters) and reads the live forwards' records.
 
 use kas_emulator::kube;
+use kas_test_support::{need, root};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -13,27 +14,11 @@ use kube::KubeEmulator;
 
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn tools_present() -> bool {
-    let missing: Vec<&str> = ["kubectl", "helm"]
-        .into_iter()
-        .filter(|t| which::which(t).is_err())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "plugin completion tests need {} on PATH (`source .ci/setup-helm.sh`)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipped: {message}");
-    false
+    need::tools(
+        &["kubectl", "helm"],
+        "plugin completion tests need them (`source .ci/setup-helm.sh`)",
+    )
 }
 
 /// Kills the forward supervisors whose records are in the state folder

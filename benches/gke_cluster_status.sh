@@ -15,8 +15,8 @@
 set -euo pipefail
 runs=${1:-9}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --quiet --manifest-path "$root/Cargo.toml" --features emulator \
-    --bin gke-cluster --bin kas-emulator
+cargo build --quiet --manifest-path "$root/Cargo.toml" \
+    --bin gke-cluster -p kas-infra -p kas-emulator --bin kas-emulator
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
 work=$(mktemp -d)

@@ -9,8 +9,11 @@
 #
 # Real Ray nodes back the Ray pods when KAS_EMULATOR_RAY names a `ray`
 # executable (or `ray` is on PATH); `kas-emulator --help` says more.
+#
+# A debug build: the tests' build is reused (CI runs this after them), and
+# the job's time goes to gcloud, helm and Ray, not to the tools' own code.
 set -euo pipefail
 cd "$(dirname "$0")"
-cargo build --quiet --features emulator --bins
-export PATH="$PWD/target/debug:$PATH"
-exec target/debug/kas-emulator main-job "$@"
+# The tools first: `kas-emulator main-job` runs those built beside it.
+cargo build --quiet --workspace --bins
+exec cargo run --quiet -p kas-emulator --bin kas-emulator -- main-job "$@"

@@ -7,10 +7,10 @@
 //! 1. [`exec`]: a subprocess as a value, the one runner, the terminal, the
 //!    process environment, finding programs on `PATH`.
 //! 2. [`clis`]: one typed wrapper per official CLI (gcloud, IAM policies,
-//!    kubectl, kubeconfig, helm), each the only place its commands are
+//!    kubectl, kubeconfig, helm, docker, git), each the only place its commands are
 //!    spelled and its error wording is known.
 //! 3. [`app`]: what every tool shares: `kas.yaml`, the operation grammar,
-//!    the common flags and the one driver, converging pieces, CIDRs.
+//!    the common flags and the one driver, converging pieces, waits, CIDRs.
 //! 4. [`ray`]: what both kubectl plugins know about a RayCluster.
 //! 5. [`tools`]: one module per installed tool; no tool imports another.
 

@@ -4,7 +4,7 @@
 //! be wrong: this checks each answer, recursively, against the message
 //! classes in `$SDK/lib/googlecloudsdk/generated_clients/apis/`.
 
-mod emulator;
+use kas_emulator as emulator;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -410,5 +410,82 @@ fn the_check_finds_a_misspelt_field_at_any_depth() {
             "cluster.masterAuth.caCert (not in MasterAuth)",
             "cluster.nodePools.config.machineTyp (not in NodeConfig)",
         ]
+    );
+}
+
+#[test]
+fn compute_project_metadata_and_subnetworks_use_known_fields() {
+    // What Ray's GCP bootstrap reads and writes (tests/gce_cluster_files.rs).
+    let emu = GcpEmulator::start().unwrap();
+    emu.state().tokens.insert("shape-test".into(), HUMAN.into());
+    let compute = messages("compute", "v1");
+    let mut problems = Vec::new();
+    let mut check = |class: &str, value: &Value, what: &str| {
+        assert!(compute.contains_key(class), "no class {class}");
+        unknown_fields(&compute, class, value, what, &mut problems);
+    };
+    let p = format!("/compute/v1/projects/{PROJECT}");
+    let project = call(&emu, "GET", &p, json!({}));
+    check("Project", &project, "project");
+    let mut metadata = project["commonInstanceMetadata"].clone();
+    metadata["items"] = json!([{"key": "ssh-keys", "value": "kas:ssh-rsa AAAA kas"}]);
+    let op = call(
+        &emu,
+        "POST",
+        &format!("{p}/setCommonInstanceMetadata"),
+        metadata,
+    );
+    check("Operation", &op, "setCommonInstanceMetadata");
+    let project = call(&emu, "GET", &p, json!({}));
+    check("Project", &project, "project with metadata");
+    assert_eq!(
+        project["commonInstanceMetadata"]["items"][0]["key"],
+        "ssh-keys"
+    );
+    let subnets = call(
+        &emu,
+        "GET",
+        &format!("{p}/regions/{REGION}/subnetworks"),
+        json!({}),
+    );
+    check("SubnetworkList", &subnets, "subnetworks");
+    assert_eq!(subnets["items"].as_array().map(Vec::len), Some(1));
+    let subnet = call(
+        &emu,
+        "GET",
+        &format!("{p}/regions/{REGION}/subnetworks/default"),
+        json!({}),
+    );
+    check("Subnetwork", &subnet, "subnetwork");
+    assert!(
+        problems.is_empty(),
+        "fields gcloud does not know:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn a_stale_metadata_fingerprint_is_refused() {
+    let emu = GcpEmulator::start().unwrap();
+    emu.state().tokens.insert("shape-test".into(), HUMAN.into());
+    let p = format!("/compute/v1/projects/{PROJECT}");
+    let stale = json!({"fingerprint": "c3RhbGU=", "items": [{"key": "k", "value": "v"}]});
+    let body = stale.to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", emu.port())).unwrap();
+    write!(
+        stream,
+        "POST {p}/setCommonInstanceMetadata HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer shape-test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 412"), "{answer}");
+    assert!(answer.contains("conditionNotMet"), "{answer}");
+    assert!(
+        emu.state().project_metadata.get("items").is_none(),
+        "nothing written"
     );
 }

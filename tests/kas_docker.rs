@@ -7,11 +7,12 @@
 //! made.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use kas_test_support::{free_port, need};
 use serde_json::Value;
 
 const KAS: &str = env!("CARGO_BIN_EXE_kubectl-kas");
@@ -25,37 +26,24 @@ fn engine() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !up {
-        let hint = "these tests need a Docker engine (DOCKER_HOST) and a registry (KAS_TEST_REGISTRY): \
-                    run `.ci/run`, or `source .ci/setup-docker.sh` as its header shows";
-        if std::env::var_os("CI").is_some() {
-            panic!("{hint}");
-        }
-        eprintln!("skipped: {hint}");
-    }
-    up
+    need::present(
+        up,
+        "these tests need a Docker engine (DOCKER_HOST) and a registry (KAS_TEST_REGISTRY): \
+         run `.ci/run`, or `source .ci/setup-docker.sh` as its header shows",
+    )
 }
 
 fn registry() -> Option<String> {
     match std::env::var("KAS_TEST_REGISTRY") {
         Ok(r) if !r.is_empty() => Some(r),
         _ => {
-            let hint = "KAS_TEST_REGISTRY (127.0.0.1:PORT of a registry) is not set: run `.ci/run`, or source .ci/setup-docker.sh";
-            if std::env::var_os("CI").is_some() {
-                panic!("{hint}");
-            }
-            eprintln!("skipped: {hint}");
+            need::missing(
+                "KAS_TEST_REGISTRY (127.0.0.1:PORT of a registry) is not set: run `.ci/run`, \
+                 or source .ci/setup-docker.sh",
+            );
             None
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A copy of the fixture repository with its own names, ports and home.
@@ -115,7 +103,12 @@ impl Fixture {
         let browser = dir.path().join("browser");
         std::fs::write(
             &browser,
-            format!("#!/bin/sh\necho \"$@\" >>{}\n", browser_log.display()),
+            // A page it is handed is kept (with its mode) for the test to read.
+            format!(
+                "#!/bin/sh\necho \"$@\" >>{log}\nf=\"${{1#file://}}\"\n\
+                 if [ -f \"$f\" ]; then stat -c %a \"$f\" >>{log}.mode; cat \"$f\" >>{log}.page; fi\n",
+                log = browser_log.display()
+            ),
         )
         .unwrap();
         chmod_x(&browser);
@@ -309,14 +302,18 @@ fn build_makes_plain_and_flavored_images_and_user_arguments_win() {
 
     let out = fx.kas(&["build"]);
     assert_eq!(out.code(), 0, "{out}");
+    // The engine is asked first: nothing is removed without one.
     assert_eq!(
         out.docker_commands(),
-        [format!(
-            "docker build --tag {} --file {} {}",
-            fx.image,
-            fx.repo.join("Dockerfile").display(),
-            fx.repo.display()
-        )]
+        [
+            "docker version --format '{{.Server.Version}}'".to_string(),
+            format!(
+                "docker build --tag {} --file {} {}",
+                fx.image,
+                fx.repo.join("Dockerfile").display(),
+                fx.repo.display()
+            )
+        ]
     );
     assert!(exists("image", &fx.image));
     for clutter in ["pkg/__pycache__", ".tox", ".coverage"] {
@@ -361,12 +358,14 @@ fn run_sets_limits_ports_mounts_and_exec_passes_the_status_through() {
         &[("WANDB_API_KEY", WANDB_VALUE)],
     );
     assert_eq!(out.code(), 0, "{out}");
-    // One key check, then one docker command; the key is passed by name.
+    // One key check, the engine asked, then one docker command; the key
+    // is passed by name.
     let commands = out.commands();
-    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert_eq!(commands.len(), 3, "{commands:?}");
     assert!(commands[0].starts_with("ssh-keygen -l -f "), "{commands:?}");
-    assert!(commands[1].starts_with("docker run "), "{commands:?}");
-    assert!(commands[1].contains("--env WANDB_API_KEY "), "{commands:?}");
+    assert!(commands[1].starts_with("docker version "), "{commands:?}");
+    assert!(commands[2].starts_with("docker run "), "{commands:?}");
+    assert!(commands[2].contains("--env WANDB_API_KEY "), "{commands:?}");
     assert!(
         !out.stderr().contains(WANDB_VALUE) && !out.stdout().contains(WANDB_VALUE),
         "{out}"
@@ -494,14 +493,14 @@ fn run_in_the_foreground_passes_the_exit_status_and_dry_run_changes_nothing() {
     // shell with no container: a new one, fed from standard input.
     let out = fx.kas_input(&["shell"], "echo $((6 * 7)) in $PWD\n");
     assert_eq!(out.stdout(), "42 in /home/kas/project\n", "{out}");
-    // Piped input: -i without -t.
+    // Piped input: -i without -t (after the inspect and the engine check).
     assert!(
-        out.docker_commands()[1]
+        out.docker_commands()[2]
             .starts_with(&format!("docker run --name {} --rm -i --memory", fx.image)),
         "{out}"
     );
     assert!(
-        out.docker_commands()[1].ends_with(&format!(" {} sh", fx.image)),
+        out.docker_commands()[2].ends_with(&format!(" {} sh", fx.image)),
         "{out}"
     );
     // shell with one running: into it.
@@ -833,8 +832,22 @@ fn jlab_tboard_and_dash_open_their_urls() {
     assert!(commands[1].starts_with("docker run ") && commands[1].contains("--detach"));
     assert!(commands[2].starts_with(&format!("docker exec {} sh -c", fx.image)));
     let url = format!("http://127.0.0.1:{jupyterlab}/lab?token=fixture-token-1234");
-    assert_eq!(fx.browser_opened(), std::slice::from_ref(&url));
-    assert!(out.stdout().contains(&url), "{out}");
+    // The token reaches the browser in a page, not in its arguments, and is
+    // printed nowhere (--verbose included).
+    let opened = fx.browser_opened();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let page = opened[0].strip_prefix("file://").expect("a local page");
+    assert!(page.ends_with(".html"), "{page}");
+    assert!(!Path::new(page).exists(), "the page outlived the command");
+    let seen = |ext: &str| std::fs::read_to_string(fx.browser_log.with_extension(ext)).unwrap();
+    assert_eq!(seen("log.mode"), "600\n");
+    assert!(seen("log.page").contains(&format!("url={}", url.replace('&', "&amp;"))));
+    assert!(
+        out.stdout()
+            .contains(&format!("http://127.0.0.1:{jupyterlab}/lab?token=***")),
+        "{out}"
+    );
+    assert!(!out.to_string().contains("fixture-token-1234"), "{out}");
     let started = fx.kas(&["exec", "cat", "/tmp/jupyter-starts"]);
     assert_eq!(
         started.stdout(),
@@ -846,7 +859,9 @@ fn jlab_tboard_and_dash_open_their_urls() {
     let out = fx.kas(&["jlab"]);
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(out.docker_commands().len(), 2, "{out}");
-    assert_eq!(fx.browser_opened(), [url.clone(), url.clone()]);
+    assert_eq!(fx.browser_opened().len(), 2);
+    // Two pages, each naming the URL in its refresh, script, link and text.
+    assert_eq!(seen("log.page").matches("fixture-token-1234").count(), 8);
     let started = fx.kas(&["exec", "cat", "/tmp/jupyter-starts"]);
     assert_eq!(started.stdout().lines().count(), 1, "{started}");
 
@@ -862,11 +877,10 @@ fn jlab_tboard_and_dash_open_their_urls() {
     let out = fx.kas(&["dash"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.docker_commands().is_empty(), "{out}");
+    // No token: opened as they are.
     assert_eq!(
-        fx.browser_opened(),
+        fx.browser_opened()[2..],
         [
-            url.clone(),
-            url,
             format!("http://127.0.0.1:{tensorboard}/"),
             format!("http://127.0.0.1:{dashboard}"),
         ]
@@ -927,12 +941,10 @@ fn kubectl_kas_help_lists_the_commands() {
         .arg("version")
         .arg("--client")
         .output();
-    if !kubectl.map(|o| o.status.success()).unwrap_or(false) {
-        let hint = "kubectl is needed to test plugin discovery: install kubectl (see FACTS.md)";
-        if std::env::var_os("CI").is_some() {
-            panic!("{hint}");
-        }
-        eprintln!("skipped: {hint}");
+    if !need::present(
+        kubectl.map(|o| o.status.success()).unwrap_or(false),
+        "kubectl is needed to test plugin discovery: `source .ci/setup-helm.sh` provides it",
+    ) {
         return;
     }
     let bin_dir = Path::new(KAS).parent().unwrap();
@@ -959,5 +971,95 @@ fn kubectl_kas_help_lists_the_commands() {
             stdout.lines().any(|l| l.trim_start().starts_with(command)),
             "{command} missing from:\n{stdout}"
         );
+    }
+}
+
+/// Every file under `dir`, relative, sorted (what a command may have
+/// changed).
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Needs no engine: without docker, or with an engine that does not
+/// answer, `build` and `run` say which and change nothing (the context's
+/// clutter stays, no history file is made).
+#[test]
+fn build_and_run_check_docker_before_they_change_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(repo.join("src/__pycache__")).unwrap();
+    std::fs::create_dir_all(repo.join(".tox/py")).unwrap();
+    std::fs::write(repo.join("src/__pycache__/m.pyc"), "x").unwrap();
+    std::fs::write(repo.join(".coverage"), "x").unwrap();
+    std::fs::write(repo.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let history = dir.path().join("history");
+    std::fs::write(
+        repo.join("kas.yaml"),
+        format!(
+            "kas:\n  image: kas-t-nodocker\n  history_dir: {}\n",
+            history.display()
+        ),
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let empty_path = dir.path().join("empty-bin");
+    std::fs::create_dir_all(&empty_path).unwrap();
+    let before = tree(dir.path());
+    let no_engine = "unix:///nonexistent/kas-test-docker.sock";
+    type Case<'a> = (&'a [&'a str], Vec<(&'a str, String)>, &'a str);
+    let mut cases: Vec<Case> = vec![
+        (
+            &["build"],
+            vec![("PATH", empty_path.display().to_string())],
+            "`docker` was not found on PATH: install Docker",
+        ),
+        (
+            &["run", "--", "true"],
+            vec![("PATH", empty_path.display().to_string())],
+            "`docker` was not found on PATH: install Docker",
+        ),
+    ];
+    if which::which("docker").is_ok() {
+        for args in [&["build"][..], &["run", "--", "true"][..]] {
+            cases.push((
+                args,
+                vec![("DOCKER_HOST", no_engine.to_string())],
+                "the Docker engine does not answer",
+            ));
+        }
+    }
+    for (args, env, message) in cases {
+        let mut cmd = Command::new(KAS);
+        cmd.args(args)
+            .current_dir(&repo)
+            .env("HOME", &home)
+            .env("KAS_SSH_DIR", "")
+            .env_remove("KAS_CONFIG")
+            .stdin(Stdio::null());
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = Run(cmd.output().unwrap());
+        assert_eq!(out.code(), 3, "{args:?} {env:?}: {out}");
+        assert!(out.stderr().contains(message), "{args:?}: {out}");
+        assert!(
+            out.stderr().contains("nothing was changed"),
+            "{args:?}: {out}"
+        );
+        assert_eq!(tree(dir.path()), before, "{args:?} {env:?} changed files");
     }
 }

@@ -7,8 +7,7 @@
 //! fails), every wait is bounded, and each test has its own state folder
 //! (`XDG_STATE_HOME`) and free ports on 127.0.0.1.
 
-#[path = "emulator/kube/mod.rs"]
-mod kube;
+use kas_emulator::kube;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,43 +16,20 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kas_test_support::recorder::Recorder;
+use kas_test_support::{free_port, need, root};
 use kube::KubeEmulator;
 
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 /// How long any one command may take before the test gives up on it.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(120);
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The CLIs these tests run, or a message that says what to install.
+/// The CLIs these tests run, or a note that says what to install.
 fn tools_present() -> bool {
-    let missing: Vec<&str> = ["kubectl", "helm"]
-        .into_iter()
-        .filter(|t| which::which(t).is_err())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "kubectl kas Kubernetes-mode tests need {} on PATH (both: `source .ci/setup-helm.sh`)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipped: {message}");
-    false
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    need::tools(
+        &["kubectl", "helm"],
+        "kubectl kas Kubernetes-mode tests need them (both: `source .ci/setup-helm.sh`)",
+    )
 }
 
 /// An HTTP server that answers every request with `body`.
@@ -173,6 +149,7 @@ struct World {
     supervisors: Supervisors,
     emu: KubeEmulator,
     dir: tempfile::TempDir,
+    kubectl: Recorder,
     /// kas.ports.dashboard: the local port `. dash` forwards to.
     dashboard: u16,
 }
@@ -198,18 +175,8 @@ impl World {
             ),
         )
         .unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let real = which::which("kubectl").unwrap();
-        write_script(
-            &bin.join("kubectl"),
-            &format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                dir.path().join("kubectl-argv.log").display(),
-                real.display()
-            ),
-        );
+        let kubectl = Recorder::wrap(dir.path(), "kubectl");
         let supervisors = Supervisors {
             forwards: dir.path().join("state/kas/forwards"),
             seen: Default::default(),
@@ -218,16 +185,13 @@ impl World {
             supervisors,
             emu,
             dir,
+            kubectl,
             dashboard,
         })
     }
 
     fn path(&self) -> String {
-        format!(
-            "{}:{}",
-            self.dir.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
+        self.kubectl.path()
     }
 
     fn command(&self, program: &str) -> Command {
@@ -352,7 +316,7 @@ impl World {
     }
 
     fn kubectl_argv(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("kubectl-argv.log")).unwrap_or_default()
+        self.kubectl.argv()
     }
 
     fn record(&self, local: u16) -> Option<serde_json::Value> {
@@ -639,10 +603,8 @@ fn the_wandb_key_goes_into_its_secret_once_and_never_into_an_argument() {
         .emu
         .get("", "secrets", "default", "wandb-secret")
         .expect("wandb-secret");
-    let stored = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
-        secret["data"]["WANDB_API_KEY"].as_str().unwrap(),
-    )
-    .unwrap();
+    let stored =
+        kas_infra::exec::base64::decode(secret["data"]["WANDB_API_KEY"].as_str().unwrap()).unwrap();
     assert_eq!(stored, key.as_bytes());
     let after = w.pods_of("lab");
     assert_eq!(after.len(), 2, "{after:?}");
@@ -683,10 +645,8 @@ fn the_wandb_key_goes_into_its_secret_once_and_never_into_an_argument() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let secret = w.emu.get("", "secrets", "default", "wandb-secret").unwrap();
-    let stored = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
-        secret["data"]["WANDB_API_KEY"].as_str().unwrap(),
-    )
-    .unwrap();
+    let stored =
+        kas_infra::exec::base64::decode(secret["data"]["WANDB_API_KEY"].as_str().unwrap()).unwrap();
     assert_eq!(stored, other.as_bytes());
     assert_eq!(deletions(&w), 4, "replacing restarts the pods too");
 
@@ -895,22 +855,43 @@ fn jlab_and_tboard_start_on_the_head_pod_and_open_their_urls() {
     std::fs::write(&config, text).unwrap();
     let opened = w.dir.path().join("opened");
     let browser = w.dir.path().join("bin/record-browser");
+    // A page it is handed is read, as a browser would, and kept for the test.
     write_script(
         &browser,
         &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{0}'\nf=\"${{1#file://}}\"\n\
+             if [ -f \"$f\" ]; then stat -c %a \"$f\" >> '{0}.mode'; cat \"$f\" >> '{0}.page'; fi\n",
             opened.display()
         ),
     );
     let env = [("BROWSER", browser.to_str().unwrap())];
     for command in ["jlab", "tboard"] {
-        let out = w.kas_with(&[".", command], &env, None);
+        let out = w.kas_with(&["--verbose", ".", command], &env, None);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let shown = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!shown.contains("t0k"), "the token was printed: {shown}");
+        if command == "jlab" {
+            assert!(
+                stdout(&out).contains(&format!("http://127.0.0.1:{lab_port}/lab?token=***")),
+                "{shown}"
+            );
+        }
     }
-    assert_eq!(
-        std::fs::read_to_string(&opened).unwrap(),
-        format!("http://127.0.0.1:{lab_port}/lab?token=t0k\nhttp://127.0.0.1:{board_port}/\n")
+    let opened = std::fs::read_to_string(&opened).unwrap();
+    let lines: Vec<&str> = opened.lines().collect();
+    assert_eq!(lines.len(), 2, "{opened}");
+    let page = lines[0]
+        .strip_prefix("file://")
+        .expect("a page for the token");
+    assert!(
+        page.starts_with(w.dir.path().join("state/kas").to_str().unwrap()),
+        "{page}"
     );
+    assert!(!Path::new(page).exists(), "the page outlived the command");
+    assert_eq!(lines[1], format!("http://127.0.0.1:{board_port}/"));
+    let read = |ext: &str| std::fs::read_to_string(w.dir.path().join(ext)).unwrap();
+    assert_eq!(read("opened.mode"), "600\n");
+    assert!(read("opened.page").contains(&format!("http://127.0.0.1:{lab_port}/lab?token=t0k")));
     assert!(http_get(lab_port).ends_with("jupyterlab"));
     assert!(http_get(board_port).ends_with("tensorboard"));
     assert_eq!(w.record(lab_port).unwrap()["remote"], 8888);
@@ -963,10 +944,10 @@ fn on_a_terminal(w: &World, args: &[&str], env: &[(&str, &str)], typed: &str) ->
 
 #[test]
 fn on_a_terminal_kas_asks_which_cluster_and_whether_to_replace_the_secret() {
-    if which::which("script").is_err() {
-        let message = "this test needs `script` (util-linux; Debian: bsdutils) for a terminal";
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("skipped: {message}");
+    if !need::tools(
+        &["script"],
+        "this test needs it (util-linux; Debian: bsdutils) for a terminal",
+    ) {
         return;
     }
     let Some(w) = World::new() else { return };
@@ -1008,9 +989,195 @@ fn on_a_terminal_kas_asks_which_cluster_and_whether_to_replace_the_secret() {
         "a key was shown: {shown}"
     );
     let secret = w.emu.get("", "secrets", "default", "wandb-secret").unwrap();
-    let stored = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
-        secret["data"]["WANDB_API_KEY"].as_str().unwrap(),
-    )
-    .unwrap();
+    let stored =
+        kas_infra::exec::base64::decode(secret["data"]["WANDB_API_KEY"].as_str().unwrap()).unwrap();
     assert_eq!(stored, new.as_bytes());
+}
+
+/// The pids of the live forward supervisors of local port `local` whose
+/// state folder is `forwards`, found by their command lines in /proc (not
+/// by their records, which a lost race would not write).
+fn supervisors_of(forwards: &Path, local: u16) -> Vec<i32> {
+    let dir = serde_json::to_string(forwards).unwrap();
+    let local = format!("\"local\":{local},");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains("--supervise-forward")
+            && cmdline.contains(&local)
+            && cmdline.contains(&dir)
+            && pid_alive(pid)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn twenty_double_starts_leave_one_supervisor_each_and_kfwd_stop_leaves_none() {
+    let Some(w) = World::new() else { return };
+    let server = backend("dashboard");
+    w.ray_up(&w.cluster_file("lab", &[(8265, server)]));
+    let forwards = w.supervisors.forwards.clone();
+    let mut ports = Vec::new();
+    for trial in 0..20 {
+        let local = free_port();
+        ports.push(local);
+        // Both started before either is waited for, released together.
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let outs: Vec<Output> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    let w = &w;
+                    s.spawn(move || {
+                        barrier.wait();
+                        w.kas(&["kfwd", "8265", &local.to_string()])
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        for out in &outs {
+            assert_eq!(out.status.code(), Some(0), "trial {trial}: {}", stderr(out));
+        }
+        let already = outs
+            .iter()
+            .filter(|o| stderr(o).contains("already forwarding"))
+            .count();
+        assert_eq!(already, 1, "trial {trial}: one start, one reuse");
+        let pids = supervisors_of(&forwards, local);
+        // Ended with the test even when they have no record (a lost race).
+        w.supervisors.seen.lock().unwrap().extend(&pids);
+        assert_eq!(pids.len(), 1, "trial {trial}: supervisors {pids:?}");
+        let recorded = w.record(local).expect("a record")["pid"].as_i64().unwrap() as i32;
+        assert_eq!(pids, [recorded], "trial {trial}: the one with the record");
+        assert!(http_get(local).ends_with("dashboard"), "trial {trial}");
+    }
+    let out = w.kas(&["kfwd"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out).lines().count(), 20, "{}", stdout(&out));
+
+    let out = w.kas(&["kfwd", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for local in ports {
+        assert!(
+            within(Duration::from_secs(10), || supervisors_of(&forwards, local)
+                .is_empty()),
+            "a supervisor of {local} outlived `kfwd -`"
+        );
+        assert!(within(Duration::from_secs(10), || !accepts(local)));
+    }
+    let left: Vec<_> = std::fs::read_dir(&forwards)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the state folder: {left:?}");
+    assert_eq!(stdout(&w.kas(&["kfwd"])), "");
+}
+
+#[test]
+fn a_failed_write_of_the_wandb_secret_names_it_and_restarts_nothing() {
+    let Some(w) = World::new() else { return };
+    w.ray_up(&w.cluster_file("lab", &[]));
+    let pods = w.pods_of("lab");
+    let key = "wandb-key-refused-2222";
+    w.emu.fail_once("POST", "/api/v1/namespaces/*/secrets", 500);
+    let out = w.kas_with(&[".", "exec", "true"], &[("WANDB_API_KEY", key)], None);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("could not create the secret wandb-secret in namespace default"),
+        "{err}"
+    );
+    assert!(err.contains("unset WANDB_API_KEY"), "{err}");
+    assert!(!err.contains(key), "the key was printed: {err}");
+    assert!(
+        w.emu
+            .get("", "secrets", "default", "wandb-secret")
+            .is_none()
+    );
+    assert_eq!(w.pods_of("lab"), pods, "pods were restarted");
+}
+
+#[test]
+fn a_taken_local_port_is_refused_before_the_secret_or_a_server_changes() {
+    let Some(w) = World::new() else { return };
+    w.ray_up(&w.cluster_file("lab", &[]));
+    let pods = w.pods_of("lab");
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let config = w.dir.path().join("kas.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "  ports:\n",
+        &format!("  ports:\n    jupyterlab: {taken}\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let key = [("WANDB_API_KEY", "wandb-key-unused-3333")];
+    w.emu.clear_requests();
+    for args in [
+        &["kfwd", "6379", &taken.to_string()][..],
+        &[".", "jlab"][..],
+    ] {
+        let out = w.kas_with(args, &key, None);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "127.0.0.1:{taken} is already in use by another program"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("nothing was changed"), "{err}");
+    }
+    assert_eq!(w.emu.mutating_requests(), Vec::new(), "something changed");
+    assert!(
+        w.emu
+            .get("", "secrets", "default", "wandb-secret")
+            .is_none()
+    );
+    assert_eq!(w.pods_of("lab"), pods);
+    assert!(!w.kubectl_argv().contains("exec "), "a server was started");
+}
+
+#[test]
+fn a_second_start_returns_only_once_a_reconnecting_forward_answers() {
+    let Some(w) = World::new() else { return };
+    let server = backend("dashboard");
+    w.ray_up(&w.cluster_file("lab", &[(8265, server)]));
+    let local = free_port();
+    let out = w.kas(&["kfwd", "8265", &local.to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pid = w.record(local).unwrap()["pid"].clone();
+    for round in 0..5 {
+        // The head pod goes: the supervisor's kubectl ends, and it waits
+        // for the new one. A start meanwhile reuses it and returns only
+        // when the port answers again.
+        let old = w.head_pod("lab");
+        let out = w
+            .emu
+            .kubectl()
+            .args(["delete", "pod", &old, "--wait=false"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = w.kas(&["kfwd", "8265", &local.to_string()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("already forwarding"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            http_get(local).ends_with("dashboard"),
+            "round {round}: returned before the port answered"
+        );
+        assert_eq!(w.record(local).unwrap()["pid"], pid, "one supervisor");
+    }
+    assert_eq!(w.kas(&["kfwd", "-"]).status.code(), Some(0));
 }

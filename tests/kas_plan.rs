@@ -6,7 +6,7 @@
 //! properties, and a terminal on standard input.
 
 use std::ffi::OsString;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Result;
 use kas_infra::app::cli::Ctx;
@@ -16,6 +16,7 @@ use kas_infra::exec::environment::Env;
 use kas_infra::exec::runner::{Exec, Output};
 use kas_infra::exec::ui::Ui;
 use kas_infra::tools::kas::Stdin;
+use kas_test_support::world::Script;
 
 /// `docker image inspect` of an amd64 image (the fields kas reads).
 const IMAGE: &str = r#"[{"Id": "sha256:1111", "Os": "linux", "Architecture": "amd64"}]"#;
@@ -31,25 +32,19 @@ const LIST: &str = r#"[
     "digest": "sha256:ccc", "size": 1, "platform": {"architecture": "unknown", "os": "unknown"}}}
 ]"#;
 
-struct World {
-    answers: Vec<(&'static str, Output)>,
-    seen: Mutex<Vec<String>>,
-}
+/// The scripted answers; in a dry run only queries may run.
+struct World(Script);
 
 impl Exec for World {
     fn exec(&self, cmd: &Cmd) -> Result<Output> {
-        let line = cmd.to_string();
-        assert!(cmd.is_query(), "a change ran in a dry run: {line}");
-        self.seen.lock().unwrap().push(line.clone());
-        for (prefix, output) in self.answers.iter().rev() {
-            if line.starts_with(prefix) {
-                return Ok(output.clone());
-            }
+        assert!(cmd.is_query(), "a change ran in a dry run: {cmd}");
+        if let Some(output) = self.0.answer(cmd) {
+            return Ok(output);
         }
-        if line.starts_with("ssh-keygen -l -f ") {
+        if cmd.to_string().starts_with("ssh-keygen -l -f ") {
             return Ok(Output::ok("256 SHA256:x kas (ED25519)\n"));
         }
-        panic!("no answer for `{line}`");
+        panic!("no answer for `{cmd}`");
     }
 }
 
@@ -89,7 +84,8 @@ impl Case {
             dir,
             env,
             config: String::new(),
-            answers: Vec::new(),
+            // A Docker engine that answers, unless a case says otherwise.
+            answers: vec![("docker version", Output::ok("28.5.1\n"))],
             stdin: Stdin::Nothing,
         }
     }
@@ -122,10 +118,11 @@ impl Case {
         let ui = Arc::new(ui);
         let mut config = Config::parse(&self.config).unwrap();
         config.root = Some(self.dir.path().join("repo"));
-        let world = Arc::new(World {
-            answers: self.answers.clone(),
-            seen: Mutex::new(Vec::new()),
-        });
+        let script = Script::default();
+        for (prefix, output) in &self.answers {
+            script.set(prefix, output.clone());
+        }
+        let world = Arc::new(World(script));
         let argv: Vec<OsString> = ["kubectl-kas", "--dry-run", "--verbose"]
             .into_iter()
             .chain(args.split(' '))

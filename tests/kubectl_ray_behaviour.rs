@@ -2,7 +2,7 @@
 //! finalizers, the pull secret's token, usage errors and recovery, with
 //! the subprocesses counted.
 
-mod support;
+use kas_test_support as support;
 
 use support::kube_answers::*;
 use support::world::{Run, World, failed, ok, run};
@@ -80,10 +80,9 @@ fn the_token_travels_on_stdin_only() {
     let manifest: serde_json::Value =
         serde_json::from_slice(apply.stdin.as_ref().unwrap()).unwrap();
     assert_eq!(manifest["type"], "kubernetes.io/dockerconfigjson");
-    let config = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(
-        manifest["data"][".dockerconfigjson"].as_str().unwrap(),
-    )
-    .unwrap();
+    let config =
+        kas_infra::exec::base64::decode(manifest["data"][".dockerconfigjson"].as_str().unwrap())
+            .unwrap();
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     let entry = &config["auths"]["europe-west4-docker.pkg.dev"];
     assert_eq!(entry["username"], "oauth2accesstoken");
@@ -134,6 +133,8 @@ fn stuck_world() -> std::sync::Arc<World> {
     );
     let deleting = raycluster("local-cpu-only", "default", true);
     w.on(&get_cluster("local-cpu-only"), ok(&deleting.to_string()));
+    // `-` also looks for the pull secret it would remove.
+    secret_absent(&w, "pull");
     w
 }
 

@@ -2,40 +2,25 @@
 //! and gcloud against the Kubernetes API emulator, with the stand-in
 //! KubeRay chart (`tests/fixtures/charts/kuberay-operator`).
 
-#[path = "emulator/kube/mod.rs"]
-mod kube;
+use kas_emulator::kube;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use kas_test_support::recorder::Recorder;
+use kas_test_support::{need, root};
 use kube::KubeEmulator;
 
 const TOKEN: &str = "ya29.e2e-access-token";
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The CLIs these tests run, or a message that says what to install.
+/// The CLIs these tests run, or a note that says what to install.
 fn tools_present() -> bool {
-    let missing: Vec<&str> = ["kubectl", "helm", "gcloud"]
-        .into_iter()
-        .filter(|t| which::which(t).is_err())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "kubectl ray end-to-end tests need {} on PATH (helm: .ci/setup-helm.sh; \
+    need::tools(
+        &["kubectl", "helm", "gcloud"],
+        "kubectl ray end-to-end tests need them (helm: .ci/setup-helm.sh; \
          gcloud: the Google Cloud CLI)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipped: {message}");
-    false
+    )
 }
 
 /// An emulator, a kas.yaml that names the stand-in chart, a throwaway
@@ -44,6 +29,7 @@ fn tools_present() -> bool {
 struct World {
     emu: KubeEmulator,
     dir: tempfile::TempDir,
+    kubectl: Recorder,
 }
 
 impl World {
@@ -64,30 +50,12 @@ impl World {
             ),
         )
         .unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let real = which::which("kubectl").unwrap();
-        let wrapper = bin.join("kubectl");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                dir.path().join("kubectl-argv.log").display(),
-                real.display()
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Some(World { emu, dir })
+        let kubectl = Recorder::wrap(dir.path(), "kubectl");
+        Some(World { emu, dir, kubectl })
     }
 
     fn kubectl_ray(&self, args: &[&str]) -> Output {
-        let path = format!(
-            "{}:{}",
-            self.dir.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = self.kubectl.path();
         // Every wait is bounded, so a test that goes wrong still ends.
         let bound: &[&str] = if args.contains(&"--timeout") {
             &[]
@@ -133,7 +101,7 @@ impl World {
     }
 
     fn kubectl_argv(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("kubectl-argv.log")).unwrap_or_default()
+        self.kubectl.argv()
     }
 
     fn crd(&self) -> Option<serde_json::Value> {
@@ -244,7 +212,7 @@ fn the_pull_secret_holds_the_token_and_no_argument_does() {
         .expect("secret `pull`");
     assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
     let data = secret["data"][".dockerconfigjson"].as_str().unwrap();
-    let config = kas_infra::tools::kubectl_ray::pull_secret::base64_decode(data).unwrap();
+    let config = kas_infra::exec::base64::decode(data).unwrap();
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(
         config["auths"]["europe-west4-docker.pkg.dev"]["password"], TOKEN,
@@ -456,4 +424,165 @@ fn a_head_pod_that_never_gets_ready_ends_the_wait_with_its_state() {
     assert!(err.contains("stalled-head"), "names the pod: {err}");
     assert_eq!(w.code(&["=", file]), 1, "status: present but not ready");
     assert!(w.cluster("stalled").is_some());
+}
+
+/// A copy of local-cpu-only.yaml named `name`, in the test's folder.
+fn renamed_local(w: &World, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join(LOCAL)).unwrap();
+    let mut cluster: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    cluster["metadata"]["name"] = name.into();
+    let file = w.dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    file
+}
+
+#[test]
+fn down_removes_the_pull_secret_once_no_other_cluster_names_it() {
+    let Some(w) = World::new() else { return };
+    let other = renamed_local(&w, "other");
+    let other = other.to_str().unwrap();
+    assert_eq!(w.code(&["+", LOCAL]), 0);
+    assert_eq!(w.code(&["+", other]), 0);
+    let secret = || w.emu.get("", "secrets", "default", "pull");
+    assert!(secret().is_some());
+
+    // `other` still names it: kept, and said why.
+    let out = w.kubectl_ray(&["-", LOCAL]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("keeping pull secret pull: RayCluster other names it too"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        secret().is_some(),
+        "a secret another cluster uses was removed"
+    );
+
+    // The last one that names it: the secret, token and all, goes too.
+    let out = w.kubectl_ray(&["-", other]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.cluster("other").is_none());
+    assert!(
+        secret().is_none(),
+        "the pull secret (with its token) was left behind"
+    );
+    assert!(!stderr(&out).contains(TOKEN));
+
+    // A secret someone else made under that name is not ours to delete.
+    let made = w
+        .emu
+        .kubectl()
+        .args(["create", "secret", "generic", "pull", "--from-literal=k=v"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let out = w.kubectl_ray(&["-", LOCAL]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("keeping pull secret pull (not made by kubectl ray)"));
+    assert!(secret().is_some());
+}
+
+#[test]
+fn a_misspelt_empty_or_missing_operation_is_named_and_nothing_runs() {
+    let Some(w) = World::new() else { return };
+    w.emu.clear_requests();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["frobnicate"],
+            "unknown operation `frobnicate`: expected one of == ++ -- = + - convert",
+        ),
+        (&[""], "an empty argument is no operation"),
+        (&["-n", "x", " "], "an empty argument is no operation"),
+        (
+            &[LOCAL],
+            "no operation given for yaml/k8s/local-cpu-only.yaml: put one of",
+        ),
+        (
+            &["operator", "sideways"],
+            "`operator` takes one of status, install, uninstall",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = w.kubectl_ray(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("no operation given:"), "{args:?}: {err}");
+    }
+    assert_eq!(w.kubectl_argv(), "", "kubectl ran");
+    assert!(w.emu.requests().is_empty(), "the API server was asked");
+}
+
+/// local-cpu-only.yaml with `change` applied, in the test's folder.
+fn broken_local(w: &World, name: &str, change: impl Fn(&mut serde_yaml::Value)) -> String {
+    let text = std::fs::read_to_string(root().join(LOCAL)).unwrap();
+    let mut cluster: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    change(&mut cluster);
+    let file = w.dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&file, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_invalid_raycluster_is_refused_with_its_field_before_anything_changes() {
+    let Some(w) = World::new() else { return };
+    type Change = Box<dyn Fn(&mut serde_yaml::Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "negative",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["replicas"] = (-1).into()),
+            "spec.workerGroupSpecs[0].replicas: -1 is below 0",
+        ),
+        (
+            "fraction",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["replicas"] = 1.5.into()),
+            "spec.workerGroupSpecs[0].replicas: 1.5 is not a whole number",
+        ),
+        (
+            "text",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["maxReplicas"] = "many".into()),
+            "spec.workerGroupSpecs[0].maxReplicas: \"many\" is not a whole number",
+        ),
+        (
+            "nocontainers",
+            Box::new(|c| {
+                c["spec"]["headGroupSpec"]["template"]["spec"]["containers"] =
+                    serde_yaml::Value::Sequence(vec![])
+            }),
+            "spec.headGroupSpec.template.spec.containers: is empty",
+        ),
+        (
+            "badname",
+            Box::new(|c| c["metadata"]["name"] = "Ray_Lab".into()),
+            "metadata.name: `Ray_Lab` holds `R`",
+        ),
+        (
+            "startparam",
+            Box::new(|c| c["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] = 2.into()),
+            "spec.headGroupSpec.rayStartParams.num-cpus: 2 must be a string",
+        ),
+    ];
+    for (name, change, message) in cases {
+        let file = broken_local(&w, name, change);
+        w.emu.clear_requests();
+        let out = w.kubectl_ray(&["+", &file]);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("is not a valid RayCluster; nothing was changed"),
+            "{name}: {err}"
+        );
+        assert!(err.contains(message), "{name}: {err}");
+        assert_eq!(
+            w.take_mutations(),
+            Vec::<String>::new(),
+            "{name}: something changed"
+        );
+    }
+    assert!(
+        w.crd().is_none(),
+        "the operator was installed for a bad file"
+    );
+    assert_eq!(w.kubectl_argv(), "", "kubectl ran for a bad file");
 }

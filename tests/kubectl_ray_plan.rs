@@ -3,7 +3,7 @@
 //! its progress and warnings) and its exit status. The read-only queries
 //! are answered with the real CLIs' output shapes.
 
-mod support;
+use kas_test_support as support;
 
 use support::kube_answers::*;
 use support::world::{World, run};
@@ -219,6 +219,7 @@ fn cluster_up_from_a_legacy_file() {
 fn cluster_down_present() {
     let w = World::new();
     cluster_present(&w, "local-cpu-only", true);
+    secret_absent(&w, "pull");
     snap("cluster_down_present", w, &["-", LOCAL, "--dry-run"]);
 }
 
@@ -226,8 +227,74 @@ fn cluster_down_present() {
 fn cluster_down_absent_changes_nothing() {
     let w = World::new();
     cluster_absent(&w, "local-cpu-only");
+    secret_absent(&w, "pull");
     let r = snap("cluster_down_absent", w, &["down", LOCAL, "--dry-run"]);
     assert_eq!(r.code, 0);
+}
+
+#[test]
+fn cluster_down_removes_the_pull_secret_it_made() {
+    let w = World::new();
+    cluster_present(&w, "local-cpu-only", true);
+    secret_made_by_kubectl_ray(&w, "pull");
+    clusters_here(
+        &w,
+        &[("local-cpu-only", &["pull"]), ("other", &["elsewhere"])],
+    );
+    let r = snap(
+        "cluster_down_with_its_pull_secret",
+        w,
+        &["-", LOCAL, "--dry-run"],
+    );
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn cluster_down_keeps_a_pull_secret_that_another_cluster_names() {
+    let w = World::new();
+    cluster_present(&w, "local-cpu-only", true);
+    secret_made_by_kubectl_ray(&w, "pull");
+    clusters_here(&w, &[("local-cpu-only", &["pull"]), ("other", &["pull"])]);
+    let r = snap(
+        "cluster_down_with_a_shared_pull_secret",
+        w,
+        &["-", LOCAL, "--dry-run"],
+    );
+    assert!(
+        !r.transcript().contains("delete secrets"),
+        "{}",
+        r.transcript()
+    );
+}
+
+#[test]
+fn cluster_down_keeps_a_pull_secret_it_did_not_make() {
+    let w = World::new();
+    cluster_present(&w, "local-cpu-only", true);
+    secret_with(&w, "pull", "europe-west4-docker.pkg.dev", TOKEN);
+    let r = snap(
+        "cluster_down_with_a_foreign_pull_secret",
+        w,
+        &["-", LOCAL, "--dry-run"],
+    );
+    assert!(
+        !r.transcript().contains("delete secrets"),
+        "{}",
+        r.transcript()
+    );
+}
+
+#[test]
+fn cluster_down_of_a_gone_cluster_removes_its_leftover_pull_secret() {
+    let w = World::new();
+    cluster_absent(&w, "local-cpu-only");
+    secret_made_by_kubectl_ray(&w, "pull");
+    clusters_here(&w, &[]);
+    snap(
+        "cluster_down_gone_with_its_pull_secret",
+        w,
+        &["-", LOCAL, "--dry-run"],
+    );
 }
 
 #[test]

@@ -2,18 +2,15 @@
 //! conversion makes are valid against the RayCluster CRD's schema, as the
 //! API server would check them.
 
-mod support;
+use kas_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use kas_infra::tools::kubectl_ray::manifest::ClusterFile;
+use kas_infra::tools::kubectl_ray::ClusterFile;
 use serde_json::Value;
 use support::openapi::{crd_schema, validate};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
 
 fn schema() -> &'static Value {
     static CRD: OnceLock<Value> = OnceLock::new();
@@ -73,6 +70,8 @@ fn every_shipped_cluster_is_a_valid_kuberay_raycluster() {
             path.display()
         );
         assert_valid(&path.display().to_string(), &file.cluster);
+        // The client-side checks of `+` agree: nothing to refuse.
+        file.check().unwrap();
     }
 }
 
@@ -117,6 +116,7 @@ fn every_legacy_seed_converts_to_a_valid_raycluster() {
             &format!("the conversion of {}", path.display()),
             &converted(&path),
         );
+        ClusterFile::load(&path).unwrap().check().unwrap();
     }
 }
 

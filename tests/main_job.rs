@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use kas_test_support::{bin, need, root};
 
 const CLUSTER: &str = "gke-cpu-only";
 const CLUSTER_FILE: &str = "yaml/k8s/gke-cpu-only.yaml";
@@ -24,32 +26,58 @@ const CLUSTER_FILE: &str = "yaml/k8s/gke-cpu-only.yaml";
 const UP_DEADLINE: Duration = Duration::from_secs(600);
 const COMMAND_DEADLINE: Duration = Duration::from_secs(300);
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The `ray` executable, or None (skipped; CI fails) with what is missing.
+fn ray_and_tools() -> Option<PathBuf> {
+    let tools = ["gcloud", "gke-gcloud-auth-plugin", "kubectl", "helm"];
+    let hint = "install the Google Cloud SDK with gke-gcloud-auth-plugin; \
+                `source .ci/setup-helm.sh` provides kubectl and helm";
+    if !need::tools(&tools, hint) {
+        return None;
+    }
+    let ray = std::env::var_os("KAS_TEST_PYTHON_BIN").map(|d| PathBuf::from(d).join("ray"));
+    let found = ray.as_ref().is_some_and(|r| r.is_file());
+    need::present(
+        found,
+        "Ray in KAS_TEST_PYTHON_BIN (`source .ci/setup-python.sh` installs ray[default]==2.60.0)",
+    )
+    .then(|| ray.unwrap())
 }
 
-fn ray_and_tools() -> Option<PathBuf> {
-    let ray = std::env::var_os("KAS_TEST_PYTHON_BIN").map(|d| PathBuf::from(d).join("ray"));
-    let mut missing: Vec<String> = ["gcloud", "gke-gcloud-auth-plugin", "kubectl", "helm"]
-        .into_iter()
-        .filter(|t| which::which(t).is_err())
-        .map(String::from)
-        .collect();
-    if !ray.as_ref().is_some_and(|r| r.is_file()) {
-        missing.push(
-            "Ray in KAS_TEST_PYTHON_BIN (`.ci/setup-python.sh` installs ray[default]==2.60.0)"
-                .into(),
-        );
+/// The `kas-emulator` binary of the workspace, or None (skipped; CI fails)
+/// when it is missing or older than the emulator's sources: this test's
+/// package does not build it, `cargo nextest run --workspace` does.
+fn kas_emulator() -> Option<PathBuf> {
+    let exe = bin("kas-emulator");
+    let built = std::fs::metadata(&exe).and_then(|m| m.modified()).ok();
+    let newest = newest_change(&root().join("tests/emulator"));
+    need::present(
+        built.is_some_and(|b| b >= newest),
+        format!(
+            "{} is missing or older than tests/emulator: build it \
+             (`cargo build -p kas-emulator`, or run `cargo nextest run --workspace`)",
+            exe.display()
+        ),
+    )
+    .then_some(exe)
+}
+
+/// The latest modification time of the files below `dir` (not those of
+/// folders named `tests`, which the binary is not built from).
+fn newest_change(dir: &Path) -> SystemTime {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let time = if path.ends_with("tests") {
+            continue;
+        } else if path.is_dir() {
+            newest_change(&path)
+        } else {
+            let modified = entry.metadata().and_then(|m| m.modified());
+            modified.unwrap_or(SystemTime::UNIX_EPOCH)
+        };
+        newest = newest.max(time);
     }
-    if missing.is_empty() {
-        return ray;
-    }
-    let message = format!("the main-job test needs {}", missing.join(", "));
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("skipped: {message}");
-    None
+    newest
 }
 
 /// The emulator process; killed (with its process group) if the test fails.
@@ -201,10 +229,13 @@ impl Shell {
 #[test]
 fn the_main_job_runs_on_the_emulated_cloud_and_leaves_nothing() {
     let Some(ray) = ray_and_tools() else { return };
+    let Some(kas_emulator) = kas_emulator() else {
+        return;
+    };
     let started = Instant::now();
     let work = tempfile::tempdir().unwrap();
     let log = work.path().join("kas-emulator.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_kas-emulator"))
+    let child = Command::new(&kas_emulator)
         .args(["main-job", "--ray"])
         .arg(&ray)
         .env("HOME", work.path())
@@ -383,7 +414,10 @@ fn the_main_job_runs_on_the_emulated_cloud_and_leaves_nothing() {
         matches!(emu.child.try_wait(), Ok(Some(_)))
     });
     assert!(stopped, "kas-emulator did not stop on SIGTERM");
-    assert_eq!(emu.child.try_wait().unwrap().unwrap().code(), Some(0));
+    // It cleaned up, then died of the signal, as `kill` expects.
+    use std::os::unix::process::ExitStatusExt;
+    let status = emu.child.try_wait().unwrap().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}");
     sampling.store(false, Ordering::Relaxed);
     sampler.join().unwrap();
     assert_eq!(ray_processes(&ray_root), Vec::<u32>::new());

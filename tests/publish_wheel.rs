@@ -11,7 +11,7 @@
 //! (KAS_TEST_PYTHON_BIN) and its wheelhouse (KAS_TEST_WHEELHOUSE, the build
 //! backend for the isolated builds, so no test reaches past 127.0.0.1).
 
-mod wheel_support;
+use kas_test_support::wheel as wheel_support;
 
 use std::fs;
 
@@ -348,4 +348,129 @@ fn an_api_token_works_with_either_uploader() {
     );
     sb.assert_log_free_of(&index.password);
     assert_eq!(index.files().len(), 2, "{:?}", index.files());
+}
+
+#[test]
+fn an_open_index_takes_a_wheel_with_no_variables_set_from_either_uploader() {
+    let Some(py) = Python::find() else { return };
+    let index = Index::start_open(&py);
+    for (fixture, tools) in [
+        ("wheel-pep621", &["uv", "python3"][..]),
+        ("wheel-poetry", &["poetry", "twine"][..]),
+    ] {
+        let sb = Sandbox::new(fixture, &py, &index.url(), tools);
+        let out = sb.run(&["--verbose"], &[]);
+        assert_eq!(out.code, 0, "{fixture}: {out}");
+        assert!(
+            !out.stderr.to_lowercase().contains("trusted publishing"),
+            "{fixture}: {out}"
+        );
+        if tools[0] == "uv" {
+            assert!(
+                sb.log().contains("--trusted-publishing never"),
+                "{}",
+                sb.log()
+            );
+        }
+    }
+    assert_eq!(index.files().len(), 2, "{:?}", index.files());
+}
+
+#[test]
+fn a_wrong_password_is_named_as_refused_and_the_uploaders_reason_is_shown() {
+    let Some(py) = Python::find() else { return };
+    let index = Index::start(&py);
+    let wrong = "not-the-password-7781";
+    for (tools, user_var, password_var) in [
+        (
+            &["uv", "python3"][..],
+            "UV_PUBLISH_USERNAME",
+            "UV_PUBLISH_PASSWORD",
+        ),
+        (&["poetry", "twine"][..], "TWINE_USERNAME", "TWINE_PASSWORD"),
+    ] {
+        let fixture = if tools[0] == "uv" {
+            "wheel-pep621"
+        } else {
+            "wheel-poetry"
+        };
+        let sb = Sandbox::new(fixture, &py, &index.url(), tools);
+        let before = sb.snapshot();
+        let env = [
+            (user_var.to_string(), index.user.clone()),
+            (password_var.to_string(), wrong.to_string()),
+        ];
+        let out = sb.run(&[], &env);
+        assert_eq!(out.code, 3, "{out}");
+        assert!(
+            out.stderr.contains(&format!(
+                "refused the credentials from {user_var} and {password_var} (user uploader): check them"
+            )),
+            "{out}"
+        );
+        assert!(!out.stderr.contains("set UV_PUBLISH_USERNAME"), "{out}");
+        assert!(
+            !out.stderr.contains(wrong) && !out.stdout.contains(wrong),
+            "{out}"
+        );
+        sb.assert_log_free_of(wrong);
+        assert_eq!(sb.snapshot(), before);
+        assert!(!sb.state.join("kas").exists(), "a version was recorded");
+
+        // No credentials at all: say which to set.
+        let out = sb.run(&[], &[]);
+        assert_eq!(out.code, 3, "{out}");
+        assert!(
+            out.stderr
+                .contains("the index wants credentials: set UV_PUBLISH_USERNAME"),
+            "{out}"
+        );
+    }
+    assert!(index.files().is_empty());
+}
+
+/// The upload itself refused (the listing passes): the uploader's own
+/// words, from its standard output for twine, come through.
+#[test]
+fn a_refused_upload_passes_the_uploaders_explanation_through() {
+    let Some(py) = Python::find() else { return };
+    let index = Index::start(&py);
+    for tools in [&["uv", "python3"][..], &["poetry", "twine"][..]] {
+        let fixture = if tools[0] == "uv" {
+            "wheel-pep621"
+        } else {
+            "wheel-poetry"
+        };
+        let sb = Sandbox::new(fixture, &py, &index.url(), tools);
+        // The listing goes through curl with the right account; the
+        // uploader gets a wrong password through its own wrapper.
+        let uploader = if tools[0] == "uv" { "uv" } else { "twine" };
+        let var = if uploader == "uv" {
+            "UV_PUBLISH_PASSWORD"
+        } else {
+            "TWINE_PASSWORD"
+        };
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = publish ] || [ \"$1\" = upload ]; then export {var}=wrong-one; fi\nexec '{}' \"$@\"\n",
+            py.bin.join(uploader).display()
+        );
+        let wrapper = sb.root.path().join("bin").join(uploader);
+        std::fs::write(&wrapper, script).unwrap();
+        let env = if uploader == "uv" {
+            index.uv_env()
+        } else {
+            index.twine_env()
+        };
+        let out = sb.run(&[], &env);
+        assert_eq!(out.code, 3, "{out}");
+        assert!(out.stderr.contains("the upload to"), "{out}");
+        assert!(
+            out.stderr.contains("403") || out.stderr.contains("401"),
+            "the uploader's reason is missing: {out}"
+        );
+        assert!(out.stderr.contains("refused the credentials"), "{out}");
+        assert!(!out.stderr.contains(&index.password), "{out}");
+        eprintln!("{out}");
+    }
+    assert!(index.files().is_empty());
 }

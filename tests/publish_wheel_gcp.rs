@@ -3,8 +3,8 @@
 //! (Nothing can be uploaded to the emulator, so the upload is checked as
 //! `--dry-run` prints it.)
 
-mod emulator;
-mod wheel_support;
+use kas_emulator as emulator;
+use kas_test_support::wheel as wheel_support;
 
 use emulator::gcp::{GcpEmulator, PROJECT, REGION};
 use wheel_support::*;

@@ -9,7 +9,9 @@ use crate::exec::cmd::Cmd;
 use crate::exec::runner::Runner;
 
 /// Checks a CIDR (`203.0.113.7/32`, `2001:db8::/48`); a bare address gets
-/// a host prefix.
+/// a host prefix. An address with host bits under its prefix
+/// (`10.0.0.5/8`) is refused with the network it stands for, so that what
+/// `=` compares and what `+` writes are the same text.
 pub fn parse(text: &str) -> Result<String> {
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
@@ -27,7 +29,27 @@ pub fn parse(text: &str) -> Result<String> {
             _ => bail!("`{text}` is not a CIDR: the prefix length must be 0 to {max}"),
         },
     };
+    let network = network_of(ip, prefix);
+    if network != ip {
+        bail!(
+            "`{text}` has host bits set under its /{prefix} prefix: the network is {network}/{prefix}, write that"
+        );
+    }
     Ok(format!("{ip}/{prefix}"))
+}
+
+/// `ip` with the bits after `prefix` cleared.
+fn network_of(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
 }
 
 /// Where the scripts asked for the caller's public address.
@@ -55,6 +77,9 @@ mod tests {
         assert_eq!(parse("203.0.113.7/32").unwrap(), "203.0.113.7/32");
         assert_eq!(parse("203.0.113.7").unwrap(), "203.0.113.7/32");
         assert_eq!(parse("2001:db8::1").unwrap(), "2001:db8::1/128");
+        assert_eq!(parse("0.0.0.0/0").unwrap(), "0.0.0.0/0");
+        let err = parse("10.0.0.5/8").unwrap_err().to_string();
+        assert!(err.contains("10.0.0.0/8"), "{err}");
     }
 
     #[test]
@@ -66,6 +91,8 @@ mod tests {
             "10.0.0.0/33",
             "10.0.0.0/",
             "10.0.0.0/-1",
+            "10.0.0.5/8",
+            "2001:db8::1/48",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::app::config::Config;
 use crate::app::converge::{self, Piece, Row, State, table};
+use crate::app::docs;
+use crate::app::driver;
 use crate::app::grammar::{Op, OpSpec, describe, split_op};
 use crate::clis::gcloud_props::GcloudProps;
 use crate::exec::environment::Env;
@@ -22,6 +24,18 @@ use crate::exec::ui::Ui;
 pub const EXIT_ABSENT: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_ERROR: u8 = 3;
+
+/// What `--version` prints after the name: Cargo's version and, when the
+/// build knew it, the git commit (see build.rs).
+pub const VERSION: &str = env!("KAS_VERSION");
+
+/// The name as the user types it: a kubectl plugin is `kubectl NAME`.
+pub fn typed_name(binary: &str) -> String {
+    match binary.strip_prefix("kubectl-") {
+        Some(plugin) => format!("kubectl {plugin}"),
+        None => binary.to_string(),
+    }
+}
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Common {
@@ -108,6 +122,9 @@ pub enum Outcome {
     Gone(bool),
     /// Anything else that finished.
     Done,
+    /// A command whose exit status is another program's (`kubectl kas
+    /// exec` passes the container's on).
+    Exit(u8),
 }
 
 impl Outcome {
@@ -115,6 +132,7 @@ impl Outcome {
         match self {
             Outcome::Present(true) | Outcome::Gone(true) | Outcome::Done => 0,
             Outcome::Present(false) | Outcome::Gone(false) => EXIT_ABSENT,
+            Outcome::Exit(code) => *code,
         }
     }
 }
@@ -165,9 +183,15 @@ impl Ctx {
             .as_deref()
             .unwrap_or(&self.config.gcloud.configuration);
         if self.gcloud.active != expected {
+            // Name where `expected` came from: the flag, else kas.yaml.
+            let wants = if self.common.configuration.is_some() {
+                format!("--configuration asks for `{expected}`")
+            } else {
+                format!("this project uses `{expected}` (gcloud.configuration in kas.yaml)")
+            };
             bail!(
-                "the active gcloud configuration is `{}`, but this project uses `{expected}` \
-                 (gcloud.configuration in kas.yaml): run `gcloud config configurations activate {expected}`, \
+                "the active gcloud configuration is `{}`, but {wants}: \
+                 run `gcloud config configurations activate {expected}`, \
                  or pass --configuration {} to act in `{}` on purpose",
                 self.gcloud.active,
                 self.gcloud.active,
@@ -211,17 +235,20 @@ impl Ctx {
     /// Lists what a destructive operation will remove and, on a terminal,
     /// asks first.
     pub fn confirm_deletion(&self, doomed: &[String]) -> Result<()> {
-        if doomed.is_empty() || self.run.dry_run || self.quiet() || !self.ui.interactive {
+        if doomed.is_empty() || self.quiet() || !self.ui.interactive {
             return Ok(());
         }
-        self.ui.progress("this will delete:");
-        for item in doomed {
-            self.ui.progress(&format!("  {item}"));
-        }
-        if !self.ui.confirm("Continue?", false) {
-            bail!("nothing was deleted (pass --quiet to skip this question)");
-        }
-        Ok(())
+        // A plan deletes nothing: nothing to ask.
+        self.run.for_real(|| {
+            self.ui.progress("this will delete:");
+            for item in doomed {
+                self.ui.progress(&format!("  {item}"));
+            }
+            if !self.ui.confirm("Continue?", false) {
+                bail!("nothing was deleted (pass --quiet to skip this question)");
+            }
+            Ok(())
+        })
     }
 
     /// The usual `=`/`+`/`-` over a tool's pieces. `present` is what `=`
@@ -233,7 +260,7 @@ impl Ctx {
                 Ok(Outcome::Present(present))
             }
             Op::Up => {
-                converge::up(&self.ui, pieces, self.run.dry_run)?;
+                converge::up(&self.run, pieces)?;
                 Ok(Outcome::Present(true))
             }
             Op::Down => {
@@ -243,7 +270,7 @@ impl Ctx {
                     .map(|p| p.name.clone())
                     .collect();
                 self.confirm_deletion(&doomed)?;
-                converge::down(&self.ui, pieces, self.run.dry_run)?;
+                converge::down(&self.run, pieces)?;
                 Ok(Outcome::Gone(true))
             }
             other => bail!("{other:?} is not a converging operation"),
@@ -266,12 +293,39 @@ impl Ctx {
     }
 }
 
+/// The options value of an operation tool: the operation and its parsed
+/// arguments, run by the tool's function.
+struct OpRun<A, O> {
+    run: fn(&Ctx, O, &A) -> Result<Outcome>,
+    op: O,
+    args: A,
+}
+
+impl<A, O: Copy> driver::Command for OpRun<A, O> {
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        (self.run)(ctx, self.op, &self.args)
+    }
+}
+
 /// A tool: its name, its operations and what it does with them.
 pub struct Tool<A, O: 'static> {
     pub name: &'static str,
     pub about: &'static str,
     pub ops: &'static [OpSpec<O>],
+    /// The commands a user types most, one per line, for `--help`.
+    pub examples: &'static str,
     pub run: fn(&Ctx, O, &A) -> Result<Outcome>,
+}
+
+/// Which options of `command` consume the next word.
+fn takes_value(command: &clap::Command) -> impl Fn(&str) -> bool + '_ {
+    |flag: &str| {
+        command.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && (a.get_long().is_some_and(|l| flag == format!("--{l}"))
+                    || a.get_short().is_some_and(|s| flag == format!("-{s}")))
+        })
+    }
 }
 
 impl<A, O> Tool<A, O>
@@ -295,13 +349,62 @@ where
         ExitCode::from(code)
     }
 
-    fn command(&self) -> clap::Command {
+    /// When `argv` holds no operation: its first word that is neither an
+    /// option nor an option's value (a misspelt operation, or for a tool
+    /// with a positional argument, what clap would take for it).
+    pub fn stray_word(&self, argv: &[OsString]) -> Option<String> {
+        let command = self.command();
+        let takes_value = takes_value(&command);
+        let split = split_op(self.ops, argv.to_vec(), &takes_value);
+        if split.op.is_some() {
+            return None;
+        }
+        let mut words = split.rest.iter().skip(1).map(|a| a.to_string_lossy());
+        while let Some(word) = words.next() {
+            if !word.starts_with('-') {
+                return Some(word.into_owned());
+            }
+            if !word.contains('=') && takes_value(&word) {
+                words.next();
+            }
+        }
+        None
+    }
+
+    /// The clap definition `--help`, `--version`, the man page and the
+    /// completion scripts all come from.
+    pub fn command(&self) -> clap::Command {
+        let typed = typed_name(self.name);
+        let examples: String = self.examples.lines().map(|l| format!("  {l}\n")).collect();
+        let mut after = format!("{}\nExamples:\n{examples}", describe(self.ops));
+        match self.name.strip_prefix("kubectl-") {
+            Some(plugin) => after.push_str(&format!(
+                "\nCompletion: kubectl completes `{typed}` by running kubectl_complete-{plugin} \
+                 (installed beside {}) from PATH.\n",
+                self.name
+            )),
+            None => after.push_str(&format!(
+                "\nShell completion: `{typed} completion bash|zsh|fish` prints the script.\n"
+            )),
+        }
         A::command()
             .name(self.name)
-            .bin_name(self.name)
+            .bin_name(&typed)
             .about(self.about)
-            .override_usage(format!("{} [OPTIONS] <OPERATION>", self.name))
-            .after_help(describe(self.ops))
+            .version(VERSION)
+            .override_usage(format!("{typed} [OPTIONS] <OPERATION>"))
+            .after_help(after)
+    }
+
+    /// Every word that names an operation and what it does, for
+    /// completion.
+    pub fn operation_words(&self) -> Vec<docs::Operation> {
+        let symbols = self.ops.iter().map(|s| (s.symbol, s.help));
+        let words = self
+            .ops
+            .iter()
+            .flat_map(|s| s.words.iter().map(move |w| (*w, s.help)));
+        symbols.chain(words).collect()
     }
 
     /// Parses `argv`, builds the context with `make_ctx` and runs. Returns
@@ -320,40 +423,28 @@ where
     ) -> u8 {
         let mut command = self.command();
         if default.is_some() {
-            command = command.override_usage(format!("{} [OPTIONS] [OPERATION]", self.name));
+            command =
+                command.override_usage(format!("{} [OPTIONS] [OPERATION]", typed_name(self.name)));
+        }
+        let shells = !self.name.starts_with("kubectl-");
+        if let Some(code) = docs::answer(&argv, &command, shells.then(|| self.operation_words())) {
+            return code;
         }
         if argv.len() <= 1 && default.is_none() {
             eprintln!("{}", command.render_help());
             return EXIT_USAGE;
         }
-        let takes_value = |flag: &str| {
-            command.get_arguments().any(|a| {
-                a.get_action().takes_values()
-                    && (a.get_long().is_some_and(|l| flag == format!("--{l}"))
-                        || a.get_short().is_some_and(|s| flag == format!("-{s}")))
-            })
-        };
-        let split = split_op(self.ops, argv, takes_value);
-        if split.op.is_none() && command.get_positionals().next().is_none() {
-            let mut words = split.rest.iter().skip(1).map(|a| a.to_string_lossy());
-            let mut stray = None;
-            while let Some(word) = words.next() {
-                if !word.starts_with('-') {
-                    stray = Some(word.into_owned());
-                    break;
-                }
-                if !word.contains('=') && takes_value(&word) {
-                    words.next();
-                }
-            }
-            if let Some(word) = stray {
-                eprintln!(
-                    "error: unknown operation `{word}`\n\n{}",
-                    describe(self.ops)
-                );
-                return EXIT_USAGE;
-            }
+        if command.get_positionals().next().is_none()
+            && let Some(word) = self.stray_word(&argv)
+        {
+            eprintln!(
+                "error: unknown operation `{word}`\n\n{}",
+                describe(self.ops)
+            );
+            return EXIT_USAGE;
         }
+        let takes_value = takes_value(&command);
+        let split = split_op(self.ops, argv, takes_value);
         let matches = match command.clone().try_get_matches_from(&split.rest) {
             Ok(m) => m,
             Err(e) => {
@@ -388,24 +479,13 @@ where
                 return EXIT_USAGE;
             }
         };
-        let ctx = match make_ctx(args.common()) {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return EXIT_ERROR;
-            }
+        let common = args.common().clone();
+        let usage = command.render_usage().to_string();
+        let run = OpRun {
+            run: self.run,
+            op,
+            args,
         };
-        match (self.run)(&ctx, op, &args) {
-            Ok(outcome) => outcome.exit_code(),
-            Err(e) if e.is::<UsageError>() => {
-                ctx.ui.error(&format!("{e}"));
-                eprintln!("\n{}", command.render_usage());
-                EXIT_USAGE
-            }
-            Err(e) => {
-                ctx.ui.error(&format!("{e:#}"));
-                EXIT_ERROR
-            }
-        }
+        driver::execute(run, &common, make_ctx, &usage)
     }
 }

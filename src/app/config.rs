@@ -400,16 +400,32 @@ impl Config {
             .map(Path::to_path_buf)
             .or_else(|| env_value.filter(|v| !v.is_empty()).map(PathBuf::from));
         if let Some(path) = named {
-            if !path.is_file() {
-                bail!(
-                    "the configuration file {} does not exist: check --config or KAS_CONFIG",
-                    path.display()
-                );
+            let shown = path.display();
+            let source = if explicit.is_some() {
+                "--config"
+            } else {
+                "KAS_CONFIG"
+            };
+            match std::fs::metadata(&path) {
+                Err(_) => bail!("the configuration file {shown} does not exist: check {source}"),
+                Ok(m) if m.is_dir() => bail!(
+                    "{shown} is a folder: {source} names the project file itself, such as {}",
+                    path.join(FILE_NAME).display()
+                ),
+                Ok(m) if !m.is_file() => {
+                    bail!("{shown} is not a regular file: {source} names a kas.yaml file")
+                }
+                Ok(_) => return Config::load(&path),
             }
-            return Config::load(&path);
         }
         for dir in cwd.ancestors() {
             let candidate = dir.join(FILE_NAME);
+            if candidate.is_dir() {
+                bail!(
+                    "{} is a folder, not the project file: rename it, or name the file with --config",
+                    candidate.display()
+                );
+            }
             if candidate.is_file() {
                 return Config::load(&candidate);
             }
@@ -433,7 +449,24 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        Ok(serde_yaml::from_str(text)?)
+        crate::app::yaml::check_expansion(text, FILE_NAME)?;
+        let config: Config = serde_yaml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// What the types cannot say: values gcloud would refuse late, or
+    /// read differently from `=` and `+`.
+    fn validate(&self) -> Result<()> {
+        let master = &self.gke.master_cidr;
+        let normal =
+            crate::app::cidr::parse(master).map_err(|e| anyhow::anyhow!("gke.master_cidr: {e}"))?;
+        if !normal.ends_with("/28") || normal.contains(':') {
+            bail!(
+                "gke.master_cidr is `{master}`: GKE needs an IPv4 /28 range for the control plane, such as 10.13.37.0/28"
+            );
+        }
+        Ok(())
     }
 
     /// The admin key file, with `~` expanded against `home`.
@@ -513,6 +546,27 @@ mod tests {
         let c = Config::discover(None, None, &deep).unwrap();
         assert_eq!(c.gcloud.configuration, "lab");
         assert_eq!(c.root.unwrap(), dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn the_control_plane_range_is_checked() {
+        let err = Config::parse("gke:\n  master_cidr: 10.13.37.5/28\n").unwrap_err();
+        assert!(format!("{err:#}").contains("10.13.37.0/28"), "{err:#}");
+        let err = Config::parse("gke:\n  master_cidr: 10.13.37.0/24\n").unwrap_err();
+        assert!(format!("{err:#}").contains("IPv4 /28"), "{err:#}");
+        Config::parse("gke:\n  master_cidr: 172.16.0.16/28\n").unwrap();
+    }
+
+    #[test]
+    fn what_is_not_a_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::discover(Some(dir.path()), None, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+        let err = Config::discover(Some(Path::new("/dev/null")), None, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+        let err = Config::discover(None, None, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::exec::ui::Ui;
+use crate::exec::runner::Runner;
 
 /// What is known of a piece before acting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -58,21 +58,17 @@ impl<'a> Piece<'a> {
         }
     }
 
-    /// Runs the probe, if any. Under `--dry-run` a probe that cannot look
-    /// (the pieces before it were only planned) counts as absent.
-    fn settle(&mut self, ui: &Ui, dry_run: bool) -> Result<()> {
+    /// Runs the probe, if any. In a plan a probe that cannot look (the
+    /// pieces before it were only planned) counts as absent.
+    fn settle(&mut self, run: &Runner) -> Result<()> {
         if let Some(probe) = self.probe.take() {
-            self.state = match probe() {
-                Ok(true) => State::Present,
-                Ok(false) => State::Absent,
-                Err(e) if dry_run => {
-                    ui.progress(&format!(
-                        "cannot look at {} before the steps above ran: {e:#}",
-                        self.name
-                    ));
-                    State::Absent
-                }
-                Err(e) => return Err(e.context(format!("could not check {}", self.name))),
+            let present = run
+                .look_after_plan(&self.name, probe)
+                .with_context(|| format!("could not check {}", self.name))?;
+            self.state = if present {
+                State::Present
+            } else {
+                State::Absent
             };
         }
         Ok(())
@@ -94,10 +90,10 @@ impl<'a> Piece<'a> {
 }
 
 /// Creates, in order, every piece that is not known to be present.
-/// `dry_run` tells probes that earlier pieces were only planned.
-pub fn up(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
+pub fn up(run: &Runner, pieces: Vec<Piece<'_>>) -> Result<()> {
+    let ui = &run.ui;
     for mut piece in pieces {
-        piece.settle(ui, dry_run)?;
+        piece.settle(run)?;
         match (&piece.state, piece.create) {
             (State::Present, _) => ui.progress(&format!("ok       {}", piece.name)),
             (_, Some(create)) => {
@@ -111,9 +107,10 @@ pub fn up(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
 }
 
 /// Deletes, in reverse order, every piece that is not known to be absent.
-pub fn down(ui: &Ui, pieces: Vec<Piece<'_>>, dry_run: bool) -> Result<()> {
+pub fn down(run: &Runner, pieces: Vec<Piece<'_>>) -> Result<()> {
+    let ui = &run.ui;
     for mut piece in pieces.into_iter().rev() {
-        piece.settle(ui, dry_run)?;
+        piece.settle(run)?;
         match (&piece.state, piece.delete) {
             (State::Absent, _) => ui.progress(&format!("gone     {}", piece.name)),
             (_, Some(delete)) => {
@@ -189,6 +186,26 @@ pub fn table(rows: &[Row]) -> String {
 mod tests {
     use super::*;
     use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use crate::exec::cmd::Cmd;
+    use crate::exec::runner::{Exec, Output};
+    use crate::exec::ui::Ui;
+
+    struct Nothing;
+    impl Exec for Nothing {
+        fn exec(&self, _: &Cmd) -> Result<Output> {
+            anyhow::bail!("no command runs here")
+        }
+    }
+
+    fn runner(planning: bool) -> (Arc<Ui>, Runner) {
+        let ui = Arc::new(Ui::buffered());
+        (
+            ui.clone(),
+            Runner::with(Arc::new(Nothing), ui, planning, false),
+        )
+    }
 
     fn record(done: &RefCell<Vec<&'static str>>, what: &'static str) -> Result<()> {
         done.borrow_mut().push(what);
@@ -197,7 +214,7 @@ mod tests {
 
     #[test]
     fn up_creates_only_what_is_absent_and_down_reverses() {
-        let ui = Ui::buffered();
+        let (_, run) = runner(false);
         let done = RefCell::new(Vec::new());
         let pieces = |a: bool, b: bool| {
             vec![
@@ -209,16 +226,37 @@ mod tests {
                     .delete(|| record(&done, "-b")),
             ]
         };
-        up(&ui, pieces(true, false), false).unwrap();
-        down(&ui, pieces(true, true), false).unwrap();
+        up(&run, pieces(true, false)).unwrap();
+        down(&run, pieces(true, true)).unwrap();
         assert_eq!(*done.borrow(), vec!["+b", "-b", "-a"]);
     }
 
     #[test]
     fn a_failure_names_the_piece() {
-        let ui = Ui::buffered();
+        let (_, run) = runner(false);
         let pieces = vec![Piece::new("firewall rule x", false).create(|| anyhow::bail!("boom"))];
-        let err = up(&ui, pieces, false).unwrap_err();
+        let err = up(&run, pieces).unwrap_err();
         assert_eq!(format!("{err:#}"), "could not create firewall rule x: boom");
+    }
+
+    #[test]
+    fn a_probe_that_cannot_look_yet_counts_as_absent_only_in_a_plan() {
+        let blind =
+            || Piece::probed("credentials", || anyhow::bail!("no cluster")).create(|| Ok(()));
+        let (ui, plan) = runner(true);
+        up(&plan, vec![blind()]).unwrap();
+        assert_eq!(
+            ui.lines(),
+            vec![
+                "> cannot look at credentials before the steps above ran: no cluster",
+                "> creating credentials"
+            ]
+        );
+        let (_, real) = runner(false);
+        let err = up(&real, vec![blind()]).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "could not check credentials: no cluster"
+        );
     }
 }

@@ -3,7 +3,11 @@
 
 pub mod cidr;
 pub mod cli;
+pub mod complete;
 pub mod config;
 pub mod converge;
+pub mod docs;
+pub mod driver;
 pub mod grammar;
 pub mod wait;
+pub mod yaml;

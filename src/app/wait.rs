@@ -1,19 +1,13 @@
-//! Waiting for the cluster: poll a probe until it answers or the timeout
-//! passes, with a spinner and the elapsed time on a terminal.
+//! How long to wait and how often to look, from flags, kas.yaml and the
+//! environment. The waiting itself is the runner's (`ctx.run.wait`), so a
+//! plan prints it instead.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use crate::app::cli::Ctx;
-
-/// How long to wait, and how often to look.
-#[derive(Clone, Copy, Debug)]
-pub struct Patience {
-    pub timeout: Duration,
-    pub interval: Duration,
-}
+pub use crate::exec::wait::{Patience, Waited, show};
 
 /// `90`, `90s`, `5m`, `1h`, `1m30s`: kubectl's and helm's duration forms.
 pub fn parse_duration(text: &str) -> Result<Duration> {
@@ -46,74 +40,6 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
-}
-
-/// Asks `probe` until it returns `Some` or `patience.timeout` passes
-/// (then `None`). Under `--dry-run` nothing was changed, so nothing is
-/// awaited: the plan says what would be.
-pub fn until<T>(
-    ctx: &Ctx,
-    what: &str,
-    patience: Patience,
-    mut probe: impl FnMut() -> Result<Option<T>>,
-) -> Result<Option<T>> {
-    let start = Instant::now();
-    let spinner = ctx.ui.interactive && std::io::stderr().is_terminal();
-    if !spinner {
-        ctx.ui.progress(&format!(
-            "waiting for {what} (up to {})",
-            show(patience.timeout)
-        ));
-    }
-    let frames = ['|', '/', '-', '\\'];
-    let mut frame = 0;
-    let mut next_probe = start;
-    loop {
-        if Instant::now() >= next_probe {
-            if let Some(found) = probe()? {
-                if spinner {
-                    eprint!("\r\x1b[2K");
-                }
-                ctx.ui.progress(&format!(
-                    "done waiting for {what} ({})",
-                    show(start.elapsed())
-                ));
-                return Ok(Some(found));
-            }
-            if start.elapsed() >= patience.timeout {
-                if spinner {
-                    eprint!("\r\x1b[2K");
-                }
-                return Ok(None);
-            }
-            next_probe = Instant::now() + patience.interval;
-        }
-        if spinner {
-            eprint!(
-                "\r{} waiting for {what} ({})",
-                frames[frame % frames.len()],
-                show(start.elapsed())
-            );
-            let _ = std::io::stderr().flush();
-            frame += 1;
-        }
-        let slice = if spinner {
-            Duration::from_millis(100)
-        } else {
-            patience.interval
-        };
-        std::thread::sleep(slice.min(next_probe.saturating_duration_since(Instant::now())));
-    }
-}
-
-/// `75s` as `1m15s`.
-pub fn show(d: Duration) -> String {
-    let secs = d.as_secs();
-    match (secs / 60, secs % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
-    }
 }
 
 /// The poll interval: one second, or `KAS_POLL_MS` (tests use 0).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::exec::cmd::Cmd;
+use crate::exec::runner::Output;
 
 /// `gcloud ARGS... --format json`, a query.
 pub fn query<I, S>(args: I) -> Cmd
@@ -23,6 +24,26 @@ where
     S: Into<String>,
 {
     Cmd::mutation("gcloud").args(args)
+}
+
+/// `gcloud auth print-access-token`: a token of the active account, for
+/// registries and package indexes. What it prints is a secret: hand it on
+/// in a child's environment or standard input, never in arguments.
+pub fn print_access_token() -> Cmd {
+    Cmd::query("gcloud").args(["auth", "print-access-token"])
+}
+
+/// `gcloud auth configure-docker HOST --quiet`: docker asks gcloud's
+/// credential helper for `HOST`.
+pub fn configure_docker(host: &str) -> Cmd {
+    change(["auth", "configure-docker", host, "--quiet"]).inherit_stdio()
+}
+
+/// gcloud's ways of saying "no such thing".
+pub fn is_not_found(out: &Output) -> bool {
+    let e = &out.stderr;
+    // gcloud container prints `ResponseError: code=404` instead.
+    e.contains("NOT_FOUND") || e.contains("was not found") || e.contains("code=404")
 }
 
 /// Whether an account is a service account (the rest are people).
@@ -66,6 +87,19 @@ pub struct CidrBlock {
     pub display_name: String,
 }
 
+/// A GKE operation (`gcloud container operations list`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    pub name: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub operation_type: String,
+    #[serde(default)]
+    pub target_link: String,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Firewall {
@@ -106,6 +140,27 @@ pub struct ServiceAccount {
     pub email: String,
     #[serde(default)]
     pub display_name: String,
+}
+
+/// A service account key, as `gcloud iam service-accounts keys list`
+/// prints it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServiceAccountKey {
+    /// `projects/P/serviceAccounts/EMAIL/keys/ID`
+    pub name: String,
+}
+
+impl ServiceAccountKey {
+    pub fn id(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+}
+
+/// gcloud's words when Google refuses the key it signs with: the key was
+/// deleted or disabled, or the file does not hold the account's key.
+pub fn is_refused_key(out: &Output) -> bool {
+    let e = &out.stderr;
+    e.contains("invalid_grant") || e.contains("Invalid JWT Signature")
 }
 
 /// `gcloud services list --enabled`: one entry per enabled API.

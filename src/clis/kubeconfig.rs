@@ -1,12 +1,19 @@
-//! Reading and rewriting a kubeconfig file, for the entries gcloud writes
-//! (`gke_PROJECT_ZONE_CLUSTER`) and the short names users type.
+//! The kubeconfig file, read and changed only through `kubectl config`, so
+//! the file stays one kubectl loads: kubectl reads YAML 1.1, and a YAML
+//! writer of our own left `yes`, `on`, `1_000` or `12:30` unquoted (kubectl
+//! then refused the whole file). Names: the entries gcloud writes
+//! (`gke_PROJECT_ZONE_CLUSTER`) and the short context names users type.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use serde_yaml::{Mapping, Value};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use serde_json::Value;
 
+use crate::clis::kubectl::{Kubectl, Ns, Target};
+use crate::exec::cmd::Cmd;
 use crate::exec::environment::Env;
+use crate::exec::runner::Runner;
 
 /// The file kubectl and gcloud write to: the first of `KUBECONFIG`, or
 /// `~/.kube/config`.
@@ -19,139 +26,299 @@ pub fn path(env: &Env) -> PathBuf {
     }
 }
 
+/// Where the copy of the file as it was before a run changed it goes.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".kas-backup");
+    path.with_file_name(name)
+}
+
 /// The name gcloud gives a GKE cluster's entries.
 pub fn gke_name(project: &str, zone: &str, cluster: &str) -> String {
     format!("gke_{project}_{zone}_{cluster}")
 }
 
-/// A parsed kubeconfig (an empty one when the file is missing).
-pub fn load(path: &Path) -> Result<Value> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if !text.trim().is_empty() => serde_yaml::from_str(&text)
-            .with_context(|| format!("{} is not a valid kubeconfig", path.display())),
-        Ok(_) => Ok(Value::Mapping(Mapping::new())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Mapping(Mapping::new())),
-        Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+/// What `kubectl config view -o json` shows of a kubeconfig: the names
+/// only (kubectl redacts the credentials, which we never need).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Kubeconfig {
+    #[serde(deserialize_with = "null_is_empty")]
+    pub clusters: Vec<Named>,
+    #[serde(deserialize_with = "null_is_empty")]
+    pub contexts: Vec<Named>,
+    #[serde(deserialize_with = "null_is_empty")]
+    pub users: Vec<Named>,
+    #[serde(rename = "current-context")]
+    pub current_context: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Named {
+    pub name: String,
+}
+
+/// kubectl prints `"clusters": null` for a section without entries.
+fn null_is_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Named>, D::Error> {
+    Ok(Option::<Vec<Named>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl Kubeconfig {
+    pub fn has_cluster(&self, name: &str) -> bool {
+        self.clusters.iter().any(|e| e.name == name)
+    }
+
+    pub fn has_context(&self, name: &str) -> bool {
+        self.contexts.iter().any(|e| e.name == name)
+    }
+
+    pub fn has_user(&self, name: &str) -> bool {
+        self.users.iter().any(|e| e.name == name)
+    }
+
+    /// Whether a context, cluster or user is called `name`.
+    pub fn has_any(&self, name: &str) -> bool {
+        self.has_cluster(name) || self.has_context(name) || self.has_user(name)
     }
 }
 
-pub fn save(path: &Path, config: &Value) -> Result<()> {
-    let text = serde_yaml::to_string(config)?;
-    std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+/// `kubectl config ...` on one file (`--kubeconfig=PATH`), so kubectl
+/// changes the very file that was backed up, whatever `KUBECONFIG` lists.
+pub struct KubeconfigFile<'a> {
+    pub path: PathBuf,
+    run: &'a Runner,
+    target: Target,
 }
 
-const SECTIONS: [&str; 3] = ["clusters", "contexts", "users"];
+impl<'a> KubeconfigFile<'a> {
+    pub fn new(run: &'a Runner, path: PathBuf) -> KubeconfigFile<'a> {
+        let target = Target {
+            kubeconfig: Some(path.clone()),
+            ..Target::default()
+        };
+        KubeconfigFile { path, run, target }
+    }
 
-fn entries<'a>(config: &'a Value, section: &str) -> impl Iterator<Item = &'a Value> {
-    config
-        .get(section)
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-}
+    fn kubectl(&self) -> Kubectl<'_> {
+        Kubectl::new(self.run, &self.target)
+    }
 
-fn entry_name(entry: &Value) -> Option<&str> {
-    entry.get("name").and_then(Value::as_str)
-}
-
-/// Whether a context, cluster or user is called `name`.
-pub fn has_any(config: &Value, name: &str) -> bool {
-    SECTIONS
-        .iter()
-        .any(|s| entries(config, s).any(|e| entry_name(e) == Some(name)))
-}
-
-pub fn has_context(config: &Value, name: &str) -> bool {
-    entries(config, "contexts").any(|e| entry_name(e) == Some(name))
-}
-
-/// Removes every cluster, context and user called one of `names`; returns
-/// whether anything went.
-pub fn remove(config: &mut Value, names: &[&str]) -> bool {
-    let mut changed = false;
-    for section in SECTIONS {
-        if let Some(list) = config.get_mut(section).and_then(Value::as_sequence_mut) {
-            let before = list.len();
-            list.retain(|e| !entry_name(e).is_some_and(|n| names.contains(&n)));
-            changed |= list.len() != before;
+    /// The file as kubectl reads it; empty when there is no file (then no
+    /// kubectl runs). A file kubectl cannot load is an error naming it.
+    pub fn load(&self) -> Result<Kubeconfig> {
+        if !self.path.exists() {
+            return Ok(Kubeconfig::default());
         }
+        self.run.json(
+            &self
+                .kubectl()
+                .query(["config", "view", "--output=json"], Ns::Cluster),
+        )
     }
-    let current = config.get("current-context").and_then(Value::as_str);
-    if current.is_some_and(|c| names.contains(&c))
-        && let Some(map) = config.as_mapping_mut()
-    {
-        map.insert("current-context".into(), "".into());
-        changed = true;
-    }
-    changed
-}
 
-/// Renames the cluster, context and user `from` to `to`, and the
-/// references between them.
-pub fn rename(config: &mut Value, from: &str, to: &str) {
-    for section in SECTIONS {
-        if let Some(list) = config.get_mut(section).and_then(Value::as_sequence_mut) {
-            for entry in list {
-                if entry_name(entry) == Some(from) {
-                    entry["name"] = to.into();
-                }
-                if section == "contexts"
-                    && let Some(ctx) = entry.get_mut("context").and_then(Value::as_mapping_mut)
-                {
-                    for key in ["cluster", "user"] {
-                        if ctx.get(key).and_then(Value::as_str) == Some(from) {
-                            ctx.insert(key.into(), to.into());
-                        }
-                    }
-                }
+    /// `kubectl config VERB ARGS...`, a change of the file.
+    pub fn change<I, S>(&self, words: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let words: Vec<String> = words.into_iter().map(Into::into).collect();
+        self.kubectl()
+            .mutation(["config".to_string()].into_iter().chain(words), Ns::Cluster)
+    }
+
+    /// The commands that remove every cluster, context and user called one
+    /// of `names`, and unset the current context when it is one of them
+    /// (kubectl leaves it pointing at nothing).
+    pub fn removals(&self, config: &Kubeconfig, names: &[&str]) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for name in names {
+            if config.has_context(name) {
+                cmds.push(self.change(["delete-context", name]));
+            }
+            if config.has_cluster(name) {
+                cmds.push(self.change(["delete-cluster", name]));
+            }
+            if config.has_user(name) {
+                cmds.push(self.change(["delete-user", name]));
             }
         }
+        if names.contains(&config.current_context.as_str()) {
+            cmds.push(self.change(["unset", "current-context"]));
+        }
+        cmds
     }
-    if config.get("current-context").and_then(Value::as_str) == Some(from) {
-        config["current-context"] = to.into();
+}
+
+/// Where gcloud may write: a scratch file next to the kubeconfig (gcloud's
+/// YAML writer drops the quotes kubectl needs, so it never writes the
+/// user's file; its entries are copied over with `kubectl config`).
+pub fn scratch_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".kas-gcloud");
+    path.with_file_name(name)
+}
+
+/// One entry of `kubectl config view --raw -o json`.
+fn raw_entry<'v>(view: &'v Value, section: &str, name: &str, field: &str) -> Result<&'v Value> {
+    view[section]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == name)
+        .map(|e| &e[field])
+        .with_context(|| format!("gcloud wrote no {section} entry {name}"))
+}
+
+fn text<'v>(map: &'v Value, key: &str) -> Option<&'v str> {
+    map.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+impl KubeconfigFile<'_> {
+    /// The commands that copy the cluster and user `name` that gcloud
+    /// wrote (`from`: its file as `kubectl config view --raw -o json`
+    /// shows it) into this file, and a context `context` that names them.
+    /// Only what kubectl's own flags express is copied: an
+    /// unknown shape is an error rather than a half-copied entry.
+    pub fn copy_commands(&self, from: &Value, name: &str, context: &str) -> Result<Vec<Cmd>> {
+        let cluster = raw_entry(from, "clusters", name, "cluster")?;
+        let user = raw_entry(from, "users", name, "user")?;
+        let known_cluster = ["server", "certificate-authority-data", "tls-server-name"];
+        let known_user = ["exec"];
+        let unknown: Vec<String> = cluster
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .filter(|k| !known_cluster.contains(&k.as_str()))
+            .chain(
+                user.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                    .filter(|k| !known_user.contains(&k.as_str())),
+            )
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            bail!(
+                "gcloud wrote kubeconfig fields this tool does not copy ({}): \
+                 run `gcloud container clusters get-credentials` yourself",
+                unknown.join(", ")
+            );
+        }
+        let mut set_cluster = vec!["set-cluster".to_string(), name.to_string()];
+        let server = text(cluster, "server").context("gcloud wrote a cluster without a server")?;
+        set_cluster.push(format!("--server={server}"));
+        if let Some(tls) = text(cluster, "tls-server-name") {
+            set_cluster.push(format!("--tls-server-name={tls}"));
+        }
+        // `config set` takes a dotted path, so a name with dots cannot be
+        // one (gcloud's names have none unless the project is domain-scoped).
+        if name.contains('.') {
+            bail!(
+                "the kubeconfig name {name} has a dot, which `kubectl config set` cannot address: run `gcloud container clusters get-credentials` yourself"
+            );
+        }
+        let mut data = Vec::new();
+        if let Some(ca) = text(cluster, "certificate-authority-data") {
+            // A CA certificate is public: it may stand on the command line.
+            data.push(self.change([
+                "set".to_string(),
+                format!("clusters.{name}.certificate-authority-data"),
+                ca.to_string(),
+            ]));
+        }
+        let exec = &user["exec"];
+        let mut set_user = vec!["set-credentials".to_string(), name.to_string()];
+        if !exec.is_null() {
+            let command =
+                text(exec, "command").context("gcloud wrote an exec user without a command")?;
+            set_user.push(format!("--exec-command={command}"));
+            if let Some(v) = text(exec, "apiVersion") {
+                set_user.push(format!("--exec-api-version={v}"));
+            }
+            for arg in exec["args"].as_array().into_iter().flatten() {
+                set_user.push(format!("--exec-arg={}", arg.as_str().unwrap_or_default()));
+            }
+            if exec["env"].as_array().is_some_and(|e| !e.is_empty()) {
+                bail!(
+                    "gcloud wrote an exec user with environment variables, which this tool does not copy"
+                );
+            }
+            if let Some(mode) = text(exec, "interactiveMode") {
+                set_user.push(format!("--exec-interactive-mode={mode}"));
+            }
+            if exec["provideClusterInfo"] == true {
+                set_user.push("--exec-provide-cluster-info=true".into());
+            }
+            // `installHint` (the text kubectl shows when the plugin is
+            // missing) has no flag and `config set` cannot reach into
+            // `exec`: it is the one field left behind.
+        }
+        let mut cmds = vec![self.change(set_cluster)];
+        cmds.extend(data);
+        cmds.push(self.change(set_user));
+        cmds.push(self.change([
+            "set-context".to_string(),
+            context.to_string(),
+            format!("--cluster={name}"),
+            format!("--user={name}"),
+        ]));
+        Ok(cmds)
+    }
+
+    /// The scratch file gcloud wrote, as kubectl reads it (credentials
+    /// included: they stay in this process).
+    pub fn raw_view(&self, path: &Path) -> Result<Value> {
+        let target = Target {
+            kubeconfig: Some(path.to_path_buf()),
+            ..Target::default()
+        };
+        self.run.json(
+            &Kubectl::new(self.run, &target)
+                .query(["config", "view", "--raw", "--output=json"], Ns::Cluster),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::ui::Ui;
+    use std::sync::Arc;
 
-    const GCLOUD_WROTE: &str = "\
-apiVersion: v1
-kind: Config
-clusters:
-- cluster: {server: 'https://10.0.0.1'}
-  name: gke_p_z_x-ray
-- cluster: {server: 'https://other'}
-  name: other
-contexts:
-- context: {cluster: gke_p_z_x-ray, user: gke_p_z_x-ray}
-  name: gke_p_z_x-ray
-users:
-- name: gke_p_z_x-ray
-  user: {exec: {command: gke-gcloud-auth-plugin}}
-current-context: gke_p_z_x-ray
-";
-
-    #[test]
-    fn shortens_gcloud_names() {
-        let mut c: Value = serde_yaml::from_str(GCLOUD_WROTE).unwrap();
-        rename(&mut c, "gke_p_z_x-ray", "x-ray");
-        assert!(has_context(&c, "x-ray"));
-        assert!(!has_any(&c, "gke_p_z_x-ray"));
-        assert_eq!(c["current-context"], "x-ray");
-        assert_eq!(c["contexts"][0]["context"]["user"], "x-ray");
-        assert_eq!(c["clusters"][1]["name"], "other");
-    }
+    const VIEW: &str = r#"{"kind":"Config","clusters":[{"name":"gke_p_z_x-ray"},{"name":"other"}],
+      "contexts":[{"name":"gke_p_z_x-ray","context":{}}],"users":null,
+      "current-context":"gke_p_z_x-ray"}"#;
 
     #[test]
     fn removes_only_the_named_entries() {
-        let mut c: Value = serde_yaml::from_str(GCLOUD_WROTE).unwrap();
-        assert!(remove(&mut c, &["gke_p_z_x-ray", "x-ray"]));
-        assert!(!has_any(&c, "gke_p_z_x-ray"));
-        assert!(has_any(&c, "other"));
-        assert_eq!(c["current-context"], "");
-        assert!(!remove(&mut c, &["x-ray"]));
+        let runner = Runner::with(
+            Arc::new(crate::exec::runner::SystemExec),
+            Arc::new(Ui::buffered()),
+            true,
+            false,
+        );
+        let file = KubeconfigFile::new(&runner, "/k/config".into());
+        let c: Kubeconfig = serde_json::from_str(VIEW).unwrap();
+        let lines: Vec<String> = file
+            .removals(&c, &["x-ray", "gke_p_z_x-ray"])
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "kubectl config delete-context gke_p_z_x-ray --kubeconfig=/k/config",
+                "kubectl config delete-cluster gke_p_z_x-ray --kubeconfig=/k/config",
+                "kubectl config unset current-context --kubeconfig=/k/config",
+            ]
+        );
+        assert!(c.has_any("other") && !c.has_any("x-ray"));
     }
 
     #[test]
@@ -160,5 +327,9 @@ current-context: gke_p_z_x-ray
         assert_eq!(path(&env), PathBuf::from("/a/one"));
         let env = Env::from_pairs([("HOME", "/h")]);
         assert_eq!(path(&env), PathBuf::from("/h/.kube/config"));
+        assert_eq!(
+            backup_path(Path::new("/h/.kube/config")),
+            PathBuf::from("/h/.kube/config.kas-backup")
+        );
     }
 }

@@ -25,7 +25,7 @@ pub struct Target {
     /// The kubeconfig context to use
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// The namespace (of the RayCluster; for `kubectl ray ==`, `++`, `--` the operator's)
+    /// The namespace (default: the context's)
     #[arg(long, short = 'n', value_name = "NAME")]
     pub namespace: Option<String>,
 }
@@ -119,7 +119,7 @@ impl<'a> Kubectl<'a> {
         if is_unknown_kind(&out) {
             return Ok(Lookup::UnknownKind);
         }
-        if out.is_not_found() {
+        if is_not_found(&out) {
             return Ok(Lookup::Missing);
         }
         Err(failed(&cmd, out))
@@ -162,6 +162,12 @@ fn failed(cmd: &Cmd, output: Output) -> anyhow::Error {
         output,
     }
     .into()
+}
+
+/// kubectl's way of saying "no such object": `Error from server
+/// (NotFound): ...`.
+pub fn is_not_found(out: &Output) -> bool {
+    out.stderr.contains("(NotFound)")
 }
 
 /// kubectl's answer when a kind is not served, for example a custom

@@ -20,6 +20,9 @@ pub enum Stdio {
     Captured,
     /// The user's terminal: for prompts, shells and logins.
     Inherited,
+    /// Captured, and handed to the terminal line by line as it comes: for
+    /// commands that run for minutes.
+    Streamed,
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +41,8 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     effect: Effect,
     stdio: Stdio,
+    /// What a streamed command is doing, for its spinner.
+    doing: Option<String>,
 }
 
 impl Cmd {
@@ -60,6 +65,7 @@ impl Cmd {
             cwd: None,
             effect,
             stdio: Stdio::Captured,
+            doing: None,
         }
     }
 
@@ -134,6 +140,21 @@ impl Cmd {
     pub fn inherit_stdio(mut self) -> Cmd {
         self.stdio = Stdio::Inherited;
         self
+    }
+
+    /// Shows the command's output while it runs (gcloud's progress, say):
+    /// on a terminal a spinner with `doing`, the elapsed time and the
+    /// latest line; otherwise each line as it comes. Still captured for
+    /// error messages.
+    pub fn streamed(mut self, doing: impl Into<String>) -> Cmd {
+        self.stdio = Stdio::Streamed;
+        self.doing = Some(doing.into());
+        self
+    }
+
+    /// What a streamed command is doing (its program otherwise).
+    pub fn doing(&self) -> &str {
+        self.doing.as_deref().unwrap_or(&self.program)
     }
 
     pub fn program(&self) -> &str {

@@ -1,5 +1,8 @@
 //! The one place subprocesses run. `--dry-run`, `--verbose` and the tests'
-//! recording all hang off this, so no tool decides them on its own.
+//! recording all hang off this, so no tool decides them on its own: a plan
+//! is made here (mutations printed, waits printed as one line, values that
+//! only a change would produce stood in for), and the layers above never
+//! ask whether they are planning.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,16 +43,6 @@ impl Output {
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }
-
-    /// gcloud's and kubectl's ways of saying "no such thing".
-    pub fn is_not_found(&self) -> bool {
-        let e = &self.stderr;
-        // gcloud container prints `ResponseError: code=404` instead.
-        e.contains("NOT_FOUND")
-            || e.contains("was not found")
-            || e.contains("(NotFound)")
-            || e.contains("code=404")
-    }
 }
 
 /// A command that ran and failed. Kept as a type so callers can look at the
@@ -80,13 +73,26 @@ impl std::error::Error for CmdFailed {}
 /// Runs a command for real, or in tests answers from a script.
 pub trait Exec: Send + Sync {
     fn exec(&self, cmd: &Cmd) -> Result<Output>;
+
+    /// Runs a command whose output is handed to `line` while it runs: each
+    /// line once whole (`true`), and the line being written so far
+    /// (`false`: progress dots, say). A scripted answer has no time to
+    /// pass: its lines are handed over at once.
+    fn exec_streaming(&self, cmd: &Cmd, line: &(dyn Fn(&str, bool) + Sync)) -> Result<Output> {
+        let out = self.exec(cmd)?;
+        for text in out.stderr.lines().chain(out.stdout.lines()) {
+            line(text, true);
+        }
+        Ok(out)
+    }
 }
 
 /// Runs commands as child processes with duct.
 pub struct SystemExec;
 
-impl Exec for SystemExec {
-    fn exec(&self, cmd: &Cmd) -> Result<Output> {
+impl SystemExec {
+    /// The command as duct runs it, its output not yet wired.
+    pub(crate) fn expression(cmd: &Cmd) -> Result<duct::Expression> {
         let program = locate(cmd.program())?;
         let mut expr = duct::cmd(program, cmd.get_args()).unchecked();
         for (name, value) in cmd.get_env() {
@@ -100,12 +106,18 @@ impl Exec for SystemExec {
         }
         if let Some(bytes) = cmd.get_stdin() {
             expr = expr.stdin_bytes(bytes.to_vec());
+        } else if cmd.stdio() != Stdio::Inherited {
+            expr = expr.stdin_null();
         }
-        if cmd.stdio() == Stdio::Captured {
+        Ok(expr)
+    }
+}
+
+impl Exec for SystemExec {
+    fn exec(&self, cmd: &Cmd) -> Result<Output> {
+        let mut expr = SystemExec::expression(cmd)?;
+        if cmd.stdio() != Stdio::Inherited {
             expr = expr.stdout_capture().stderr_capture();
-            if cmd.get_stdin().is_none() {
-                expr = expr.stdin_null();
-            }
         }
         let out = expr
             .run()
@@ -116,13 +128,18 @@ impl Exec for SystemExec {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
+
+    fn exec_streaming(&self, cmd: &Cmd, line: &(dyn Fn(&str, bool) + Sync)) -> Result<Output> {
+        crate::exec::stream::exec_streaming(cmd, line)
+    }
 }
 
 pub struct Runner {
-    exec: Arc<dyn Exec>,
+    pub(in crate::exec) exec: Arc<dyn Exec>,
     pub ui: Arc<Ui>,
-    pub dry_run: bool,
-    pub verbose: bool,
+    /// `--dry-run`: read for real, print every change.
+    planning: bool,
+    verbose: bool,
     spawned: AtomicUsize,
 }
 
@@ -131,10 +148,16 @@ impl Runner {
         Runner {
             exec,
             ui,
-            dry_run,
+            planning: dry_run,
             verbose,
             spawned: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether this run only plans. Only the execution layer asks: the
+    /// layers above get planned values, not this flag.
+    pub(in crate::exec) fn planning(&self) -> bool {
+        self.planning
     }
 
     /// How many commands were really started.
@@ -145,15 +168,25 @@ impl Runner {
     /// Runs a command and returns its output whatever its exit status.
     /// Under `--dry-run` a mutation is printed and pretends to succeed.
     pub fn run(&self, cmd: &Cmd) -> Result<Output> {
-        if self.dry_run && !cmd.is_query() {
+        Ok(self.produce(cmd)?.unwrap_or_else(|| Output::ok("")))
+    }
+
+    /// Runs a command whose output the caller goes on with, such as a
+    /// server's URL. A planned mutation has none: `None`, and the caller
+    /// plans what it would have done with it.
+    pub fn produce(&self, cmd: &Cmd) -> Result<Option<Output>> {
+        if self.planning && !cmd.is_query() {
             self.ui.plan(&cmd.to_string());
-            return Ok(Output::ok(""));
+            return Ok(None);
         }
         if self.verbose {
             self.ui.trace(&cmd.to_string());
         }
         self.spawned.fetch_add(1, Ordering::SeqCst);
-        self.exec.exec(cmd)
+        match cmd.stdio() {
+            Stdio::Streamed => self.stream(cmd).map(Some),
+            _ => self.exec.exec(cmd).map(Some),
+        }
     }
 
     /// Runs a command that must succeed.
@@ -176,13 +209,19 @@ impl Runner {
         parse_json(cmd, &output.stdout)
     }
 
-    /// Like [`Runner::json`], but "not found" is `None` instead of an error.
-    pub fn json_if_found<T: DeserializeOwned>(&self, cmd: &Cmd) -> Result<Option<T>> {
+    /// Like [`Runner::json`], but a failure that `missing` recognises (the
+    /// CLI's own way of saying "no such thing", which its wrapper in
+    /// `clis` knows) is `None` instead of an error.
+    pub fn json_if<T: DeserializeOwned>(
+        &self,
+        cmd: &Cmd,
+        missing: impl Fn(&Output) -> bool,
+    ) -> Result<Option<T>> {
         let output = self.run(cmd)?;
         if output.success() {
             return parse_json(cmd, &output.stdout).map(Some);
         }
-        if output.is_not_found() {
+        if missing(&output) {
             return Ok(None);
         }
         Err(CmdFailed {
@@ -195,7 +234,7 @@ impl Runner {
     /// A remark for the plan (`--dry-run`) and the trace (`--verbose`),
     /// such as what a policy write changes.
     pub fn note(&self, line: &str) {
-        if self.dry_run {
+        if self.planning {
             self.ui.plan(&format!("# {line}"));
         } else if self.verbose {
             self.ui.trace(&format!("# {line}"));
@@ -205,15 +244,84 @@ impl Runner {
     /// A change made in this process (a file written, a kubeconfig
     /// rewritten), described the way a command would be.
     pub fn act(&self, description: &str, change: impl FnOnce() -> Result<()>) -> Result<()> {
-        if self.dry_run {
+        self.act_returning(description, change).map(|_| ())
+    }
+
+    /// [`Runner::act`] for a change that yields something (a process id,
+    /// say): `None` when it was only planned.
+    pub fn act_returning<T>(
+        &self,
+        description: &str,
+        change: impl FnOnce() -> Result<T>,
+    ) -> Result<Option<T>> {
+        if self.planning {
             self.ui.plan(&format!("# {description}"));
-            return Ok(());
+            return Ok(None);
         }
         if self.verbose {
             self.ui.trace(&format!("# {description}"));
         }
-        change().with_context(|| format!("could not {description}"))
+        change()
+            .map(Some)
+            .with_context(|| format!("could not {description}"))
     }
+
+    /// Something that only makes sense when the changes are real: a
+    /// question before them, a check of what they left, a result to report
+    /// after them. A plan skips it.
+    pub fn for_real(&self, step: impl FnOnce() -> Result<()>) -> Result<()> {
+        if self.planning { Ok(()) } else { step() }
+    }
+
+    /// A value that a planned change would have produced (a new cluster's
+    /// pod range, a built wheel's name): in a plan, `stand_in` takes its
+    /// place so the steps after it can be printed; for real, `real`.
+    pub fn planned_or<T>(
+        &self,
+        stand_in: impl FnOnce() -> T,
+        real: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        if self.planning {
+            Ok(stand_in())
+        } else {
+            real()
+        }
+    }
+
+    /// Looks at something the steps before it make (credentials, say). In
+    /// a plan those steps were only printed, so a look that fails is said
+    /// and counts as "absent"; for real the failure stands.
+    pub fn look_after_plan(
+        &self,
+        what: &str,
+        probe: impl FnOnce() -> Result<bool>,
+    ) -> Result<bool> {
+        match probe() {
+            Err(e) if self.planning => {
+                self.ui.progress(&format!(
+                    "cannot look at {what} before the steps above ran: {e:#}"
+                ));
+                Ok(false)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Runs two independent reads side by side and returns both answers, so
+/// a status costs the slower read rather than the sum of both.
+pub fn together<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|s| {
+        let first = s.spawn(a);
+        let second = b();
+        let first = first
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    })
 }
 
 fn parse_json<T: DeserializeOwned>(cmd: &Cmd, stdout: &str) -> Result<T> {

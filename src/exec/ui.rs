@@ -4,6 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub struct Ui {
     buffer: Option<Mutex<Vec<String>>>,
@@ -85,6 +86,21 @@ impl Ui {
         self.emit(false, "warning: ", line);
     }
 
+    /// Whether a line can be redrawn in place: a person at a terminal (not
+    /// a pipe, a log or a test's buffer).
+    pub fn live(&self) -> bool {
+        self.buffer.is_none() && self.interactive && std::io::stderr().is_terminal()
+    }
+
+    /// A spinner for something that takes a while, on a terminal only.
+    pub fn spinner(&self, what: &str) -> Option<Spinner> {
+        self.live().then(|| Spinner {
+            what: what.to_string(),
+            start: Instant::now(),
+            state: Mutex::new((0, String::new())),
+        })
+    }
+
     /// Asks for a line of text on the terminal (empty without one).
     pub fn ask(&self, question: &str) -> String {
         if !self.interactive || self.buffer.is_some() {
@@ -111,5 +127,86 @@ impl Ui {
             "" => default,
             a => a == "y" || a == "yes",
         }
+    }
+}
+
+/// One line on the terminal, redrawn in place: a turning mark, what is
+/// awaited, the time so far and the latest thing the command said. Erased
+/// when dropped, so the lines after it start clean.
+pub struct Spinner {
+    what: String,
+    start: Instant,
+    /// The frame, and the latest line of output.
+    state: Mutex<(usize, String)>,
+}
+
+impl Spinner {
+    /// Time since the spinner started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The latest line the command printed, shown after the time.
+    pub fn latest(&self, line: &str) {
+        self.state.lock().unwrap().1 = line.trim().to_string();
+        self.draw(false);
+    }
+
+    /// Turns the mark and redraws (call every tenth of a second or so).
+    pub fn tick(&self) {
+        self.draw(true);
+    }
+
+    fn draw(&self, turn: bool) {
+        const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+        let mut state = self.state.lock().unwrap();
+        if turn {
+            state.0 += 1;
+        }
+        let mut text = format!(
+            "{} {} ({})",
+            FRAMES[state.0 % FRAMES.len()],
+            self.what,
+            show(self.elapsed())
+        );
+        if !state.1.is_empty() {
+            text.push_str(": ");
+            text.push_str(&state.1);
+        }
+        // A line longer than the terminal wraps, and `\r` then returns to
+        // the wrapped part only: cut it to fit.
+        let fit: String = text.chars().take(columns().saturating_sub(1)).collect();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{fit}");
+        let _ = err.flush();
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// The terminal's width (stderr's), 80 when it cannot be told.
+fn columns() -> usize {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given and nothing else.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
+    }
+}
+
+/// `75s` as `1m15s`.
+pub fn show(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
     }
 }

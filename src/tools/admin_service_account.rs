@@ -19,6 +19,7 @@ use crate::app::grammar::{DOWN, ENV, Op, OpSpec, STATUS, UP};
 use crate::clis::gcloud::{self, AuthAccount, Service, ServiceAccount};
 use crate::clis::iam;
 use crate::exec::cmd::quote;
+use crate::exec::runner::CmdFailed;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, ENV];
 
@@ -26,8 +27,16 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "admin-service-account",
     about: "An administrator service account, its key file and the gcloud configuration that uses it",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+admin-service-account +                    # the account, its key, the gcloud configuration
+admin-service-account =                    # exit 0 when all of it is there
+eval \"$(admin-service-account env)\"        # KEYFILE and GOOGLE_APPLICATION_CREDENTIALS
+admin-service-account - --quiet            # remove it without asking
+";
 
 /// The names this tool works with, resolved once.
 struct Admin<'a> {
@@ -42,6 +51,25 @@ struct Admin<'a> {
     project: String,
     email: String,
     key_file: PathBuf,
+    /// What the key file's key is worth, found once before any change.
+    key: RefCell<Option<KeyHealth>>,
+}
+
+/// Whether the key in the key file still gets the account in.
+#[derive(Clone, Debug, PartialEq)]
+enum KeyHealth {
+    /// No file, or not a service account key (gcloud leaves an empty file
+    /// behind when creating a key fails).
+    Missing,
+    /// The account still lists the key.
+    Alive,
+    /// The account no longer lists the key (deleted) or Google refused its
+    /// signature; `listed` says whether the account still has it.
+    Dead {
+        id: String,
+        why: String,
+        listed: bool,
+    },
 }
 
 impl Admin<'_> {
@@ -137,7 +165,68 @@ impl Admin<'_> {
     fn activated(&self) -> Result<bool> {
         let credentialed = self.accounts()?.iter().any(|a| a.account == self.email);
         let in_use = self.alias_props().get("core/account") == Some(&self.email);
-        Ok(credentialed && in_use && key_is_usable(&self.key_file))
+        Ok(credentialed && in_use && self.key_health()? == KeyHealth::Alive)
+    }
+
+    /// The key file's key checked against the account: one gcloud query,
+    /// made once. A refused signature (`invalid_grant`) is a dead key too:
+    /// gcloud is then signing with it.
+    fn key_health(&self) -> Result<KeyHealth> {
+        if let Some(known) = self.key.borrow().as_ref() {
+            return Ok(known.clone());
+        }
+        let health = match key_id(&self.key_file) {
+            None => KeyHealth::Missing,
+            Some(id) => {
+                let mut list = gcloud::query(["iam", "service-accounts", "keys", "list"])
+                    .arg(format!("--iam-account={}", self.email))
+                    .arg("--managed-by=user")
+                    .arg(self.project_flag());
+                if self.ctx.gcloud.configuration_exists(&self.alias) {
+                    list = list.arg(self.in_alias());
+                }
+                let out = self.ctx.run.run(&list)?;
+                if out.success() {
+                    let keys: Vec<gcloud::ServiceAccountKey> =
+                        serde_json::from_str(if out.stdout.trim().is_empty() {
+                            "[]"
+                        } else {
+                            &out.stdout
+                        })?;
+                    if keys.iter().any(|k| k.id() == id) {
+                        KeyHealth::Alive
+                    } else {
+                        KeyHealth::Dead {
+                            why: format!("key {id} is no longer a key of {}", self.email),
+                            id,
+                            listed: false,
+                        }
+                    }
+                } else if gcloud::is_refused_key(&out) {
+                    KeyHealth::Dead {
+                        why: format!(
+                            "Google refuses key {id} (invalid_grant: Invalid JWT Signature)"
+                        ),
+                        id,
+                        listed: true,
+                    }
+                } else if gcloud::is_not_found(&out) {
+                    KeyHealth::Dead {
+                        why: format!("the account {} is gone", self.email),
+                        id,
+                        listed: false,
+                    }
+                } else {
+                    return Err(CmdFailed {
+                        line: list.to_string(),
+                        output: out,
+                    }
+                    .into());
+                }
+            }
+        };
+        *self.key.borrow_mut() = Some(health.clone());
+        Ok(health)
     }
 
     fn member(&self) -> String {
@@ -161,18 +250,53 @@ fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
         key_file: ctx.config.admin_key_file(&ctx.env.home()),
         project: g.project.clone(),
         alias,
+        key: RefCell::new(None),
     };
-    // Status looks at files only: no gcloud process at all.
+    // Status looks at files, and asks gcloud only whether the key in the
+    // key file still works.
     let configured = ctx.gcloud.configuration_exists(&admin.alias);
     let keyed = admin.key_file.exists();
     match op {
         Op::Status => {
-            ctx.report(&[
+            let key_row = Row::present(format!("key file {}", admin.key_file.display()), keyed);
+            let (key_row, alive) = match keyed.then(|| admin.key_health()).transpose()? {
+                Some(KeyHealth::Alive) => (key_row.detail(admin.email.clone()), true),
+                Some(KeyHealth::Dead { why, .. }) => (
+                    Row::present(
+                        format!("working key in {}", admin.key_file.display()),
+                        false,
+                    )
+                    .detail(format!("{why}: `+` makes a new one")),
+                    false,
+                ),
+                Some(KeyHealth::Missing) => (
+                    Row::present(format!("key in {}", admin.key_file.display()), false)
+                        .detail("not a service account key: `+` makes a new one"),
+                    false,
+                ),
+                None => (key_row.detail(admin.email.clone()), false),
+            };
+            let mut rows = vec![
                 Row::present(format!("gcloud configuration {}", admin.alias), configured),
-                Row::present(format!("key file {}", admin.key_file.display()), keyed)
-                    .detail(admin.email.clone()),
-            ]);
-            Ok(Outcome::Present(configured && keyed))
+                key_row,
+            ];
+            let loose = loose_mode(&admin.key_file);
+            if let Some(mode) = loose {
+                rows.push(
+                    Row::present(
+                        format!(
+                            "key file {} readable by its owner only",
+                            admin.key_file.display()
+                        ),
+                        false,
+                    )
+                    .detail(format!("mode {mode:o}: `+` makes it 600")),
+                );
+            }
+            ctx.report(&rows);
+            Ok(Outcome::Present(
+                configured && keyed && alive && loose.is_none(),
+            ))
         }
         Op::Env => {
             let key = quote(&admin.key_file.to_string_lossy());
@@ -282,9 +406,17 @@ fn up(a: &Admin) -> Result<Outcome> {
         }),
         Piece::new(
             format!("key file {}", a.key_file.display()),
-            key_is_usable(&a.key_file),
+            a.key_health()? == KeyHealth::Alive,
         )
         .create(|| create_key(a)),
+        Piece::probed(
+            format!(
+                "key file {} readable by its owner only",
+                a.key_file.display()
+            ),
+            || Ok(loose_mode(&a.key_file).is_none()),
+        )
+        .create(|| owner_only(&ctx.run, &a.key_file)),
         Piece::probed(
             "project roles",
             vouched(activated, || {
@@ -324,7 +456,7 @@ fn up(a: &Admin) -> Result<Outcome> {
         })
         .create(|| revoke_humans(a)),
     ];
-    converge::up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    converge::up(&ctx.run, pieces)?;
     Ok(Outcome::Present(true))
 }
 
@@ -351,29 +483,43 @@ fn missing_apis(a: &Admin) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Whether the key file holds a service account key. gcloud leaves an
-/// empty file behind when creating the key fails.
-fn key_is_usable(path: &Path) -> bool {
+/// The id of the service account key the file holds; `None` when it holds
+/// none. gcloud leaves an empty file behind when creating a key fails.
+fn key_id(path: &Path) -> Option<String> {
     std::fs::read(path)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_some_and(|key| key.get("private_key").is_some())
+        .filter(|key| key.get("private_key").is_some())
+        .map(|key| {
+            key.get("private_key_id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        })
 }
 
-/// The key, readable by its owner only (the script left it to the umask).
+/// The key file's mode when others than its owner may read or write it.
+fn loose_mode(path: &Path) -> Option<u32> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// A new key, written next to the key file and moved over it in one step
+/// (a run stopped halfway leaves the old file whole), readable by its
+/// owner only; then the dead key it replaces leaves the account.
 fn create_key(a: &Admin) -> Result<()> {
     let run = &a.ctx.run;
     let path = &a.key_file;
-    if path.exists() {
-        run.act(
-            &format!("remove the unusable key file {}", path.display()),
-            || Ok(std::fs::remove_file(path)?),
-        )?;
-    }
     if let Some(dir) = path.parent().filter(|d| !d.exists()) {
         run.act(&format!("create folder {}", dir.display()), || {
             Ok(std::fs::create_dir_all(dir)?)
         })?;
+    }
+    let mut fresh_name = path.file_name().unwrap_or_default().to_os_string();
+    fresh_name.push(".new");
+    let fresh = path.with_file_name(fresh_name);
+    if fresh.exists() {
+        run.for_real(|| Ok(std::fs::remove_file(&fresh)?))?;
     }
     run.check(
         &gcloud::change([
@@ -381,12 +527,35 @@ fn create_key(a: &Admin) -> Result<()> {
             "service-accounts",
             "keys",
             "create",
-            &path.to_string_lossy(),
+            &fresh.to_string_lossy(),
         ])
         .arg(format!("--iam-account={}", a.email))
         .arg(a.project_flag()),
     )?;
-    owner_only(run, path)
+    owner_only(run, &fresh)?;
+    run.act(
+        &format!("move {} over {}", fresh.display(), path.display()),
+        || Ok(std::fs::rename(&fresh, path)?),
+    )?;
+    let dead = a.key.borrow().clone();
+    if let Some(KeyHealth::Dead {
+        id, listed: true, ..
+    }) = dead
+    {
+        // A refused key may be gone already: "not found" is the goal too.
+        let delete = gcloud::change(["iam", "service-accounts", "keys", "delete", &id, "--quiet"])
+            .arg(format!("--iam-account={}", a.email))
+            .arg(a.project_flag());
+        let out = run.run(&delete)?;
+        if !out.success() && !gcloud::is_not_found(&out) {
+            return Err(CmdFailed {
+                line: delete.to_string(),
+                output: out,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 fn owner_only(run: &crate::exec::runner::Runner, path: &Path) -> Result<()> {

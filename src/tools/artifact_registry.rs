@@ -15,8 +15,15 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "artifact-registry",
     about: "Artifact Registry repositories for the project's images (docker) and wheels (python)",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+artifact-registry +                        # the images and wheels repositories
+artifact-registry = -o json                # their status as JSON
+artifact-registry -                        # delete both
+";
 
 fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;

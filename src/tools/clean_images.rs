@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
     /// Delete every image whose listed line contains this text
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = parse_pattern)]
     pub pattern: Option<String>,
     /// Delete images created before this date (YYYY-MM-DD)
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
@@ -32,7 +32,16 @@ impl HasCommon for Args {
     }
 }
 
+/// The operation symbols other tools have: the one place `clean-images`
+/// takes a free word, `.FLAVOR`, would otherwise call them flavors.
+const OTHER_OPERATIONS: [&str; 6] = ["+", "++", "--", ",", "==", "env"];
+
 fn parse_flavor(text: &str) -> Result<String, String> {
+    if OTHER_OPERATIONS.contains(&text) {
+        return Err(format!(
+            "`{text}` is not an operation of clean-images: it has `=` (list) and `-` (delete)"
+        ));
+    }
     match text.strip_prefix('.') {
         Some(f)
             if !f.is_empty()
@@ -47,8 +56,16 @@ fn parse_flavor(text: &str) -> Result<String, String> {
     }
 }
 
+/// An empty or blank pattern is in every line: it would pick every image.
+fn parse_pattern(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("an empty or blank pattern matches every image: give the text that the lines to delete contain".into());
+    }
+    Ok(text.to_string())
+}
+
 fn parse_date(text: &str) -> Result<String, String> {
-    let ok = text.len() == 10
+    let shape = text.len() == 10
         && text.char_indices().all(|(i, c)| {
             if i == 4 || i == 7 {
                 c == '-'
@@ -56,7 +73,20 @@ fn parse_date(text: &str) -> Result<String, String> {
                 c.is_ascii_digit()
             }
         });
-    if ok {
+    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
+    let real = shape && {
+        let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        (1..=days).contains(&day)
+    };
+    if real {
         Ok(text.to_string())
     } else {
         Err(format!("`{text}` is not a date such as 2026-01-31"))
@@ -78,8 +108,16 @@ pub const TOOL: Tool<Args, Op> = Tool {
     name: "clean-images",
     about: "Remove old images of kas[.FLAVOR] from the project's images repository",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+clean-images =                             # images of kas, with tags and dates
+clean-images = .dev                        # images of kas.dev
+clean-images - --tag old                   # that tag's image (and its other tags)
+clean-images - --older-than 2026-01-01 --quiet
+";
 
 /// The image's name in the registry: `kas.image`, with `.FLAVOR`.
 pub fn image_name(base: &str, flavor: Option<&str>) -> String {
@@ -129,7 +167,25 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
         return Ok(Outcome::Gone(true));
     }
     let doomed: Vec<String> = chosen.iter().map(|i| line(i)).collect();
-    ctx.confirm_deletion(&doomed)?;
+    let every = chosen.len() == images.len();
+    let latest = chosen.iter().any(|i| i.tags.iter().any(|t| is_latest(t)));
+    if (every || latest) && !ctx.quiet() {
+        // A plan deletes nothing, so it may show such a deletion.
+        ctx.run.for_real(|| {
+            let why = if every {
+                format!("every image of {path}")
+            } else {
+                "an image tagged like `latest`".to_string()
+            };
+            ctx.ui.progress(&format!("this would delete {why}:"));
+            for item in &doomed {
+                ctx.ui.progress(&format!("  {item}"));
+            }
+            bail!("nothing was deleted: deleting {why} needs --quiet");
+        })?;
+    } else {
+        ctx.confirm_deletion(&doomed)?;
+    }
     for image in chosen {
         ctx.ui.progress(&format!("deleting {}", line(image)));
         ctx.run.check(
@@ -139,6 +195,11 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
         )?;
     }
     Ok(Outcome::Gone(true))
+}
+
+/// A tag that other things pull by name: `latest`, `latest-gpu`, `gpu-latest`.
+fn is_latest(tag: &str) -> bool {
+    tag.to_ascii_lowercase().contains("latest")
 }
 
 /// The images the flags pick (all of them must match), or, without flags
@@ -156,7 +217,7 @@ fn choose<'a>(ctx: &Ctx, args: &Args, images: &'a [DockerImage]) -> Result<Vec<&
             "Delete which? `:TAG` for one tag's image, or text that the lines to delete contain:",
         );
         match answer.trim() {
-            "" => return Ok(Vec::new()),
+            "" | ":" => return Ok(Vec::new()),
             a => match a.strip_prefix(':') {
                 Some(t) => tag = Some(t.to_string()),
                 None => pattern = Some(a.to_string()),

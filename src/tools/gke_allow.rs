@@ -8,6 +8,8 @@ use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
 use crate::app::converge::Row;
 use crate::app::grammar::{DOWN, DOWN2, Op, OpSpec, STATUS, UP, UP2};
 use crate::clis::gcloud::{self, Cluster};
+use crate::exec::lock;
+use crate::exec::runner::CmdFailed;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, UP2, DOWN2];
 
@@ -15,8 +17,71 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     name: "gke-allow",
     about: "The networks allowed to reach the GKE cluster's Kubernetes API (master authorized networks)",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+gke-allow =                                # exit 0 when your network is allowed
+gke-allow + --cidr 198.51.100.0/24         # allow that network too
+gke-allow -                                # remove yours, keep the others
+gke-allow ++                               # yours alone
+gke-allow --                               # nobody
+";
+
+/// How many read-modify-write rounds a change gets before giving up.
+const ATTEMPTS: u32 = 6;
+
+/// The cluster's authorized networks, read now.
+fn read(ctx: &Ctx, name: &str, zonal: &[String]) -> Result<(Vec<String>, bool)> {
+    let cluster: Cluster = match ctx.run.json_if(
+        &gcloud::query(["container", "clusters", "describe", name]).args(zonal.iter().cloned()),
+        gcloud::is_not_found,
+    )? {
+        Some(c) => c,
+        None => bail!("cluster {name} does not exist: create it with `gke-cluster +`"),
+    };
+    let networks = &cluster.master_authorized_networks_config;
+    let current = networks
+        .cidr_blocks
+        .iter()
+        .map(|b| b.cidr_block.clone())
+        .collect();
+    Ok((current, networks.enabled))
+}
+
+/// The list `op` wants, from the list as it is now: `+` and `-` touch
+/// only the caller's entry, so a fresh read merges what others wrote.
+fn wanted(op: Op, caller: Option<&String>, current: &[String]) -> Vec<String> {
+    match (op, caller) {
+        (Op::Up, Some(c)) if !current.contains(c) => {
+            current.iter().cloned().chain([c.clone()]).collect()
+        }
+        (Op::Down, Some(c)) => current.iter().filter(|n| *n != c).cloned().collect(),
+        (Op::Up2, Some(c)) => vec![c.clone()],
+        (Op::Down2, _) => Vec::new(),
+        _ => current.to_vec(),
+    }
+}
+
+/// Whether the list as read back holds what `op` set out to do.
+fn holds(op: Op, caller: Option<&String>, after: &[String]) -> bool {
+    match (op, caller) {
+        (Op::Up, Some(c)) => after.contains(c),
+        (Op::Down, Some(c)) => !after.contains(c),
+        (Op::Up2, Some(c)) => after == [c.clone()],
+        (Op::Down2, _) => after.is_empty(),
+        _ => true,
+    }
+}
+
+/// GKE refuses an update while another operation runs on the cluster.
+fn busy(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<CmdFailed>().is_some_and(|f| {
+        let e = &f.output.stderr;
+        e.contains("incompatible operation") || e.contains("not ready for update")
+    })
+}
 
 fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
@@ -24,31 +89,24 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     let zone = ctx.zone()?;
     let name = &ctx.config.gke.cluster;
     let zonal = [format!("--zone={zone}"), format!("--project={project}")];
-    let cluster: Cluster = match ctx.run.json_if_found(
-        &gcloud::query(["container", "clusters", "describe", name]).args(zonal.clone()),
-    )? {
-        Some(c) => c,
-        None => bail!("cluster {name} does not exist: create it with `gke-cluster +`"),
+    // This machine's runs take turns for the read-modify-write below.
+    let _turn = match op {
+        Op::Status => None,
+        _ => ctx.run.planned_or(
+            || None,
+            || {
+                let file = format!("gke-allow-{project}-{zone}-{name}.lock");
+                lock::exclusive(&lock::lock_dir(&ctx.env).join(file)).map(Some)
+            },
+        )?,
     };
-    let networks = &cluster.master_authorized_networks_config;
-    let current: Vec<String> = networks
-        .cidr_blocks
-        .iter()
-        .map(|b| b.cidr_block.clone())
-        .collect();
+    let (current, enabled) = read(ctx, name, &zonal)?;
     // Locking everyone out is the one operation that needs no caller.
     let caller = match op {
         Op::Down2 => None,
         _ => Some(cidr::caller(&ctx.run, args.cidr.as_deref())?),
     };
     let allowed = caller.as_ref().is_some_and(|c| current.contains(c));
-    let wanted: Vec<String> = match (op, &caller) {
-        (Op::Up, Some(c)) if !allowed => current.iter().cloned().chain([c.clone()]).collect(),
-        (Op::Down, Some(c)) => current.iter().filter(|n| *n != c).cloned().collect(),
-        (Op::Up2, Some(c)) => vec![c.clone()],
-        (Op::Down2, _) => Vec::new(),
-        _ => current.clone(),
-    };
     if op == Op::Status {
         let rows: Vec<Row> = current
             .iter()
@@ -71,38 +129,81 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
         ctx.report(&rows);
         return Ok(Outcome::Present(allowed));
     }
-    if wanted != current || !networks.enabled {
-        if matches!(op, Op::Down | Op::Down2) {
-            let doomed: Vec<String> = current
-                .iter()
-                .filter(|n| !wanted.contains(n))
-                .map(|n| format!("authorized network {n} of cluster {name}"))
-                .collect();
-            ctx.confirm_deletion(&doomed)?;
-        }
-        let mut update = gcloud::change(["container", "clusters", "update", name])
-            .args(zonal)
-            .arg("--enable-master-authorized-networks");
-        // Without the list flag gcloud sets an empty list: nobody is let in.
-        if !wanted.is_empty() {
-            update = update.arg(format!("--master-authorized-networks={}", wanted.join(",")));
-        }
-        ctx.ui.progress(&format!(
-            "authorized networks of {name}: {}",
-            shown(&wanted)
-        ));
-        ctx.run.check(&update)?;
-    } else {
+    let first = wanted(op, caller.as_ref(), &current);
+    if first == current && enabled {
         ctx.ui.progress(&format!(
             "authorized networks of {name} stay {}",
             shown(&current)
         ));
+        return Ok(outcome(op));
     }
-    Ok(match op {
+    if matches!(op, Op::Down | Op::Down2) {
+        let doomed: Vec<String> = current
+            .iter()
+            .filter(|n| !first.contains(n))
+            .map(|n| format!("authorized network {n} of cluster {name}"))
+            .collect();
+        ctx.confirm_deletion(&doomed)?;
+    }
+    let mut read_now = (current, enabled);
+    for attempt in 1..=ATTEMPTS {
+        let (current, enabled) = read_now;
+        let list = wanted(op, caller.as_ref(), &current);
+        if list == current && enabled {
+            return Ok(outcome(op));
+        }
+        let mut update = gcloud::change(["container", "clusters", "update", name])
+            .args(zonal.clone())
+            .arg("--enable-master-authorized-networks");
+        // Without the list flag gcloud sets an empty list: nobody is let in.
+        if !list.is_empty() {
+            update = update.arg(format!("--master-authorized-networks={}", list.join(",")));
+        }
+        ctx.ui
+            .progress(&format!("authorized networks of {name}: {}", shown(&list)));
+        match ctx.run.check(&update) {
+            Ok(_) => {}
+            Err(e) if busy(&e) && attempt < ATTEMPTS => {
+                ctx.ui.progress(&format!(
+                    "cluster {name} is busy with another operation; trying again"
+                ));
+                std::thread::sleep(std::time::Duration::from_secs(2 * u64::from(attempt)));
+                read_now = read(ctx, name, &zonal)?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        // Nothing guards the list against a writer who read it before us:
+        // read it back, and when our change was replaced, merge and retry.
+        // A plan changed nothing, so there is nothing to read back.
+        let read_back = ctx
+            .run
+            .planned_or(|| None, || read(ctx, name, &zonal).map(Some))?;
+        let Some(after) = read_back else {
+            return Ok(outcome(op));
+        };
+        read_now = after;
+        if holds(op, caller.as_ref(), &read_now.0) {
+            return Ok(outcome(op));
+        }
+        ctx.ui.progress(&format!(
+            "another change to the authorized networks of {name} replaced ours \
+             (now {}); merging and writing again",
+            shown(&read_now.0)
+        ));
+    }
+    bail!(
+        "the authorized networks of {name} kept changing under {ATTEMPTS} attempts: \
+         run this again, or check who else is changing them"
+    )
+}
+
+fn outcome(op: Op) -> Outcome {
+    match op {
         Op::Up | Op::Up2 => Outcome::Present(true),
         Op::Down => Outcome::Gone(true),
         _ => Outcome::Done,
-    })
+    }
 }
 
 fn shown(list: &[String]) -> String {

@@ -3,6 +3,8 @@
 //! piece converges on its own (the script skipped everything once the
 //! cluster existed).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::{Result, bail};
 use serde_json::Value;
 
@@ -11,9 +13,12 @@ use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
 use crate::app::config::Gke;
 use crate::app::converge::{Piece, Row, State};
 use crate::app::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
-use crate::clis::gcloud::{self, Cluster, Firewall};
-use crate::clis::kubeconfig;
+use crate::clis::gcloud::{self, Cluster, Firewall, Operation};
+use crate::clis::kubeconfig::{self, Kubeconfig, KubeconfigFile};
+use crate::clis::kubectl::{Kubectl, Ns, Target};
 use crate::exec::cmd::Cmd;
+use crate::exec::interrupt;
+use crate::exec::runner::together;
 
 pub const OPS: &[OpSpec<Op>] = &[STATUS, UP, DOWN, REFRESH];
 
@@ -21,8 +26,17 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     name: "gke-cluster",
     about: "The GKE cluster for Ray: cluster, kubeconfig entries, GPU driver installer, pod firewall rule",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+gke-cluster + --cidr 203.0.113.7/32        # cluster, kubeconfig, GPU drivers, firewall rule
+gke-cluster + --dry-run                    # what it would do, nothing changed
+gke-cluster =                              # exit 0 when it is there
+gke-cluster ,                              # refresh the kubeconfig credentials
+gke-cluster -                              # delete it
+";
 
 /// Where the cluster lives, resolved once.
 struct Site<'a> {
@@ -30,6 +44,13 @@ struct Site<'a> {
     gke: &'a Gke,
     project: String,
     zone: String,
+    kube: KubeconfigFile<'a>,
+    /// The kubeconfig as this run found it.
+    original: Kubeconfig,
+    /// Whether this run made its one backup of the kubeconfig yet.
+    backed_up: AtomicBool,
+    /// kubectl's target for the cluster itself (its short context).
+    in_cluster: Target,
 }
 
 impl Site<'_> {
@@ -49,7 +70,7 @@ impl Site<'_> {
     }
 
     fn find_firewall(&self) -> Result<Option<Firewall>> {
-        self.ctx.run.json_if_found(
+        self.ctx.run.json_if(
             &gcloud::query([
                 "compute",
                 "firewall-rules",
@@ -57,6 +78,7 @@ impl Site<'_> {
                 &self.gke.firewall_rule(),
             ])
             .arg(format!("--project={}", self.project)),
+            gcloud::is_not_found,
         )
     }
 
@@ -102,80 +124,164 @@ impl Site<'_> {
                 a.gpus_per_node * a.nodes
             ))
             .arg(format!("--autoprovisioning-scopes={}", a.scopes.join(",")))
+            // Minutes: show gcloud's progress meanwhile.
+            .streamed(format!("gcloud creates cluster {}", g.cluster))
     }
 
-    /// Step 2: stale entries out, fresh credentials in, short names.
+    /// Before this run's first `kubectl config` change to the kubeconfig
+    /// (gcloud only ever writes the scratch file): one copy of the file as
+    /// the run found it, next to it.
+    fn before_kubeconfig_change(&self) -> Result<()> {
+        let path = &self.kube.path;
+        if self.backed_up.load(Ordering::Relaxed) || !path.exists() {
+            return Ok(());
+        }
+        self.backed_up.store(true, Ordering::Relaxed);
+        let backup = kubeconfig::backup_path(path);
+        let run = &self.ctx.run;
+        run.act(
+            &format!(
+                "back up {} to {} (the file as it was before this run)",
+                path.display(),
+                backup.display()
+            ),
+            || {
+                std::fs::copy(path, &backup)?;
+                Ok(())
+            },
+        )?;
+        run.for_real(|| {
+            self.ctx.ui.progress(&format!(
+                "kubeconfig as it was before this run: {}",
+                backup.display()
+            ));
+            Ok(())
+        })
+    }
+
+    /// A gcloud command that writes kubeconfig entries, pointed at the
+    /// scratch file instead of the user's kubeconfig.
+    fn away_from_kubeconfig(&self, cmd: Cmd) -> Cmd {
+        cmd.env(
+            "KUBECONFIG",
+            kubeconfig::scratch_path(&self.kube.path).to_string_lossy(),
+        )
+    }
+
+    fn drop_scratch(&self) {
+        let _ = self.ctx.run.for_real(|| {
+            let _ = std::fs::remove_file(kubeconfig::scratch_path(&self.kube.path));
+            Ok(())
+        });
+    }
+
+    /// Step 2: gcloud writes fresh credentials to a scratch file; stale
+    /// entries leave the kubeconfig and the fresh ones arrive, all through
+    /// `kubectl config`, with a short context name. The current context
+    /// stays the user's; only when there was none (or it was this
+    /// cluster's) does the cluster's context become current.
     fn write_credentials(&self) -> Result<()> {
         let run = &self.ctx.run;
-        let path = kubeconfig::path(&self.ctx.env);
         let long = self.gke_name();
         let short = self.gke.cluster.clone();
-        let shown = path.display();
-        let backup = path.with_extension("kas-backup");
-        if path.exists() {
-            run.act(&format!("back up {shown} to {}", backup.display()), || {
-                std::fs::copy(&path, &backup)?;
-                Ok(())
-            })?;
+        let scratch = kubeconfig::scratch_path(&self.kube.path);
+        self.drop_scratch();
+        let fetched = run.check(&self.away_from_kubeconfig(
+            gcloud::change(["container", "clusters", "get-credentials", &short]).args(self.zonal()),
+        ));
+        let copy = match fetched {
+            Ok(_) => run.planned_or(
+                || None,
+                || {
+                    let view = self.kube.raw_view(&scratch);
+                    self.drop_scratch();
+                    Ok(Some(self.kube.copy_commands(&view?, &long, &short)?))
+                },
+            )?,
+            Err(e) => {
+                self.drop_scratch();
+                return Err(e);
+            }
+        };
+        self.before_kubeconfig_change()?;
+        let now = self.kube.load()?;
+        for cmd in self.kube.removals(&now, &[&short, &long]) {
+            run.check(&cmd)?;
         }
-        run.act(
-            &format!("remove kubeconfig entries {short} and {long} from {shown}"),
-            || {
-                let mut config = kubeconfig::load(&path)?;
-                if kubeconfig::remove(&mut config, &[&short, &long]) {
-                    kubeconfig::save(&path, &config)?;
+        match copy {
+            Some(cmds) => {
+                for cmd in cmds {
+                    run.check(&cmd)?;
                 }
-                Ok(())
-            },
-        )?;
-        run.check(
-            &gcloud::change(["container", "clusters", "get-credentials", &short])
-                .args(self.zonal()),
-        )?;
-        run.act(
-            &format!("rename kubeconfig entries {long} to {short} in {shown}"),
-            || {
-                let mut config = kubeconfig::load(&path)?;
-                kubeconfig::rename(&mut config, &long, &short);
-                kubeconfig::save(&path, &config)
-            },
-        )
+            }
+            None => run.note(&format!(
+                "kubectl config set-cluster, set-credentials {long} and set-context {short} \
+                 with what gcloud wrote to {}",
+                scratch.display()
+            )),
+        }
+        let before = &self.original.current_context;
+        if before.is_empty() || *before == short || *before == long {
+            run.check(&self.kube.change(["use-context", &short]))?;
+        }
+        Ok(())
     }
 
     fn remove_credentials(&self) -> Result<()> {
-        let path = kubeconfig::path(&self.ctx.env);
         let (short, long) = (self.gke.cluster.clone(), self.gke_name());
-        self.ctx.run.act(
-            &format!(
-                "remove kubeconfig entries {short} and {long} from {}",
-                path.display()
-            ),
-            || {
-                let mut config = kubeconfig::load(&path)?;
-                kubeconfig::remove(&mut config, &[&short, &long]);
-                kubeconfig::save(&path, &config)
-            },
+        self.before_kubeconfig_change()?;
+        let now = self.kube.load()?;
+        for cmd in self.kube.removals(&now, &[&short, &long]) {
+            self.ctx.run.check(&cmd)?;
+        }
+        Ok(())
+    }
+
+    /// After Ctrl-C stopped gcloud's wait: GKE goes on with the operation
+    /// anyway, so wait for it here (a second Ctrl-C stops waiting), then
+    /// say what state the cluster is in and stop.
+    fn settle_after_ctrl_c(&self, doing: &str) -> Result<()> {
+        let (run, ui, name) = (&self.ctx.run, &self.ctx.ui, &self.gke.cluster);
+        interrupt::second_ctrl_c_exits();
+        let ops: Vec<Operation> =
+            run.json(&gcloud::query(["container", "operations", "list"]).args(self.zonal()))?;
+        let target = format!("/clusters/{name}");
+        for op in ops
+            .iter()
+            .filter(|o| o.status != "DONE" && o.target_link.ends_with(&target))
+        {
+            ui.progress(&format!(
+                "interrupted while {doing} cluster {name}: waiting for GKE's operation {} \
+                 ({}) to finish, so the cluster is not left half-made \
+                 (Ctrl-C again stops waiting; GKE goes on with it)",
+                op.name, op.operation_type
+            ));
+            run.check(
+                &gcloud::query(["container", "operations", "wait", &op.name]).args(self.zonal()),
+            )?;
+        }
+        let state = match self.find_cluster()? {
+            Some(c) => format!("cluster {name} is {}", c.status),
+            None => format!("cluster {name} does not exist"),
+        };
+        bail!(
+            "interrupted: {state}; the steps after it did not run: \
+             `gke-cluster +` finishes the job, `gke-cluster -` removes what is there"
         )
     }
 
-    fn kubectl(&self, verb: &str) -> Cmd {
-        let cmd = if verb == "get" {
-            Cmd::query("kubectl")
-        } else {
-            Cmd::mutation("kubectl")
-        };
-        cmd.args([verb, "-f", &self.gke.gpu_driver_installer])
-            .arg(format!("--context={}", self.gke.cluster))
+    /// kubectl on the cluster's short context, for the driver installer.
+    fn kubectl(&self) -> Kubectl<'_> {
+        Kubectl::new(&self.ctx.run, &self.in_cluster)
     }
 
     /// Whether the driver installer's objects exist in the cluster.
     fn driver_installed(&self) -> Result<bool> {
-        let found: Value =
-            self.ctx.run.json(
-                &self
-                    .kubectl("get")
-                    .args(["--ignore-not-found", "-o", "json"]),
-            )?;
+        let installer = self.gke.gpu_driver_installer.as_str();
+        let found: Value = self.ctx.run.json(&self.kubectl().query(
+            ["get", "-f", installer, "--ignore-not-found", "-o", "json"],
+            Ns::Cluster,
+        ))?;
         Ok(match found.get("kind").and_then(Value::as_str) {
             Some("List") => found["items"].as_array().is_some_and(|i| !i.is_empty()),
             Some(_) => true,
@@ -190,13 +296,21 @@ impl Site<'_> {
         }
         let describe = gcloud::query(["container", "clusters", "describe", &self.gke.cluster])
             .args(self.zonal());
-        match self.ctx.run.json_if_found::<Cluster>(&describe)? {
+        match self
+            .ctx
+            .run
+            .json_if::<Cluster>(&describe, gcloud::is_not_found)?
+        {
             Some(c) if !c.cluster_ipv4_cidr.is_empty() => Ok(c.cluster_ipv4_cidr),
-            // A dry run planned the cluster but did not create it.
-            _ if self.ctx.run.dry_run => Ok(format!("POD_RANGE_OF_{}", self.gke.cluster)),
-            _ => bail!(
-                "cluster {} has no pod range (clusterIpv4Cidr) yet",
-                self.gke.cluster
+            // A plan printed the cluster's creation: its range stands in.
+            _ => self.ctx.run.planned_or(
+                || format!("POD_RANGE_OF_{}", self.gke.cluster),
+                || {
+                    bail!(
+                        "cluster {} has no pod range (clusterIpv4Cidr) yet",
+                        self.gke.cluster
+                    )
+                },
             ),
         }
     }
@@ -204,15 +318,53 @@ impl Site<'_> {
 
 fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
-    let site = Site {
+    if matches!(op, Op::Up | Op::Down) {
+        // Ctrl-C reaches gcloud, which stops waiting; this process stays to
+        // see what GKE goes on doing (see `settle_after_ctrl_c`).
+        ctx.run.for_real(|| {
+            interrupt::outlive_children_on_ctrl_c();
+            Ok(())
+        })?;
+    }
+    let (project, zone) = (ctx.project()?, ctx.zone()?);
+    let mut site = Site {
         ctx,
         gke: &ctx.config.gke,
-        project: ctx.project()?,
-        zone: ctx.zone()?,
+        project,
+        zone,
+        kube: KubeconfigFile::new(&ctx.run, kubeconfig::path(&ctx.env)),
+        original: Kubeconfig::default(),
+        backed_up: AtomicBool::new(false),
+        in_cluster: Target {
+            context: Some(ctx.config.gke.cluster.clone()),
+            ..Target::default()
+        },
     };
-    let cluster = site.find_cluster()?;
+    // The kubeconfig as this run found it: what `-` removes, what `=`
+    // reports, and for `=` whether the cluster is likely there.
+    if op != Op::Refresh {
+        site.original = site.kube.load()?;
+    }
+    // The firewall rule does not depend on the cluster: when it will be
+    // wanted, both are read side by side. `=` wants it only when the cluster
+    // exists, which a kubeconfig context for it foretells; otherwise `=`
+    // reads the cluster alone first (one gcloud in an empty project).
+    let wanted = match op {
+        Op::Refresh => false,
+        Op::Status => site.original.has_context(&site.gke.cluster),
+        _ => true,
+    };
+    let (cluster, firewall) = if wanted {
+        let (cluster, firewall) = together(|| site.find_cluster(), || site.find_firewall());
+        (cluster?, Some(firewall?))
+    } else {
+        (site.find_cluster()?, None)
+    };
+    if op == Op::Refresh && cluster.is_some() {
+        site.original = site.kube.load()?;
+    }
     match op {
-        Op::Status => status(&site, cluster),
+        Op::Status => status(&site, cluster, firewall),
         Op::Refresh => {
             if cluster.is_none() {
                 bail!(
@@ -223,15 +375,19 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
             site.write_credentials()?;
             Ok(Outcome::Present(true))
         }
-        _ => converge(&site, op, cluster, args),
+        _ => converge(&site, op, cluster, firewall, args),
     }
 }
 
 /// `=`: one gcloud query when there is no cluster; the firewall rule only
-/// when there is one. Never the network beyond gcloud.
-fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
+/// when there is one (`firewall`: already read alongside the cluster).
+/// Never the network beyond gcloud.
+fn status(
+    site: &Site,
+    cluster: Option<Cluster>,
+    firewall: Option<Option<Firewall>>,
+) -> Result<Outcome> {
     let g = site.gke;
-    let config = kubeconfig::load(&kubeconfig::path(&site.ctx.env))?;
     let mut rows = Vec::new();
     let firewall = match &cluster {
         Some(c) => {
@@ -241,7 +397,10 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
                     c.status, c.endpoint, c.cluster_ipv4_cidr
                 )),
             );
-            Some(site.find_firewall()?)
+            match firewall {
+                Some(read) => Some(read),
+                None => Some(site.find_firewall()?),
+            }
         }
         None => {
             rows.push(Row::present(format!("cluster {}", g.cluster), false));
@@ -250,7 +409,7 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
     };
     rows.push(Row::present(
         format!("kubeconfig context {}", g.cluster),
-        kubeconfig::has_context(&config, &g.cluster),
+        site.original.has_context(&g.cluster),
     ));
     if !g.gpu_driver_installer.is_empty() {
         rows.push(Row::new(
@@ -270,14 +429,21 @@ fn status(site: &Site, cluster: Option<Cluster>) -> Result<Outcome> {
     Ok(Outcome::Present(cluster.is_some()))
 }
 
-fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> Result<Outcome> {
+fn converge(
+    site: &Site,
+    op: Op,
+    cluster: Option<Cluster>,
+    firewall: Option<Option<Firewall>>,
+    args: &CidrArgs,
+) -> Result<Outcome> {
     let ctx = site.ctx;
     let g = site.gke;
-    let config = kubeconfig::load(&kubeconfig::path(&ctx.env))?;
-    let has_context = kubeconfig::has_context(&config, &g.cluster);
-    let stale =
-        kubeconfig::has_any(&config, &g.cluster) || kubeconfig::has_any(&config, &site.gke_name());
-    let firewall = site.find_firewall()?;
+    let has_context = site.original.has_context(&g.cluster);
+    let stale = site.original.has_any(&g.cluster) || site.original.has_any(&site.gke_name());
+    let firewall = match firewall {
+        Some(read) => read,
+        None => site.find_firewall()?,
+    };
     // The driver lives inside the cluster: only ask when it can answer.
     let driver = if g.gpu_driver_installer.is_empty() {
         None
@@ -292,14 +458,28 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
         Piece::new(format!("cluster {}", g.cluster), cluster.is_some())
             .create(|| {
                 let caller = cidr::caller(&ctx.run, args.cidr.as_deref())?;
-                ctx.run.check(&site.create_cluster(&caller))?;
+                let created = ctx
+                    .run
+                    .check(&site.away_from_kubeconfig(site.create_cluster(&caller)));
+                site.drop_scratch();
+                if interrupt::interrupted() {
+                    return site.settle_after_ctrl_c("creating");
+                }
+                created?;
                 Ok(())
             })
             .delete(|| {
-                ctx.run.check(
-                    &gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
-                        .args(site.zonal()),
-                )?;
+                let deleted = ctx.run.check(
+                    &site.away_from_kubeconfig(
+                        gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
+                            .args(site.zonal()),
+                    ),
+                );
+                site.drop_scratch();
+                if interrupt::interrupted() {
+                    return site.settle_after_ctrl_c("deleting");
+                }
+                deleted?;
                 Ok(())
             }),
         Piece::new(
@@ -313,12 +493,23 @@ fn converge(site: &Site, op: Op, cluster: Option<Cluster>, args: &CidrArgs) -> R
         pieces.push(
             Piece::new("GPU driver installer", installed)
                 .create(|| {
-                    ctx.run.check(&site.kubectl("apply"))?;
+                    ctx.run.check(
+                        &site
+                            .kubectl()
+                            .mutation(["apply", "-f", &g.gpu_driver_installer], Ns::Cluster),
+                    )?;
                     Ok(())
                 })
                 .delete(|| {
-                    ctx.run
-                        .check(&site.kubectl("delete").arg("--ignore-not-found"))?;
+                    ctx.run.check(&site.kubectl().mutation(
+                        [
+                            "delete",
+                            "-f",
+                            &g.gpu_driver_installer,
+                            "--ignore-not-found",
+                        ],
+                        Ns::Cluster,
+                    ))?;
                     Ok(())
                 }),
         );

@@ -14,8 +14,15 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "gke-nat",
     about: "A Cloud Router and Cloud NAT so the cluster's pods can reach the internet",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+gke-nat +                                  # the router, then the NAT
+gke-nat =                                  # exit 0 when both are there
+gke-nat -                                  # the NAT, then the router
+";
 
 fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     ctx.check_gcloud_configuration()?;
@@ -24,8 +31,9 @@ fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
     let nat = &ctx.config.nat;
     let scope = [format!("--region={region}"), format!("--project={project}")];
     // One read answers both pieces: the NATs live inside the router.
-    let router: Option<Router> = ctx.run.json_if_found(
+    let router: Option<Router> = ctx.run.json_if(
         &gcloud::query(["compute", "routers", "describe", &nat.router]).args(scope.clone()),
+        gcloud::is_not_found,
     )?;
     let nat_present = router
         .as_ref()

@@ -1,6 +1,11 @@
 //! `ray-service-account`: the accounts Ray's GCE autoscaler uses, with read
 //! access to Artifact Registry. The autoscaler's own account is made by
-//! Ray's `ray up`, never here; the registry reader is ours.
+//! Ray's `ray up`, never here; the registry reader is ours, and `-` removes
+//! only what is ours.
+//! `cluster_files` holds what the Compute Engine cluster files (`yaml/gcp`)
+//! must say to agree with `kas.yaml`.
+
+pub mod cluster_files;
 
 use anyhow::{Result, bail};
 
@@ -16,8 +21,15 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     name: "ray-service-account",
     about: "Service accounts for Ray's GCE autoscaler, with read access to Artifact Registry",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+ray-service-account +                      # after `ray up` made ray-autoscaler-sa-v1
+ray-service-account =                      # exit 0 when both accounts are there
+ray-service-account -                      # remove their roles, then them
+";
 
 const READER: &str = "roles/artifactregistry.reader";
 const ACT_AS: &str = "roles/iam.serviceAccountUser";
@@ -135,7 +147,7 @@ fn up(
             Ok(())
         }),
     ];
-    crate::app::converge::up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    crate::app::converge::up(&ctx.run, pieces)?;
     Ok(Outcome::Present(true))
 }
 
@@ -146,49 +158,65 @@ fn down(
     policy: Policy,
     accounts: &[Account; 2],
 ) -> Result<Outcome> {
-    let existing: Vec<&Account> = accounts.iter().filter(|a| a.exists).collect();
-    let bound: Vec<&&Account> = existing
-        .iter()
-        .filter(|a| !policy.roles_of(&a.member()).is_empty())
-        .collect();
-    let mut doomed: Vec<String> = existing
-        .iter()
-        .map(|a| format!("service account {}", a.email))
-        .collect();
-    doomed.extend(
-        bound
-            .iter()
-            .map(|a| format!("every project role of {}", a.email)),
-    );
+    // Ours: the reader with every role bound to it, and the registry role
+    // given to Ray's account. Ray's account and the roles Ray's bootstrap
+    // grants it (iam.serviceAccountUser among them) stay: Ray made them and
+    // its `ray down` and next `ray up` run as that account.
+    let [autoscaler, reader] = accounts;
+    let reader_bound = reader.exists && !policy.roles_of(&reader.member()).is_empty();
+    let autoscaler_reads = policy.has(READER, &autoscaler.member());
+    let mut doomed = Vec::new();
+    if reader.exists {
+        doomed.push(format!("service account {}", reader.email));
+    }
+    if reader_bound {
+        doomed.push(format!("every project role of {}", reader.email));
+    }
+    if autoscaler_reads {
+        doomed.push(format!("{READER} of {}", autoscaler.email));
+    }
     ctx.confirm_deletion(&doomed)?;
     // Bindings first, in one write, so no deleted account lingers in the policy.
-    if !bound.is_empty() {
+    if reader_bound || autoscaler_reads {
         ctx.ui.progress("deleting role bindings");
         iam::update_policy(&ctx.run, project, Some(policy.clone()), |p| {
             let mut changes = Vec::new();
-            for a in &existing {
-                for role in p.revoke(None, &a.member()) {
-                    changes.push(format!("remove {role} from {}", a.member()));
+            if reader.exists {
+                for role in p.revoke(None, &reader.member()) {
+                    changes.push(format!("remove {role} from {}", reader.member()));
                 }
+            }
+            for role in p.revoke(Some(READER), &autoscaler.member()) {
+                changes.push(format!("remove {role} from {}", autoscaler.member()));
             }
             changes
         })
         .map_err(|e| e.context("could not delete the role bindings"))?;
     }
-    for a in accounts {
-        if a.exists {
-            ctx.ui
-                .progress(&format!("deleting service account {}", a.email));
-            ctx.run
-                .check(
-                    &gcloud::change(["iam", "service-accounts", "delete", &a.email, "--quiet"])
-                        .arg(project_flag),
-                )
-                .map_err(|e| e.context(format!("could not delete service account {}", a.email)))?;
-        } else {
-            ctx.ui
-                .progress(&format!("gone     service account {}", a.email));
-        }
+    if reader.exists {
+        ctx.ui
+            .progress(&format!("deleting service account {}", reader.email));
+        ctx.run
+            .check(
+                &gcloud::change([
+                    "iam",
+                    "service-accounts",
+                    "delete",
+                    &reader.email,
+                    "--quiet",
+                ])
+                .arg(project_flag),
+            )
+            .map_err(|e| e.context(format!("could not delete service account {}", reader.email)))?;
+    } else {
+        ctx.ui
+            .progress(&format!("gone     service account {}", reader.email));
+    }
+    if autoscaler.exists {
+        ctx.ui.progress(&format!(
+            "kept     service account {} (Ray's own: `ray down` and Ray's next `ray up` use it)",
+            autoscaler.email
+        ));
     }
     Ok(Outcome::Gone(true))
 }

@@ -6,19 +6,15 @@
 //!     eval "$(kas-emulator kube &)"    # a Kubernetes API for kubectl and helm
 //!     kas-emulator main-job [--down]   # the main job on the joined emulators
 //!
-//! Built only with `--features emulator`.
+//! Install it with `cargo install --path tests/emulator`.
 
-// Each emulator is a self-contained module that test crates include on
-// their own, so both bring the shared test CA helper with them.
-#![allow(clippy::duplicate_mod)]
-
-mod gcp;
-mod joined;
-mod kube;
 mod main_job;
 
 use std::io::Write;
 use std::path::PathBuf;
+
+use kas_emulator::joined::{self, Joined};
+use kas_emulator::{gcp, kube, signals};
 
 const USAGE: &str = "usage: kas-emulator [all|gcp|kube|main-job] [--port N] [--ray PATH] [--down]
 
@@ -29,7 +25,9 @@ it. It prints `export ...` lines for gcloud, kubectl and helm, and
 KAS_CONFIG, the kas.yaml of an emulated project (project test-project, the
 KubeRay chart served from a local folder, no internet needed); your own
 kas.yaml and defaults are left alone. Then it closes its standard output
-and serves until stopped (Ctrl-C, or `kill $KAS_EMULATOR_PID`).
+and serves until stopped (SIGTERM, SIGINT or SIGHUP: Ctrl-C, or `kill
+$KAS_EMULATOR_PID`), when it stops every Ray process it started and removes
+its temporary folders.
 
     eval \"$(kas-emulator &)\"
     admin-service-account + && artifact-registry + && gke-nat + \\
@@ -54,7 +52,7 @@ tester@example.com logged in).
 
     eval \"$(kas-emulator gcp &)\"     # this shell's gcloud now uses it
     gcloud container clusters list
-    kill $KAS_EMULATOR_PID             # stop it
+    kill $KAS_EMULATOR_PID             # stop it (its folder goes with it)
 
 `kas-emulator kube` runs the Kubernetes API emulator alone the same way and
 prints `export KUBECONFIG=...` (and kubectl's cache folder), so kubectl,
@@ -89,68 +87,109 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let (port, ray) = (args.port, args.ray);
-    let result = match args.kind.as_str() {
-        "kube" => kube::run_foreground(Some(port), ray.as_deref()).map(|()| 0),
-        "all" => run_joined(port, joined::find_ray(ray)),
-        "main-job" => main_job::run(port, ray, args.down),
-        _ => run_gcp(port),
+    // Before anything is made: a signal from here on still cleans up.
+    let signals = signals::Signals::catch();
+    let started = match args.kind.as_str() {
+        "main-job" => main_job::run(args.port, args.ray, args.down),
+        kind => start(kind, args.port, args.ray).map(Some),
     };
-    match result {
-        Ok(code) => std::process::exit(code),
+    let running = match started {
+        Ok(Some(running)) => running,
+        // `main-job --down`: done, and everything is gone again.
+        Ok(None) => std::process::exit(0),
         Err(e) => {
             eprintln!("kas-emulator: {e:#}");
             std::process::exit(3);
         }
-    }
-}
-
-fn run_gcp(port: u16) -> anyhow::Result<i32> {
-    let emu = gcp::GcpEmulator::start_on(port, Some(gcp::HUMAN))?;
-    emu.bind("roles/owner", &format!("user:{}", gcp::HUMAN));
+    };
     let mut out = std::io::stdout();
-    let _ = write!(out, "{}", emu.shell_exports());
+    let _ = write!(out, "{}", running.exports);
     let _ = writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id());
     let _ = out.flush();
     close_stdout();
-    eprintln!(
-        "kas-emulator: GCP APIs on {} (account {}, project {}); Ctrl-C stops it",
-        emu.url(),
-        gcp::HUMAN,
-        gcp::PROJECT
-    );
-    loop {
-        std::thread::park();
-    }
+    eprintln!("kas-emulator: {}; Ctrl-C stops it", running.banner);
+    let signal = signals.wait();
+    // Stops the servers, relays and Ray processes and removes the
+    // temporary folders.
+    drop(running);
+    signals::die_of(signal);
 }
 
-/// Both emulators, joined, until a stop signal.
-fn run_joined(port: u16, ray: Option<PathBuf>) -> anyhow::Result<i32> {
-    let stop = kube::signals::catch()?;
-    if ray.is_none() {
-        eprintln!("kas-emulator: {}", joined::INSTALL_RAY);
-    }
-    let cloud = joined::Joined::start(port, ray.as_deref())?;
-    let mut out = std::io::stdout();
-    write!(out, "{}", cloud.shell_exports())?;
-    writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id())?;
-    out.flush()?;
-    close_stdout();
-    eprintln!(
-        "kas-emulator: GCP APIs on {} and a Kubernetes API behind its GKE clusters{}; \
-         Ctrl-C stops them",
-        cloud.gcp.url(),
-        if ray.is_some() {
-            ", Ray behind its RayCluster pods"
-        } else {
-            ""
+/// A started emulator, kept alive until a signal comes.
+struct Running {
+    exports: String,
+    banner: String,
+    _gcp: Option<gcp::GcpEmulator>,
+    _kube: Option<kube::KubeEmulator>,
+    _joined: Option<Joined>,
+}
+
+fn start(kind: &str, port: u16, ray: Option<PathBuf>) -> anyhow::Result<Running> {
+    match kind {
+        "kube" => {
+            let mut emu = kube::KubeEmulator::start_on(port)?;
+            if let Some(ray) = &ray {
+                emu = emu.with_ray(ray)?;
+            }
+            Ok(Running {
+                exports: emu.shell_exports(),
+                banner: format!(
+                    "Kubernetes API on {} (KUBECONFIG={}){}",
+                    emu.url(),
+                    emu.kubeconfig().display(),
+                    if ray.is_some() {
+                        ", Ray behind its RayCluster pods"
+                    } else {
+                        ""
+                    }
+                ),
+                _gcp: None,
+                _kube: Some(emu),
+                _joined: None,
+            })
         }
-    );
-    kube::signals::wait(stop);
-    drop(cloud);
-    Ok(0)
+        "all" => {
+            let ray = joined::find_ray(ray);
+            if ray.is_none() {
+                eprintln!("kas-emulator: {}", joined::INSTALL_RAY);
+            }
+            let cloud = Joined::start(port, ray.as_deref())?;
+            Ok(Running {
+                exports: cloud.shell_exports(),
+                banner: format!(
+                    "GCP APIs on {} and a Kubernetes API behind its GKE clusters{}",
+                    cloud.gcp.url(),
+                    if ray.is_some() {
+                        ", Ray behind its RayCluster pods"
+                    } else {
+                        ""
+                    }
+                ),
+                _gcp: None,
+                _kube: None,
+                _joined: Some(cloud),
+            })
+        }
+        _ => {
+            let emu = gcp::GcpEmulator::start_on(port, Some(gcp::HUMAN))?;
+            emu.bind("roles/owner", &format!("user:{}", gcp::HUMAN));
+            Ok(Running {
+                exports: emu.shell_exports(),
+                banner: format!(
+                    "GCP APIs on {} (account {}, project {})",
+                    emu.url(),
+                    gcp::HUMAN,
+                    gcp::PROJECT
+                ),
+                _gcp: Some(emu),
+                _kube: None,
+                _joined: None,
+            })
+        }
+    }
 }
 
+/// The emulator asked for (default `all`), its port and flags.
 fn parse(args: &[String]) -> Result<Args, String> {
     const KINDS: &[&str] = &["all", "gcp", "kube", "main-job"];
     let (kind, mut rest) = match args.split_first() {
@@ -173,6 +212,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
             down = true;
             rest = more;
             continue;
+        }
+        let name = flag.split_once('=').map_or(flag.as_str(), |(name, _)| name);
+        let known = name == "--port" || (name == "--ray" && kind != "gcp");
+        if !known {
+            return Err(format!("unexpected arguments: {}", rest.join(" ")));
         }
         let (name, value, after) = match flag.split_once('=') {
             Some((name, value)) => (name, value.to_string(), more),

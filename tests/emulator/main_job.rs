@@ -1,7 +1,7 @@
 //! `kas-emulator main-job [--down]`: the main job on the emulated cloud,
 //! from an empty project to a Ray cluster on GKE, with the real tools run
 //! in order as a user would type them (each printed before it runs), then
-//! a Ray job that prints the cluster's resources. Then it prints the
+//! a Ray job that prints the cluster's resources. Then `main` prints the
 //! `export` lines that point a shell at the emulated cloud and serves
 //! until stopped; with `--down` it runs every tool's `-` instead and exits.
 //!
@@ -15,7 +15,10 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::joined::{self, Joined};
+use kas_emulator::gcp;
+use kas_emulator::joined::{self, Joined};
+
+use crate::Running;
 
 /// The cluster file of the main job, relative to a clone's root.
 const CLUSTER_FILE: &str = "yaml/k8s/gke-cpu-only.yaml";
@@ -33,13 +36,14 @@ fn login_words() -> [String; 5] {
         "gcloud".into(),
         "auth".into(),
         "activate-refresh-token".into(),
-        crate::gcp::HUMAN.into(),
-        format!("{}{}", crate::gcp::oauth::LOGIN_PREFIX, crate::gcp::HUMAN),
+        gcp::HUMAN.into(),
+        format!("{}{}", gcp::oauth::LOGIN_PREFIX, gcp::HUMAN),
     ]
 }
 
-pub fn run(port: u16, ray: Option<PathBuf>, down: bool) -> Result<i32> {
-    let stop = crate::kube::signals::catch()?;
+/// The main job; the emulated cloud it runs on, to serve until stopped
+/// (`None` after `--down`: everything is gone again).
+pub fn run(port: u16, ray: Option<PathBuf>, down: bool) -> Result<Option<Running>> {
     let ray = joined::find_ray(ray);
     if ray.is_none() {
         eprintln!("kas-emulator: {}", joined::INSTALL_RAY);
@@ -106,19 +110,8 @@ pub fn run(port: u16, ray: Option<PathBuf>, down: bool) -> Result<i32> {
         run(&login.iter().map(String::as_str).collect::<Vec<_>>())?;
         run(&["admin-service-account", "-"])?;
         eprintln!("\nkas-emulator: the main job ran and everything is gone again");
-        return Ok(0);
+        return Ok(None);
     }
-    use std::io::Write;
-    let mut out = std::io::stdout();
-    write!(
-        out,
-        "{}export PATH='{}'\nexport KAS_EMULATOR_PID={}\n",
-        cloud.shell_exports(),
-        path.replace('\'', r"'\''"),
-        std::process::id()
-    )?;
-    out.flush()?;
-    crate::close_stdout();
     let example = if ray.is_some() {
         format!("kubectl kas . exec python -c '{RAY_JOB}'")
     } else {
@@ -130,9 +123,21 @@ pub fn run(port: u16, ray: Option<PathBuf>, down: bool) -> Result<i32> {
          for example:\n    {example}\n    gke-cluster =\n\
          Ctrl-C here (or `kill $KAS_EMULATOR_PID`) stops the emulated cloud and its Ray processes."
     );
-    crate::kube::signals::wait(stop);
-    drop(cloud);
-    Ok(0)
+    Ok(Some(Running {
+        exports: format!(
+            "{}export PATH='{}'\n",
+            cloud.shell_exports(),
+            path.replace('\'', r"'\''")
+        ),
+        banner: format!(
+            "the main job's emulated cloud (GCP APIs on {}){}",
+            cloud.gcp.url(),
+            if ray.is_some() { ", with Ray" } else { "" }
+        ),
+        _gcp: None,
+        _kube: None,
+        _joined: Some(cloud),
+    }))
 }
 
 /// The folder of this executable (the other tools are built beside it),
@@ -142,8 +147,8 @@ fn tool_path() -> Result<String> {
     let dir = exe.parent().context("this executable has no folder")?;
     if !dir.join("admin-service-account").is_file() {
         eprintln!(
-            "kas-emulator: the tools are not beside {} (build them: `cargo build --release \
-             --features emulator --bins`); looking for them on PATH",
+            "kas-emulator: the tools are not beside {} (build them: `cargo build --workspace \
+             --bins`); looking for them on PATH",
             exe.display()
         );
     }

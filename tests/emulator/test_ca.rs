@@ -1,6 +1,6 @@
 //! A throwaway test CA and one server certificate signed by it, made with
 //! the `openssl` CLI (no key material is ever committed). Both emulators
-//! use it: the GCP one for its proxy in front of Google's fixed URLs, the
+//! use it through `relay`: the GCP one for its proxy in front of Google's fixed URLs, the
 //! Kubernetes one for HTTPS as GKE's kubeconfigs name it.
 
 use std::path::Path;

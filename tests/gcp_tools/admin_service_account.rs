@@ -136,3 +136,85 @@ fn faults_in_down() {
         end_state: &admin_state,
     });
 }
+
+fn key_file_id(c: &Cloud) -> String {
+    let key: Value = serde_json::from_slice(&std::fs::read(c.key_file()).unwrap()).unwrap();
+    key["private_key_id"].as_str().unwrap().to_string()
+}
+
+fn mode(c: &Cloud) -> u32 {
+    std::fs::metadata(c.key_file())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn a_dead_key_is_reported_and_replaced() {
+    let c = Cloud::new();
+    assert!(c.run(TOOL, &["+"]).ok());
+    let old = key_file_id(&c);
+    // The account's key is deleted behind the tool's back.
+    c.emu.state().keys.remove(&old);
+    let status = c.run(TOOL, &["="]);
+    assert_eq!(status.code, 1, "{status}");
+    assert!(
+        status.stdout.contains(&old) && status.stdout.contains("`+` makes a new one"),
+        "{status}"
+    );
+    // Making a new key needs a person again: the account's own key is dead.
+    c.human_logs_in();
+    let up = c.run(TOOL, &["+"]);
+    assert!(up.ok(), "{up}");
+    let new = key_file_id(&c);
+    assert_ne!(new, old);
+    let ids: Vec<String> = c
+        .emu
+        .keys_of(SA)
+        .iter()
+        .map(|k| {
+            k["name"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        std::slice::from_ref(&new),
+        "the new key is the account's only key"
+    );
+    assert_eq!(mode(&c), 0o600);
+    assert!(!c.key_file().with_file_name(".kas-auth.json.new").exists());
+    let status = c.run(TOOL, &["="]);
+    assert!(status.ok(), "{status}");
+    // And the account works from the new key: a rerun changes nothing.
+    c.reset_counts();
+    let again = c.run(TOOL, &["+"]);
+    assert!(again.ok(), "{again}");
+    assert_eq!(c.mutations(), Vec::<String>::new());
+}
+
+#[test]
+fn a_loosened_key_file_mode_is_reported_and_repaired() {
+    let c = Cloud::new();
+    assert!(c.run(TOOL, &["+"]).ok());
+    std::fs::set_permissions(c.key_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let status = c.run(TOOL, &["="]);
+    assert_eq!(status.code, 1, "{status}");
+    assert!(status.stdout.contains("mode 644"), "{status}");
+    c.reset_counts();
+    let up = c.run(TOOL, &["+"]);
+    assert!(up.ok(), "{up}");
+    assert_eq!(mode(&c), 0o600);
+    assert_eq!(
+        c.mutations(),
+        Vec::<String>::new(),
+        "no request: a file mode"
+    );
+    assert!(c.run(TOOL, &["="]).ok());
+}

@@ -63,3 +63,63 @@ fn without_the_cluster_it_says_how_to_make_one() {
     assert_eq!(run.code, 3);
     assert!(run.stderr.contains("gke-cluster +"), "{run}");
 }
+
+#[test]
+fn a_change_replaced_by_a_stale_writer_is_merged_and_written_again() {
+    let c = cloud_with_networks(&OTHERS);
+    c.emu.race_next_cluster_update("192.0.2.99/32");
+    let up = c.run(TOOL, &["+", "--cidr", ME]);
+    assert!(up.ok(), "{up}");
+    assert!(up.stderr.contains("replaced ours"), "{up}");
+    assert_eq!(
+        c.emu.authorized_networks("x-ray"),
+        [OTHERS[0], OTHERS[1], "192.0.2.99/32", ME],
+        "the other writer's entry stays, ours is back"
+    );
+}
+
+/// Pairs of `+` started at the same instant, each pair on its own cluster:
+/// every CIDR of every pair is there afterwards.
+#[test]
+fn concurrent_pairs_keep_every_network() {
+    const PAIRS: usize = 20;
+    const AT_ONCE: usize = 5;
+    let c = Cloud::new();
+    let base = std::fs::read_to_string(c.home.path().join("kas.yaml")).unwrap();
+    let mut held = 0;
+    for batch in 0..PAIRS / AT_ONCE {
+        let pairs: Vec<usize> = (batch * AT_ONCE..(batch + 1) * AT_ONCE).collect();
+        for &i in &pairs {
+            c.emu.add_cluster(&format!("pair-{i}"), &[OTHERS[0]]);
+            let yaml = base.replace("gke:\n", &format!("gke:\n  cluster: pair-{i}\n"));
+            std::fs::write(c.home.path().join(format!("kas-{i}.yaml")), yaml).unwrap();
+        }
+        let start = std::sync::Barrier::new(pairs.len() * 2);
+        std::thread::scope(|scope| {
+            for &i in &pairs {
+                for cidr in [format!("198.18.{i}.1/32"), format!("198.19.{i}.1/32")] {
+                    let (c, start) = (&c, &start);
+                    scope.spawn(move || {
+                        let config = c.home.path().join(format!("kas-{i}.yaml"));
+                        let config = config.to_string_lossy().into_owned();
+                        start.wait();
+                        let run =
+                            c.run_with(TOOL, &["+", "--cidr", &cidr], &[("KAS_CONFIG", &config)]);
+                        assert!(run.ok(), "pair {i} {cidr}: {run}");
+                    });
+                }
+            }
+        });
+        for &i in &pairs {
+            let mut got = c.emu.authorized_networks(&format!("pair-{i}"));
+            got.sort();
+            let a = format!("198.18.{i}.1/32");
+            let b = format!("198.19.{i}.1/32");
+            let mut want = [OTHERS[0].to_string(), a, b];
+            want.sort();
+            assert_eq!(got, want, "pair {i}");
+            held += 1;
+        }
+    }
+    assert_eq!(held, PAIRS);
+}

@@ -100,8 +100,53 @@ impl Cloud {
 
     /// [`Cloud::run`] with extra environment variables.
     pub fn run_with(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let out = self
+            .command(tool, args, vars)
+            .output()
+            .expect("the tool runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The command [`Cloud::run_with`] runs, for a test that starts it
+    /// itself.
+    pub fn command(&self, tool: &str, args: &[&str], vars: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(bin(tool));
-        cmd.args(args).current_dir(self.home.path());
+        cmd.args(args);
+        self.prepare(cmd, vars)
+    }
+
+    /// Runs a tool on a terminal (util-linux `script` makes one); `None`
+    /// (after a note) when `script` is missing outside CI. The run's
+    /// stdout holds everything the terminal showed, redraws included.
+    pub fn run_on_terminal(&self, tool: &str, args: &[&str]) -> Option<Run> {
+        if which::which("script").is_err() {
+            let message = "this test needs `script` (util-linux; Debian: bsdutils) for a terminal";
+            assert!(std::env::var_os("CI").is_none(), "{message}");
+            eprintln!("skipped: {message}");
+            return None;
+        }
+        let line = std::iter::once(bin(tool))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]);
+        let out = self.prepare(cmd, &[]).output().expect("script runs");
+        Some(Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// `cmd` in the project's folder, with the emulator's environment.
+    fn prepare(&self, mut cmd: Command, vars: &[(&str, &str)]) -> Command {
+        cmd.current_dir(self.home.path());
         self.emu.apply_env(&mut cmd);
         let path = format!(
             "{}:{}",
@@ -113,12 +158,7 @@ impl Cloud {
             .env_remove("KAS_CONFIG")
             .stdin(std::process::Stdio::null())
             .envs(vars.iter().copied());
-        let out = cmd.output().expect("the tool runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
 
     /// How many gcloud processes the tools started so far.

@@ -62,9 +62,15 @@ fn up_status_down_round_trip() {
     assert!(down.ok(), "{down}");
     assert_eq!(
         accounts_and_roles(&c),
-        json!({"accounts": [], "autoscaler": [], "reader": []}),
-        "every binding removed and both accounts deleted"
+        json!({
+            "accounts": ["ray-autoscaler-sa-v1@test-project.iam.gserviceaccount.com"],
+            "autoscaler": ["roles/iam.serviceAccountUser"],
+            "reader": [],
+        }),
+        "the reader and its bindings gone, the registry role taken from Ray's account; \
+         Ray's account stays with the role Ray's bootstrap grants it too"
     );
+    assert!(down.stderr.contains("kept"), "{down}");
     c.reset_counts();
     assert!(c.run(TOOL, &["-"]).ok());
     assert_eq!(c.mutations(), Vec::<String>::new());

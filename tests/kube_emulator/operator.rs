@@ -290,3 +290,125 @@ fn the_raycluster_controller_brings_up_and_replaces_pods() {
                 .is_none()
     });
 }
+
+/// A copy of the emulator tests' RayCluster with `change` applied.
+fn raycluster_with(dir: &std::path::Path, name: &str, change: impl Fn(&mut Value)) -> String {
+    let text = std::fs::read_to_string("tests/fixtures/kube/raycluster.yaml").unwrap();
+    let mut cluster: Value = serde_yaml::from_str(&text).unwrap();
+    change(&mut cluster);
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, serde_yaml::to_string(&cluster).unwrap()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_custom_resource_that_breaks_its_crd_schema_is_invalid_with_field_paths() {
+    let Some(emu) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // KubeRay's full CRD: its pod template schema requires containers.
+    kubectl(
+        &emu,
+        &[
+            "create",
+            "-f",
+            "tests/fixtures/crds/ray.io_rayclusters.yaml",
+        ],
+    );
+    kubectl(
+        &emu,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/rayclusters.ray.io",
+            "--timeout=20s",
+        ],
+    );
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "text",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["replicas"] = "two".into()),
+            "spec.workerGroupSpecs[0].replicas: Invalid value: \"string\": \
+             spec.workerGroupSpecs[0].replicas in body must be of type integer: \"string\"",
+        ),
+        (
+            "fraction",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["maxReplicas"] = 1.5.into()),
+            "spec.workerGroupSpecs[0].maxReplicas: Invalid value: \"number\"",
+        ),
+        (
+            "huge",
+            Box::new(|c| c["spec"]["workerGroupSpecs"][0]["replicas"] = 4_000_000_000u64.into()),
+            "spec.workerGroupSpecs[0].replicas: Invalid value: 4000000000: \
+             spec.workerGroupSpecs[0].replicas in body must be of type int32",
+        ),
+        (
+            "nohead",
+            Box::new(|c| {
+                c["spec"].as_object_mut().unwrap().remove("headGroupSpec");
+            }),
+            "spec.headGroupSpec: Required value",
+        ),
+        (
+            "nocontainers",
+            Box::new(|c| {
+                c["spec"]["headGroupSpec"]["template"]["spec"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("containers");
+            }),
+            "spec.headGroupSpec.template.spec.containers: Required value",
+        ),
+        (
+            "startparam",
+            Box::new(|c| c["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] = 2.into()),
+            "spec.headGroupSpec.rayStartParams.num-cpus: Invalid value: \"integer\"",
+        ),
+        (
+            "badname",
+            Box::new(|c| c["metadata"]["name"] = "Ray_Test".into()),
+            "metadata.name: Invalid value: \"Ray_Test\": a lowercase RFC 1123 subdomain",
+        ),
+    ];
+    for (name, change, message) in cases {
+        let file = raycluster_with(dir.path(), name, change);
+        let err = fails(emu.kubectl().args(["apply", "-f", &file]));
+        assert!(err.contains("is invalid"), "{name}: {err}");
+        assert!(err.contains(message), "{name}: {err}");
+        assert!(
+            kubectl_json(&emu, &["get", "rayclusters", "-A"])["items"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{name}: stored anyway"
+        );
+    }
+    // Two mistakes at once: both named.
+    let file = raycluster_with(dir.path(), "two", |c| {
+        c["spec"]["workerGroupSpecs"][0]["replicas"] = "two".into();
+        c["spec"]["workerGroupSpecs"][0]["groupName"] = 7.into();
+    });
+    let err = fails(emu.kubectl().args(["apply", "-f", &file]));
+    assert!(err.contains("spec.workerGroupSpecs[0].replicas"), "{err}");
+    assert!(err.contains("spec.workerGroupSpecs[0].groupName"), "{err}");
+
+    // A valid one is stored; a patch that breaks it is refused and leaves it.
+    kubectl(
+        &emu,
+        &["apply", "-f", "tests/fixtures/kube/raycluster.yaml"],
+    );
+    let err = fails(emu.kubectl().args([
+        "patch",
+        "raycluster",
+        "raytest",
+        "--type=merge",
+        "--patch",
+        r#"{"spec":{"workerGroupSpecs":[{"groupName":"cpu","replicas":"x","minReplicas":0,"maxReplicas":4,"template":{"spec":{"containers":[{"name":"w","image":"i"}]}}}]}}"#,
+    ]));
+    assert!(
+        err.contains("spec.workerGroupSpecs[0].replicas: Invalid value"),
+        "{err}"
+    );
+    let stored = kubectl_json(&emu, &["get", "raycluster", "raytest"]);
+    assert_eq!(stored["spec"]["workerGroupSpecs"][0]["replicas"], 2);
+}

@@ -16,25 +16,8 @@ pub const CRD: &str = "tests/fixtures/charts/kuberay-operator/crds/ray.io_rayclu
 
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Whether `tool` is on PATH. Missing in CI is a failure that says what to
-/// install; elsewhere the test is skipped with a note.
-pub fn have(tool: &str) -> bool {
-    if which::which(tool).is_ok() {
-        return true;
-    }
-    let hint = match tool {
-        "helm" => "run `source .ci/setup-helm.sh` (or install Helm 3.x/4.x)",
-        "kubectl" => "run `source .ci/setup-helm.sh`, which also provides kubectl",
-        "openssl" => "install it (Debian: `apt-get install openssl`)",
-        "python3" => "install it (Debian: `apt-get install python3`)",
-        _ => "install it",
-    };
-    if std::env::var_os("CI").is_some() {
-        panic!("{tool} is not on PATH; {hint}");
-    }
-    eprintln!("skipping: {tool} is not on PATH; {hint}");
-    false
-}
+/// Whether `tool` is on PATH (outside CI a missing one skips the test).
+pub use kas_test_support::need::tool as have;
 
 pub fn start() -> Option<KubeEmulator> {
     have("kubectl").then(|| KubeEmulator::start().expect("the emulator starts"))

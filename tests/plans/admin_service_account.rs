@@ -46,15 +46,23 @@ fn done(home: &Path) -> World {
         "[core]\nproject = sentience-reinforce\naccount = {SA}\n[artifacts]\nlocation = europe-west4\n\
          [compute]\nregion = europe-west4\nzone = europe-west4-a\n"
     );
+    let key = home.join(".kas-auth.json");
     std::fs::write(
-        home.join(".kas-auth.json"),
-        r#"{"type":"service_account","private_key":"(test)"}"#,
+        &key,
+        r#"{"type":"service_account","private_key_id":"k1","private_key":"(test)"}"#,
     )
     .unwrap();
-    gcloud_home(home, &[("default", ""), ("kas", &config)], "kas").answer(
-        AUTH,
-        &format!(r#"[{{"account":"{SA}","status":"ACTIVE"}}]"#),
-    )
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    gcloud_home(home, &[("default", ""), ("kas", &config)], "kas")
+        .answer(
+            AUTH,
+            &format!(r#"[{{"account":"{SA}","status":"ACTIVE"}}]"#),
+        )
+        .answer(
+            "gcloud iam service-accounts keys list",
+            &format!(r#"[{{"name":"projects/sentience-reinforce/serviceAccounts/{SA}/keys/k1"}}]"#),
+        )
 }
 
 #[test]

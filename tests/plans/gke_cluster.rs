@@ -11,6 +11,10 @@ pub const CLUSTER: &str = r#"{"name":"x-ray","status":"RUNNING","endpoint":"34.9
   "cidrBlocks":[{"cidrBlock":"203.0.113.7/32"},{"cidrBlock":"198.51.100.0/24"}]}}"#;
 const RULE: &str = r#"{"name":"x-ray-default","sourceRanges":["10.48.0.0/14"]}"#;
 const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: x-ray\n  cluster: {server: 'https://34.90.1.2'}\ncontexts:\n- name: x-ray\n  context: {cluster: x-ray, user: x-ray}\nusers:\n- name: x-ray\n  user: {}\ncurrent-context: x-ray\n";
+/// `KUBECONFIG` as `kubectl config view -o json` shows it.
+const KUBECONFIG_VIEW: &str = r#"{"kind":"Config","clusters":[{"name":"x-ray","cluster":{"server":"https://34.90.1.2"}}],
+  "contexts":[{"name":"x-ray","context":{"cluster":"x-ray","user":"x-ray"}}],
+  "users":[{"name":"x-ray","user":{}}],"current-context":"x-ray"}"#;
 const DAEMONSET: &str =
     r#"{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"nvidia-driver-installer"}}"#;
 
@@ -27,6 +31,7 @@ fn full(home: &std::path::Path) -> World {
         .answer(LIST, &format!("[{CLUSTER}]"))
         .answer(FIREWALL, RULE)
         .answer(DRIVER, DAEMONSET)
+        .answer("kubectl config view", KUBECONFIG_VIEW)
 }
 
 #[test]

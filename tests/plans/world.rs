@@ -14,9 +14,10 @@ use kas_infra::exec::cmd::Cmd;
 use kas_infra::exec::environment::Env;
 use kas_infra::exec::runner::{Exec, Output};
 use kas_infra::exec::ui::Ui;
+use kas_test_support::world::Script;
 
 pub struct World {
-    answers: Vec<(String, Output)>,
+    script: Script,
     ui: Mutex<Option<Arc<Ui>>>,
     pub env: Env,
     pub config: Config,
@@ -36,7 +37,7 @@ impl World {
             ("PATH", "/usr/bin"),
         ]);
         World {
-            answers: Vec::new(),
+            script: Script::default(),
             ui: Mutex::new(None),
             env,
             config: Config::default(),
@@ -44,16 +45,15 @@ impl World {
     }
 
     /// Answers a query whose printed line starts with `prefix`.
-    pub fn answer(mut self, prefix: &str, stdout: &str) -> World {
-        self.answers.push((prefix.to_string(), Output::ok(stdout)));
+    pub fn answer(self, prefix: &str, stdout: &str) -> World {
+        self.script.set(prefix, Output::ok(stdout));
         self
     }
 
     /// A query that fails the way gcloud says "not found".
-    pub fn not_found(mut self, prefix: &str) -> World {
+    pub fn not_found(self, prefix: &str) -> World {
         let err = "ERROR: (gcloud) NOT_FOUND: The resource was not found.";
-        self.answers
-            .push((prefix.to_string(), Output::failed(1, err)));
+        self.script.set(prefix, Output::failed(1, err));
         self
     }
 
@@ -127,11 +127,9 @@ impl Exec for World {
             .expect("transcript() sets the ui");
         ui.record(&format!("? {line}"));
         assert!(cmd.is_query(), "a mutation ran in a dry run: {line}");
-        // The answer given last wins, so a world can be varied.
-        for (prefix, output) in self.answers.iter().rev() {
-            if line.starts_with(prefix.as_str()) {
-                return Ok(output.clone());
-            }
+        // An answer given again replaces the first, so a world can be varied.
+        if let Some(output) = self.script.answer(cmd) {
+            return Ok(output);
         }
         // An empty cloud project: every list is empty, every named
         // resource is missing.

@@ -180,9 +180,12 @@ pub fn secret_absent(w: &World, name: &str) {
 
 /// The secret as `+` left it with `token` for `host`.
 pub fn secret_with(w: &World, name: &str, host: &str, token: &str) {
-    use kas_infra::tools::kubectl_ray::pull_secret::{base64_encode, docker_config};
-    let hosts = [host.to_string()].into();
-    let config = docker_config(&hosts, token).to_string();
+    use kas_infra::exec::base64::encode as base64_encode;
+    // Docker's config.json, as Google's registries take an access token.
+    let user = "oauth2accesstoken";
+    let auth = base64_encode(format!("{user}:{token}").as_bytes());
+    let config =
+        json!({"auths": {host: {"username": user, "password": token, "auth": auth}}}).to_string();
     let secret = json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": "default"},
@@ -190,4 +193,34 @@ pub fn secret_with(w: &World, name: &str, host: &str, token: &str) {
         "data": {".dockerconfigjson": base64_encode(config.as_bytes())}
     });
     w.on(&get_secret(name), ok(&secret.to_string()));
+}
+
+/// A pull secret `kubectl ray +` made (its label says so).
+pub fn secret_made_by_kubectl_ray(w: &World, name: &str) {
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": "default",
+                     "labels": {"app.kubernetes.io/managed-by": "kubectl-ray"}},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": "e30="}
+    });
+    w.on(&get_secret(name), ok(&secret.to_string()));
+}
+
+/// The RayClusters of the current namespace, each naming `secrets` as
+/// its head's image pull secrets.
+pub fn clusters_here(w: &World, clusters: &[(&str, &[&str])]) {
+    let items = clusters
+        .iter()
+        .map(|(name, secrets)| {
+            let mut c = raycluster(name, "default", false);
+            let names: Vec<_> = secrets.iter().map(|s| json!({"name": s})).collect();
+            c["spec"]["headGroupSpec"]["template"]["spec"]["imagePullSecrets"] = json!(names);
+            c
+        })
+        .collect();
+    w.on(
+        "kubectl get rayclusters.ray.io --output=json",
+        ok(&list(items)),
+    );
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// `shared/`, from `KAS_SHARED_DIR` or beside the repository. Outside CI a
 /// missing folder skips the caller (`None`); in CI it is a failure.
 pub fn dir() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = crate::root();
     let candidates = std::env::var_os("KAS_SHARED_DIR")
         .map(PathBuf::from)
         .into_iter()
@@ -16,13 +16,10 @@ pub fn dir() -> Option<PathBuf> {
             return Some(dir);
         }
     }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "the shared/ folder (seed/yaml/k8s) is not beside the repository: \
-             set KAS_SHARED_DIR to it"
-        );
-    }
-    eprintln!("skipped: no shared/ folder beside the repository (set KAS_SHARED_DIR)");
+    crate::need::missing(
+        "the shared/ folder (seed/yaml/k8s) is not beside the repository: \
+         set KAS_SHARED_DIR to it",
+    );
     None
 }
 

@@ -1,5 +1,7 @@
-//! A scripted world for plan snapshots: answers the commands a tool runs
-//! with output captured from the real CLIs, and records what was asked.
+//! Scripted worlds for plan snapshots: [`Script`] answers the commands a
+//! tool runs with output captured from the real CLIs and records what was
+//! asked; every suite's fake runner stands on it. [`World`] is the
+//! `kubectl ray` suites' runner: a command without an answer is a bug.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -27,21 +29,18 @@ pub struct Ran {
     pub stdin: Option<Vec<u8>>,
 }
 
+/// Answers by the printed line's prefix, and the record of what ran.
 #[derive(Default)]
-pub struct World {
+pub struct Script {
     rules: Mutex<Vec<Rule>>,
     ran: Mutex<Vec<Ran>>,
 }
 
-impl World {
-    pub fn new() -> Arc<World> {
-        Arc::new(World::default())
-    }
-
+impl Script {
     /// Answers commands whose printed line starts with `prefix`. Calling
     /// it again with the same prefix queues a later answer; the last one
     /// repeats.
-    pub fn on(&self, prefix: &str, answer: Output) -> &World {
+    pub fn on(&self, prefix: &str, answer: Output) {
         let mut rules = self.rules.lock().unwrap();
         if let Some(rule) = rules.iter_mut().find(|r| r.prefix == prefix) {
             rule.answers.push_back(answer.clone());
@@ -53,11 +52,60 @@ impl World {
                 last: answer,
             });
         }
-        self
+    }
+
+    /// Like [`Script::on`], but replaces what `prefix` answered so far: a
+    /// world varied from a common one.
+    pub fn set(&self, prefix: &str, answer: Output) {
+        self.rules.lock().unwrap().retain(|r| r.prefix != prefix);
+        self.on(prefix, answer);
+    }
+
+    /// Records `cmd` and gives its scripted answer, if any. The longest
+    /// matching prefix wins, so a general answer and a specific one can
+    /// live side by side.
+    pub fn answer(&self, cmd: &Cmd) -> Option<Output> {
+        let line = cmd.to_string();
+        self.ran.lock().unwrap().push(Ran {
+            line: line.clone(),
+            args: cmd.get_args().to_vec(),
+            stdin: cmd.get_stdin().map(<[u8]>::to_vec),
+        });
+        let mut rules = self.rules.lock().unwrap();
+        let rule = rules
+            .iter_mut()
+            .filter(|r| line.starts_with(&r.prefix))
+            .max_by_key(|r| r.prefix.len())?;
+        Some(
+            rule.answers
+                .pop_front()
+                .unwrap_or_else(|| rule.last.clone()),
+        )
     }
 
     pub fn ran(&self) -> Vec<Ran> {
         self.ran.lock().unwrap().clone()
+    }
+}
+
+#[derive(Default)]
+pub struct World {
+    script: Script,
+}
+
+impl World {
+    pub fn new() -> Arc<World> {
+        Arc::new(World::default())
+    }
+
+    /// See [`Script::on`].
+    pub fn on(&self, prefix: &str, answer: Output) -> &World {
+        self.script.on(prefix, answer);
+        self
+    }
+
+    pub fn ran(&self) -> Vec<Ran> {
+        self.script.ran()
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -67,25 +115,9 @@ impl World {
 
 impl Exec for World {
     fn exec(&self, cmd: &Cmd) -> Result<Output> {
-        let line = cmd.to_string();
-        self.ran.lock().unwrap().push(Ran {
-            line: line.clone(),
-            args: cmd.get_args().to_vec(),
-            stdin: cmd.get_stdin().map(<[u8]>::to_vec),
-        });
-        let mut rules = self.rules.lock().unwrap();
-        // The longest matching prefix wins, so a general answer and a
-        // specific one can live side by side.
-        let rule = rules
-            .iter_mut()
-            .filter(|r| line.starts_with(&r.prefix))
-            .max_by_key(|r| r.prefix.len());
-        match rule {
-            Some(rule) => Ok(rule
-                .answers
-                .pop_front()
-                .unwrap_or_else(|| rule.last.clone())),
-            None => panic!("the scripted world has no answer for `{line}`"),
+        match self.script.answer(cmd) {
+            Some(output) => Ok(output),
+            None => panic!("the scripted world has no answer for `{cmd}`"),
         }
     }
 }

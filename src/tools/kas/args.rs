@@ -44,7 +44,10 @@ Examples:
   kubectl kas exec python -V
   kubectl kas run -
   kubectl kas --cluster gke-gpu-only . exec ray status
-  kubectl kas kfwd 8265 18265";
+  kubectl kas kfwd 8265 18265
+
+Completion: kubectl completes `kubectl kas` by running kubectl_complete-kas (installed beside
+kubectl-kas) from PATH.";
 
 #[derive(clap::Parser, Debug)]
 #[command(
@@ -53,7 +56,8 @@ Examples:
     about = "Build, run and push the project's container image",
     override_usage = "kubectl kas [OPTIONS] [.FLAVOR] COMMAND [ARGS...]",
     after_help = COMMANDS,
-    disable_version_flag = true
+    version = crate::app::cli::VERSION,
+    mut_arg("namespace", |a| a.help("Kubernetes mode: the namespace of the RayCluster (default: the context's)"))
 )]
 pub struct Args {
     /// Run the read-only queries, print the changes instead of making them
@@ -71,7 +75,6 @@ pub struct Args {
     /// Kubernetes mode: the RayCluster to use when there are several
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
-    /// Kubernetes mode: where the cluster is
     #[command(flatten)]
     pub target: Target,
     /// Recreate wandb-secret without asking when it differs from WANDB_API_KEY

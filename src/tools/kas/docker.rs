@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use crate::clis::docker;
 use crate::exec::cmd::Cmd;
 use crate::exec::runner::Output;
 
@@ -25,6 +26,8 @@ const CONTEXT_CLUTTER: [&str; 3] = ["__pycache__", ".tox", ".coverage"];
 pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
     let root = p.root()?;
     let dockerfile = p.dockerfile()?;
+    // Every prerequisite before the first change (the clean-up below).
+    require_docker(p)?;
     let clutter = find_clutter(&root);
     if !clutter.is_empty() {
         let description = format!(
@@ -38,8 +41,7 @@ pub fn build(p: &Project, user_args: &[String]) -> Result<u8> {
             Ok(())
         })?;
     }
-    let cmd = Cmd::mutation("docker")
-        .args(["build", "--tag", &p.name, "--file", &show(&dockerfile)])
+    let cmd = docker::change(["build", "--tag", &p.name, "--file", &show(&dockerfile)])
         .args(user_args.iter().cloned())
         .arg(show(&root))
         .inherit_stdio();
@@ -63,8 +65,18 @@ pub fn run(p: &Project, docker_args: &[String], cmd: &[String]) -> Result<u8> {
 /// `WANDB_API_KEY` by name, and the mounts. Checks the SSH folder first,
 /// and makes the history files so docker does not make folders of them.
 pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
+    docker_run(p, stdin_flags, true)
+}
+
+/// [`run_command`]; `check_docker` false when the engine has just
+/// answered another query.
+fn docker_run(p: &Project, stdin_flags: &[&str], check_docker: bool) -> Result<Cmd> {
     let ctx = p.ctx;
     let ssh = ssh_dir(&ctx.env, &ctx.run)?;
+    // The last check before the history files are made.
+    if check_docker {
+        require_docker(p)?;
+    }
     let home = p.home()?;
     let memory = &p.cfg.memory;
     let shm = if p.cfg.shm_size.is_empty() {
@@ -72,9 +84,8 @@ pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
     } else {
         p.cfg.shm_size.clone()
     };
-    let mut cmd = Cmd::mutation("docker")
-        .args(["run", "--name", &p.name, "--rm"])
-        .args(stdin_flags.iter().copied());
+    let mut cmd =
+        docker::change(["run", "--name", &p.name, "--rm"]).args(stdin_flags.iter().copied());
     cmd = cmd
         .arg(format!("--memory={memory}"))
         .arg(format!("--shm-size={shm}"));
@@ -138,15 +149,37 @@ pub fn run_command(p: &Project, stdin_flags: &[&str]) -> Result<Cmd> {
     Ok(cmd)
 }
 
+/// The docker CLI is there and its engine answers; else an error that
+/// says which is missing. Commands call this before they change anything.
+pub fn require_docker(p: &Project) -> Result<()> {
+    let version = Cmd::query("docker").args(["version", "--format", "{{.Server.Version}}"]);
+    let out = p
+        .ctx
+        .run
+        .run(&version)
+        .context("docker is needed here; nothing was changed")?;
+    if out.success() {
+        return Ok(());
+    }
+    let said = out.stderr.trim();
+    bail!(
+        "the Docker engine does not answer (`{version}`: {}); nothing was changed. \
+         Start it (`sudo systemctl start docker`, or Docker Desktop), or point DOCKER_HOST at a running one",
+        if said.is_empty() {
+            "no reason given"
+        } else {
+            said
+        }
+    )
+}
+
 /// `run -`: force-removes the container, if there is one.
 pub fn remove_container(p: &Project) -> Result<u8> {
     if container_state(p)?.is_none() {
         p.ctx.ui.progress(&format!("no container {}", p.name));
         return Ok(0);
     }
-    p.ctx
-        .run
-        .check(&Cmd::mutation("docker").args(["rm", "--force", &p.name]))?;
+    p.ctx.run.check(&docker::remove_container(&p.name))?;
     Ok(0)
 }
 
@@ -158,8 +191,7 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
     } else {
         cmd.to_vec()
     };
-    let exec = Cmd::mutation("docker")
-        .arg("exec")
+    let exec = docker::change(["exec"])
         .args(p.stdin.docker_flags().iter().copied())
         .arg(&p.name)
         .args(cmd)
@@ -167,7 +199,8 @@ pub fn exec(p: &Project, cmd: &[String]) -> Result<u8> {
     let out = p.ctx.run.run(&exec)?;
     // docker says 1 both for "no such container" and for a command that
     // failed with 1: only then is it worth asking which.
-    if out.code == Some(1) && !p.ctx.run.dry_run && container_state(p)? != Some(true) {
+    // (A plan only prints the exec: it answers 0, so nothing is asked.)
+    if out.code == Some(1) && container_state(p)? != Some(true) {
         bail!(
             "the container {0} is not running: start it with `kubectl kas run -d` (or use `kubectl kas shell`, which starts one)",
             p.name
@@ -196,7 +229,8 @@ pub fn ensure_running(p: &Project) -> Result<()> {
         ),
         None => {}
     }
-    let start = run_command(p, &[])?
+    // container_state has just heard from the engine.
+    let start = docker_run(p, &[], false)?
         .args(["--detach", "--interactive", "--tty"])
         .arg(&p.name);
     p.ctx.run.check(&start)?;
@@ -205,18 +239,12 @@ pub fn ensure_running(p: &Project) -> Result<()> {
 
 /// `Some(running)` for an existing container, `None` for none.
 pub fn container_state(p: &Project) -> Result<Option<bool>> {
-    let inspect = Cmd::query("docker").args([
-        "container",
-        "inspect",
-        "--format",
-        "{{.State.Running}}",
-        &p.name,
-    ]);
+    let inspect = docker::container_running(&p.name);
     let out = p.ctx.run.run(&inspect)?;
     if out.success() {
         return Ok(Some(out.stdout.trim() == "true"));
     }
-    if out.stderr.contains("No such") {
+    if docker::says_no_such_object(&out.stderr) {
         return Ok(None);
     }
     Err(crate::exec::runner::CmdFailed {

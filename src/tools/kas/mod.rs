@@ -5,9 +5,9 @@
 
 mod args;
 mod browser;
+pub mod complete;
 mod docker;
 mod dockerfile;
-mod interrupt;
 mod k8s;
 mod manifest;
 mod project;
@@ -21,14 +21,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use crate::app::cli::{Common, Ctx, EXIT_ERROR, EXIT_USAGE};
+use crate::app::cli::{Common, Ctx, EXIT_USAGE, Outcome};
+use crate::app::driver;
 
 pub use args::{Command, Invocation, Mode, parse_words};
 pub use project::Stdin;
 
 /// Runs as the process `kubectl-kas`.
 pub fn main() -> ExitCode {
-    interrupt::outlive_children_on_ctrl_c();
+    crate::exec::interrupt::outlive_children_on_ctrl_c();
     ExitCode::from(drive(
         std::env::args_os().collect(),
         Stdin::of_process(),
@@ -44,6 +45,10 @@ pub fn drive(
     stdin: Stdin,
     make_ctx: impl FnOnce(&Common) -> Result<Ctx>,
 ) -> u8 {
+    let command = <args::Args as clap::CommandFactory>::command();
+    if let Some(code) = crate::app::docs::answer(&argv, &command, None) {
+        return code;
+    }
     let parsed = match args::Args::try_parse_from(&argv) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -55,37 +60,39 @@ pub fn drive(
         return k8s::supervise(spec);
     }
     if parsed.words.is_empty() {
-        let mut command = <args::Args as clap::CommandFactory>::command();
+        let mut command = command;
         eprintln!("{}", command.render_help());
         return EXIT_USAGE;
     }
     let invocation = match parse_words(&parsed.words, parsed.k8s) {
         Ok(invocation) => invocation,
-        Err(e) => {
-            eprintln!(
-                "error: {e}\n\nusage: kubectl kas [OPTIONS] [.FLAVOR] COMMAND [ARGS...] (see kubectl kas --help)"
-            );
-            return EXIT_USAGE;
-        }
+        Err(e) => return driver::usage_error(&e.to_string(), USAGE),
     };
-    let ctx = match make_ctx(&parsed.common()) {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return EXIT_ERROR;
-        }
+    let command = KasCommand {
+        invocation,
+        opts: k8s::Options {
+            target: parsed.target(),
+            cluster: parsed.cluster.clone(),
+            yes: parsed.yes,
+        },
+        stdin,
     };
-    let opts = k8s::Options {
-        target: parsed.target(),
-        cluster: parsed.cluster.clone(),
-        yes: parsed.yes,
-    };
-    match run(&ctx, &invocation, opts, stdin) {
-        Ok(code) => code,
-        Err(e) => {
-            ctx.ui.error(&format!("{e:#}"));
-            EXIT_ERROR
-        }
+    driver::execute(command, &parsed.common(), make_ctx, USAGE)
+}
+
+const USAGE: &str =
+    "usage: kubectl kas [OPTIONS] [.FLAVOR] COMMAND [ARGS...] (see kubectl kas --help)";
+
+/// The options value of one `kubectl kas` command line.
+struct KasCommand {
+    invocation: Invocation,
+    opts: k8s::Options,
+    stdin: Stdin,
+}
+
+impl driver::Command for KasCommand {
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        run(ctx, &self.invocation, self.opts.clone(), self.stdin).map(Outcome::Exit)
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::exec::cmd::Cmd;
+use crate::clis::{docker, gcloud};
 use crate::exec::runner::CmdFailed;
 
 use super::manifest::{Entry, Inspected, LocalImage, Platform, carried_over};
@@ -15,26 +15,18 @@ use super::project::Project;
 pub fn push(p: &Project) -> Result<u8> {
     let ctx = p.ctx;
     let remote = p.remote()?;
-    let host = registry_host(&remote);
-    let insecure = is_loopback(host);
+    // The image's own name (`kas`) has no host: it goes to Docker Hub.
+    let host = docker::registry_host(&remote).unwrap_or("docker.io");
+    let insecure = docker::is_loopback(host);
     let ours = local_platform(p)?;
 
     if needs_gcloud_helper(host) && !docker_uses_gcloud_for(host, &ctx.env) {
-        ctx.run.check(
-            &Cmd::mutation("gcloud")
-                .args(["auth", "configure-docker", host, "--quiet"])
-                .inherit_stdio(),
-        )?;
+        ctx.run.check(&gcloud::configure_docker(host))?;
     }
 
     let arch_ref = format!("{remote}-{}", machine_arch());
-    ctx.run
-        .check(&Cmd::mutation("docker").args(["tag", &p.name, &arch_ref]))?;
-    ctx.run.check(
-        &Cmd::mutation("docker")
-            .args(["push", &arch_ref])
-            .inherit_stdio(),
-    )?;
+    ctx.run.check(&docker::tag(&p.name, &arch_ref))?;
+    ctx.run.check(&docker::push(&arch_ref))?;
 
     // docker reads a list it holds locally before the registry's: a copy
     // left by an interrupted push would hide what the registry has.
@@ -42,8 +34,7 @@ pub fn push(p: &Project) -> Result<u8> {
         ctx.ui.warn(&format!(
             "removing the local copy of {remote} that an earlier push left behind"
         ));
-        ctx.run
-            .check(&Cmd::mutation("docker").args(["manifest", "rm", &remote]))?;
+        ctx.run.check(&docker::manifest_rm(&remote))?;
     }
     let existing = inspect_list(p, &remote, insecure)?;
     let kept = carried_over(existing, &ours);
@@ -56,26 +47,15 @@ pub fn push(p: &Project) -> Result<u8> {
     }
     create_list(p, &remote, &arch_ref, &kept, insecure)?;
     for entry in &kept {
-        let mut annotate = Cmd::mutation("docker").args([
-            "manifest",
-            "annotate",
+        ctx.run.check(&docker::manifest_annotate(
             &remote,
             &format!("{remote}@{}", entry.digest),
-            "--os",
             &entry.platform.os,
-            "--arch",
             &entry.platform.architecture,
-        ]);
-        if let Some(variant) = entry.platform.variant.as_deref().filter(|v| !v.is_empty()) {
-            annotate = annotate.args(["--variant", variant]);
-        }
-        ctx.run.check(&annotate)?;
+            entry.platform.variant.as_deref().unwrap_or_default(),
+        ))?;
     }
-    let mut push_list = Cmd::mutation("docker").args(["manifest", "push", "--purge"]);
-    if insecure {
-        push_list = push_list.arg("--insecure");
-    }
-    ctx.run.check(&push_list.arg(&remote))?;
+    ctx.run.check(&docker::manifest_push(&remote, insecure))?;
     ctx.ui.say(&format!(
         "pushed {arch_ref} ({}) and the list {remote}",
         ours.describe()
@@ -85,10 +65,10 @@ pub fn push(p: &Project) -> Result<u8> {
 
 /// The local image's platform; also says to build first when it is missing.
 fn local_platform(p: &Project) -> Result<Platform> {
-    let inspect = Cmd::query("docker").args(["image", "inspect", &p.name]);
+    let inspect = docker::image_inspect(&p.name);
     let out = p.ctx.run.run(&inspect)?;
     if !out.success() {
-        if out.stderr.contains("No such image") {
+        if docker::says_no_such_object(&out.stderr) {
             bail!(
                 "there is no image {} on this machine: build it first with `kubectl kas build`",
                 p.name
@@ -110,18 +90,10 @@ fn local_platform(p: &Project) -> Result<Platform> {
 
 /// The list as the registry has it, `None` when there is none yet.
 fn inspect_list(p: &Project, remote: &str, insecure: bool) -> Result<Option<Inspected>> {
-    let mut inspect = Cmd::query("docker").args(["manifest", "inspect", "--verbose"]);
-    if insecure {
-        inspect = inspect.arg("--insecure");
-    }
-    let inspect = inspect.arg(remote);
+    let inspect = docker::manifest_inspect(remote, insecure);
     let out = p.ctx.run.run(&inspect)?;
     if !out.success() {
-        let e = out.stderr.to_ascii_lowercase();
-        if e.contains("no such manifest")
-            || e.contains("manifest unknown")
-            || e.contains("not found")
-        {
+        if docker::says_no_such_manifest(&out.stderr) {
             return Ok(None);
         }
         return Err(CmdFailed {
@@ -144,24 +116,18 @@ fn create_list(
     kept: &[Entry],
     insecure: bool,
 ) -> Result<()> {
-    let mut create = Cmd::mutation("docker").args(["manifest", "create"]);
-    if insecure {
-        create = create.arg("--insecure");
-    }
-    let create = create
-        .args([remote, arch_ref])
-        .args(kept.iter().map(|e| format!("{remote}@{}", e.digest)));
+    let members = std::iter::once(arch_ref.to_string())
+        .chain(kept.iter().map(|e| format!("{remote}@{}", e.digest)));
+    let create = docker::manifest_create(remote, members, insecure);
     let out = p.ctx.run.run(&create)?;
     if out.success() {
         return Ok(());
     }
-    if out.stderr.contains("refusing to amend") {
+    if docker::says_list_exists_locally(&out.stderr) {
         p.ctx.ui.warn(&format!(
             "removing the local copy of {remote} that an earlier push left behind"
         ));
-        p.ctx
-            .run
-            .check(&Cmd::mutation("docker").args(["manifest", "rm", remote]))?;
+        p.ctx.run.check(&docker::manifest_rm(remote))?;
         p.ctx.run.check(&create)?;
         return Ok(());
     }
@@ -170,20 +136,6 @@ fn create_list(
         output: out,
     }
     .into())
-}
-
-/// `HOST[:PORT]` of an image reference.
-pub fn registry_host(remote: &str) -> &str {
-    remote.split('/').next().unwrap_or(remote)
-}
-
-/// A registry on this machine speaks plain HTTP.
-pub fn is_loopback(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => host,
-    };
-    matches!(name, "localhost" | "[::1]" | "::1") || name.starts_with("127.")
 }
 
 /// Artifact Registry and Container Registry hosts log in through gcloud.
@@ -233,11 +185,6 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(registry_host("127.0.0.1:5000/images/kas"), "127.0.0.1:5000");
-        assert!(is_loopback("127.0.0.1:5000"));
-        assert!(is_loopback("localhost"));
-        assert!(is_loopback("[::1]:5000"));
-        assert!(!is_loopback("europe-west4-docker.pkg.dev"));
         assert!(needs_gcloud_helper("europe-west4-docker.pkg.dev"));
         assert!(needs_gcloud_helper("eu.gcr.io"));
         assert!(!needs_gcloud_helper("127.0.0.1:5000"));

@@ -4,7 +4,8 @@
 
 use anyhow::{Result, bail};
 
-use crate::exec::cmd::{Cmd, quote};
+use crate::clis::docker;
+use crate::exec::cmd::quote;
 
 use super::browser;
 use super::docker::{JUPYTERLAB_PORT, TENSORBOARD_PORT, ensure_running};
@@ -63,21 +64,20 @@ pub fn dash(p: &Project, stop: bool) -> Result<u8> {
 fn serve(p: &Project, server: Server) -> Result<u8> {
     ensure_running(p)?;
     let script = start_and_wait(&server, p.cfg.server_wait_seconds);
-    let exec = Cmd::mutation("docker").args(["exec", &p.name, "sh", "-c", &script]);
-    let out = p.ctx.run.run(&exec)?;
-    if p.ctx.run.dry_run {
+    let exec = docker::change(["exec", &p.name, "sh", "-c", &script]);
+    let Some(out) = p.ctx.run.produce(&exec)? else {
         p.ctx.ui.say(&format!(
             "# then open the URL for port {} that {} prints",
             server.port, server.name
         ));
         return Ok(0);
-    }
+    };
     if !out.success() {
         bail!(
             "{} did not come up in container {}:\n{}",
             server.name,
             p.name,
-            out.stderr.trim()
+            browser::mask_tokens(out.stderr.trim())
         );
     }
     let Some(url) = pick_url(&out.stdout, server.host_port) else {
@@ -85,7 +85,7 @@ fn serve(p: &Project, server: Server) -> Result<u8> {
             "{} printed no URL for port {}: {}",
             server.name,
             server.port,
-            out.stdout.trim()
+            browser::mask_tokens(out.stdout.trim())
         );
     };
     browser::open(p.ctx, &url)?;

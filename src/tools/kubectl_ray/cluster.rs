@@ -2,7 +2,6 @@
 //! apply, wait for the head pod) and down (delete, wait, and a way out
 //! when finalizers hold it).
 
-use std::cell::RefCell;
 use std::path::Path;
 
 use anyhow::{Result, bail};
@@ -13,22 +12,9 @@ use super::operator::Operator;
 use super::pull_secret;
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::converge::{Row, State, up as converge_up};
-use crate::app::wait::{self, Patience};
-use crate::clis::kubectl::{Kubectl, Lookup, Ns, Object, Pod};
-
-const RAYCLUSTERS: &str = "rayclusters.ray.io";
-
-/// `RayCluster NAMESPACE/NAME`, for lists of what goes.
-pub fn describe(cluster: &Object) -> String {
-    match &cluster.metadata.namespace {
-        Some(ns) => format!("RayCluster {ns}/{}", cluster.metadata.name),
-        None => format!("RayCluster {}", cluster.metadata.name),
-    }
-}
-
-fn head_selector(name: &str) -> String {
-    format!("ray.io/cluster={name},ray.io/node-type=head")
-}
+use crate::app::wait::{self, Patience, Waited};
+use crate::clis::kubectl::{Kubectl, Lookup, Ns, Pod};
+use crate::ray::{self, RAYCLUSTERS, describe, head};
 
 /// Reads FILE, saying so when it is a legacy file.
 fn load(ctx: &Ctx, path: &Path) -> Result<ClusterFile> {
@@ -67,12 +53,6 @@ fn patience(ctx: &Ctx, args: &Args) -> Result<Patience> {
     })
 }
 
-fn head_pods(kubectl: &Kubectl<'_>, name: &str, ns: Ns<'_>) -> Result<Vec<Pod>> {
-    Ok(kubectl
-        .list::<Pod>("pods", Some(&head_selector(name)), ns)?
-        .unwrap_or_default())
-}
-
 pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let file = load(ctx, path)?;
     let ns_name = namespace(args, &file)?;
@@ -80,7 +60,7 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let target = args.target();
     let kubectl = Kubectl::new(&ctx.run, &target);
     let name = &file.name;
-    let lookup = kubectl.lookup::<Object>(RAYCLUSTERS, name, ns)?;
+    let lookup = ray::lookup(&kubectl, name, ns)?;
     let unknown_kind = matches!(lookup, Lookup::UnknownKind);
     let cluster = match lookup {
         Lookup::Found(c) => Some(c),
@@ -104,8 +84,8 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
                 row = row.detail("being deleted");
             }
             rows.push(row);
-            let pods = head_pods(&kubectl, name, ns)?;
-            match pods.iter().find(|p| p.is_ready()).or(pods.first()) {
+            let pods = head::pods(&kubectl, name, ns)?;
+            match head::ready(&pods).or(pods.first()) {
                 Some(pod) => {
                     ready = pod.is_ready();
                     let detail = if ready {
@@ -130,6 +110,7 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
 
 pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let file = load(ctx, path)?;
+    file.check()?;
     let ns_name = namespace(args, &file)?;
     let ns = Ns::or_current(ns_name.as_deref());
     let target = args.target();
@@ -145,13 +126,13 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
         ctx.ui.progress(&format!(
             "ok       operator (the CRD {} is there without this tool's Helm release: \
              KubeRay was installed another way)",
-            super::operator::RAYCLUSTER_CRD
+            RAYCLUSTERS
         ));
     } else {
         pieces.push(operator.piece(&found, patience));
     }
     pieces.extend(pull_secret::pieces(ctx, &kubectl, &file, ns)?);
-    converge_up(&ctx.ui, pieces, ctx.run.dry_run)?;
+    converge_up(&ctx.run, pieces)?;
 
     let name = &file.name;
     let apply = match &file.converted {
@@ -173,30 +154,17 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     }
 
     let what = format!("the head pod of RayCluster {name} to be Ready");
-    if ctx.run.dry_run {
-        ctx.ui.plan(&format!(
-            "# wait up to {} for {what}",
-            wait::show(patience.timeout)
-        ));
-        return Ok(Outcome::Done);
-    }
-    let last_seen = RefCell::new(Vec::<Pod>::new());
-    let ready = wait::until(ctx, &what, patience, || {
-        let pods = head_pods(&kubectl, name, ns)?;
-        let ready = pods.iter().find(|p| p.is_ready()).cloned();
-        *last_seen.borrow_mut() = pods;
-        Ok(ready)
-    })?;
-    match ready {
-        Some(pod) => {
+    let (waited, seen) = head::wait_ready(ctx, &kubectl, name, ns, &what, patience)?;
+    match waited {
+        Waited::Planned => Ok(Outcome::Done),
+        Waited::Done(pod) => {
             ctx.ui.say(&format!(
                 "RayCluster {name} is up: head pod {} is Ready",
                 pod.metadata.name
             ));
             Ok(Outcome::Present(true))
         }
-        None => {
-            let seen = last_seen.into_inner();
+        Waited::TimedOut => {
             let state = if seen.is_empty() {
                 "no head pod exists yet: is the KubeRay operator running? (kubectl ray ==)"
                     .to_string()
@@ -208,7 +176,7 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
                  Look closer with `kubectl describe pods --selector={}`; \
                  `kubectl ray + {}` again waits some more",
                 wait::show(patience.timeout),
-                head_selector(name),
+                head::selector(name),
                 path.display()
             )
         }
@@ -222,134 +190,28 @@ pub fn down(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     let target = args.target();
     let kubectl = Kubectl::new(&ctx.run, &target);
     let patience = patience(ctx, args)?;
-    let Some(cluster) = kubectl.get::<Object>(RAYCLUSTERS, &file.name, ns)? else {
-        ctx.ui
-            .progress(&format!("gone     RayCluster {}", file.name));
-        return Ok(Outcome::Gone(true));
-    };
-    ctx.confirm_deletion(&[describe(&cluster)])?;
-    delete_and_wait(ctx, &kubectl, &[cluster], patience, args.force)?;
+    let cluster = ray::get(&kubectl, &file.name, ns)?;
+    let secrets = pull_secret::leftovers(ctx, &kubectl, &file, ns)?;
+    let mut doomed: Vec<String> = cluster.iter().map(describe).collect();
+    doomed.extend(secrets.iter().map(|s| format!("pull secret {s}")));
+    ctx.confirm_deletion(&doomed)?;
+    match &cluster {
+        None => ctx
+            .ui
+            .progress(&format!("gone     RayCluster {}", file.name)),
+        Some(cluster) => {
+            ray::delete::delete_and_wait(
+                ctx,
+                &kubectl,
+                std::slice::from_ref(cluster),
+                patience,
+                args.force,
+            )?;
+        }
+    }
+    // After the cluster: its pods no longer need them.
+    pull_secret::remove(ctx, &kubectl, &secrets, ns)?;
     Ok(Outcome::Gone(true))
-}
-
-/// Deletes RayClusters and waits until they are gone. Finalizers that
-/// outlast the timeout are reported, or cleared under `--force`.
-pub fn delete_and_wait(
-    ctx: &Ctx,
-    kubectl: &Kubectl<'_>,
-    clusters: &[Object],
-    patience: Patience,
-    force: bool,
-) -> Result<()> {
-    for cluster in clusters {
-        let ns = Ns::or_current(cluster.metadata.namespace.as_deref());
-        let name = cluster.metadata.name.as_str();
-        if cluster.metadata.deletion_timestamp.is_some() {
-            ctx.ui
-                .progress(&format!("{} is already being deleted", describe(cluster)));
-            if force && !cluster.metadata.finalizers.is_empty() {
-                clear_finalizers(ctx, kubectl, cluster)?;
-            }
-            continue;
-        }
-        ctx.ui.progress(&format!("deleting {}", describe(cluster)));
-        ctx.run
-            .check(&kubectl.mutation(["delete", RAYCLUSTERS, name, "--wait=false"], ns))?;
-    }
-    let what = if clusters.len() == 1 {
-        format!("{} to be gone", describe(&clusters[0]))
-    } else {
-        format!("{} RayClusters to be gone", clusters.len())
-    };
-    if ctx.run.dry_run {
-        ctx.ui.plan(&format!(
-            "# wait up to {} for {what}",
-            wait::show(patience.timeout)
-        ));
-        return Ok(());
-    }
-    let left = RefCell::new(Vec::new());
-    let remaining = || -> Result<Option<()>> {
-        let still = still_there(kubectl, clusters)?;
-        let done = still.is_empty();
-        *left.borrow_mut() = still;
-        Ok(done.then_some(()))
-    };
-    if wait::until(ctx, &what, patience, remaining)?.is_some() {
-        return Ok(());
-    }
-    let stuck = left.borrow().clone();
-    let held: Vec<&Object> = stuck
-        .iter()
-        .filter(|c| !c.metadata.finalizers.is_empty())
-        .collect();
-    if held.is_empty() {
-        bail!(
-            "{} still there after {}: rerun to keep waiting",
-            stuck.iter().map(describe).collect::<Vec<_>>().join(", "),
-            wait::show(patience.timeout)
-        );
-    }
-    if !force {
-        let list: Vec<String> = held
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} (finalizers: {})",
-                    describe(c),
-                    c.metadata.finalizers.join(", ")
-                )
-            })
-            .collect();
-        bail!(
-            "still there after {}, held by finalizers: {}\n\
-             The KubeRay operator removes them when it has cleaned up; when it is gone or \
-             unhealthy they stay. Rerun with --force to clear them (skipping that clean-up).",
-            wait::show(patience.timeout),
-            list.join("; ")
-        );
-    }
-    for cluster in &held {
-        clear_finalizers(ctx, kubectl, cluster)?;
-    }
-    let gone = || Ok(still_there(kubectl, clusters)?.is_empty().then_some(()));
-    if wait::until(ctx, &what, patience, gone)?.is_none() {
-        bail!("{what}: still there after clearing the finalizers");
-    }
-    Ok(())
-}
-
-/// Those of `clusters` that still exist, as they are now.
-fn still_there(kubectl: &Kubectl<'_>, clusters: &[Object]) -> Result<Vec<Object>> {
-    let mut still = Vec::new();
-    for c in clusters {
-        let ns = Ns::or_current(c.metadata.namespace.as_deref());
-        if let Some(found) = kubectl.get::<Object>(RAYCLUSTERS, &c.metadata.name, ns)? {
-            still.push(found);
-        }
-    }
-    Ok(still)
-}
-
-fn clear_finalizers(ctx: &Ctx, kubectl: &Kubectl<'_>, cluster: &Object) -> Result<()> {
-    ctx.ui.warn(&format!(
-        "clearing the finalizers of {} ({})",
-        describe(cluster),
-        cluster.metadata.finalizers.join(", ")
-    ));
-    let ns = Ns::or_current(cluster.metadata.namespace.as_deref());
-    let patch = kubectl.mutation(
-        [
-            "patch",
-            RAYCLUSTERS,
-            cluster.metadata.name.as_str(),
-            "--type=merge",
-            r#"--patch={"metadata":{"finalizers":null}}"#,
-        ],
-        ns,
-    );
-    ctx.run.check(&patch)?;
-    Ok(())
 }
 
 pub fn convert(ctx: &Ctx, path: &Path) -> Result<Outcome> {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_yaml::Value;
 
+use crate::clis::docker;
+
 use super::convert::{self, API_VERSION, LEGACY_API_VERSION};
 
 pub struct ClusterFile {
@@ -36,6 +38,7 @@ impl ClusterFile {
 
     pub fn parse(path: &Path, text: &str) -> Result<ClusterFile> {
         let shown = path.display();
+        crate::app::yaml::check_expansion(text, &shown.to_string())?;
         let mut docs = Vec::new();
         for doc in serde_yaml::Deserializer::from_str(text) {
             let value = <Value as serde::Deserialize>::deserialize(doc)
@@ -92,6 +95,27 @@ impl ClusterFile {
         })
     }
 
+    /// Refuses a cluster that KubeRay's schema, the API server or the
+    /// operator would refuse, naming each field, before anything runs.
+    pub fn check(&self) -> Result<()> {
+        let json = serde_json::to_value(&self.cluster)
+            .with_context(|| format!("{} cannot be read as JSON", self.path.display()))?;
+        let problems = crate::ray::validate::problems(&json);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let which = if self.converted.is_some() {
+            " (in its ray.io/v1 conversion: `kubectl ray convert` prints it)"
+        } else {
+            ""
+        };
+        bail!(
+            "{} is not a valid RayCluster{which}; nothing was changed:\n  {}",
+            self.path.display(),
+            problems.join("\n  ")
+        )
+    }
+
     /// The pod templates: the head's, then each worker group's.
     pub fn templates(&self) -> Vec<&Value> {
         let spec = self.cluster.get("spec");
@@ -127,7 +151,7 @@ impl ClusterFile {
                 .filter_map(|k| spec.get(*k).and_then(Value::as_sequence))
                 .flatten()
                 .filter_map(|c| c.get("image").and_then(Value::as_str))
-                .filter_map(registry_host)
+                .filter_map(|image| docker::registry_host(image).map(str::to_string))
                 .collect();
             for name in names {
                 secrets
@@ -140,31 +164,9 @@ impl ClusterFile {
     }
 }
 
-/// The registry host an image names, or `None` for Docker Hub's short
-/// names (`rayproject/ray`), which need no Google credentials.
-pub fn registry_host(image: &str) -> Option<String> {
-    let (first, rest) = image.split_once('/')?;
-    let explicit = first.contains('.') || first.contains(':') || first == "localhost";
-    (explicit && !rest.is_empty()).then(|| first.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn registry_hosts() {
-        assert_eq!(
-            registry_host("europe-west4-docker.pkg.dev/p/images/kas").as_deref(),
-            Some("europe-west4-docker.pkg.dev")
-        );
-        assert_eq!(
-            registry_host("127.0.0.1:5000/kas:1").as_deref(),
-            Some("127.0.0.1:5000")
-        );
-        assert_eq!(registry_host("rayproject/ray:2.9.0"), None);
-        assert_eq!(registry_host("busybox"), None);
-    }
 
     #[test]
     fn refuses_what_is_not_one_raycluster() {

@@ -6,10 +6,11 @@
 //! - `convert FILE`: a legacy `cluster.ray.io/v1` file as KubeRay's.
 
 mod cluster;
-pub mod convert;
-pub mod manifest;
+pub mod complete;
+mod convert;
+mod manifest;
 mod operator;
-pub mod pull_secret;
+mod pull_secret;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -18,10 +19,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::cli::{Common, Ctx, HasCommon, Outcome, Tool, UsageError};
-use crate::app::grammar::OpSpec;
+use crate::app::cli::{Common, Ctx, EXIT_USAGE, HasCommon, Outcome, Tool, UsageError};
+use crate::app::grammar::{OpSpec, describe};
 use crate::app::wait;
 use crate::clis::kubectl::Target;
+
+pub use manifest::ClusterFile;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -80,6 +83,10 @@ pub const OPS: &[OpSpec<Op>] = &[
 ];
 
 #[derive(clap::Parser, Debug)]
+#[command(mut_arg("namespace", |a| a.help(
+    "The namespace of the RayCluster (default: the FILE's, else the context's); \
+     for ==, ++, -- the operator's"
+)))]
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
@@ -112,8 +119,18 @@ pub const TOOL: Tool<Args, Op> = Tool {
     name: "kubectl-ray",
     about: "Ray clusters on Kubernetes with the KubeRay operator (kubectl plugin: `kubectl ray`)",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+kubectl ray ++                                    # install the KubeRay operator
+kubectl ray + yaml/k8s/local-cpu-only.yaml        # bring a RayCluster up, wait for its head
+kubectl ray = yaml/k8s/local-cpu-only.yaml        # exit 0 when it is Ready
+kubectl ray - yaml/k8s/local-cpu-only.yaml --context kind-ray
+kubectl ray convert legacy-cluster.yaml > cluster.yaml
+kubectl ray == -o json
+";
 
 /// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.
 fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {
@@ -141,7 +158,28 @@ fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {
 /// Runs with `argv` (program name first) and a context maker; the exit
 /// status. The binary and the tests both come through here.
 pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
-    TOOL.drive(operator_words(argv), make_ctx)
+    let argv = operator_words(argv);
+    // Without an operation, clap would take a misspelt one for the FILE.
+    if let Some(word) = TOOL.stray_word(&argv) {
+        eprintln!("error: {}\n\n{}", no_operation(&word), describe(OPS));
+        return EXIT_USAGE;
+    }
+    TOOL.drive(argv, make_ctx)
+}
+
+/// What is wrong with `word` where an operation was expected.
+fn no_operation(word: &str) -> String {
+    let symbols: Vec<&str> = OPS.iter().map(|s| s.symbol).collect();
+    let expected = symbols.join(" ");
+    if word.trim().is_empty() {
+        format!("an empty argument is no operation: expected one of {expected}")
+    } else if word == "operator" {
+        "`operator` takes one of status, install, uninstall (or write ==, ++, --)".to_string()
+    } else if std::path::Path::new(word).exists() {
+        format!("no operation given for {word}: put one of {expected} before it")
+    } else {
+        format!("unknown operation `{word}`: expected one of {expected}")
+    }
 }
 
 pub fn main() -> ExitCode {

@@ -6,18 +6,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::Args;
-use super::cluster;
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::config::{DEFAULT_OPERATOR_VALUES, RayOperator};
 use crate::app::converge::{Piece, Row, State, down, up};
 use crate::app::wait::Patience;
 use crate::clis::helm::{ChartSource, Helm, Install, Release};
 use crate::clis::kubectl::{Crd, Kubectl, Ns, Object, Target};
+use crate::ray::{self, GROUP, RAYCLUSTERS};
 
-/// The CRD whose presence says "KubeRay is installed".
-pub const RAYCLUSTER_CRD: &str = "rayclusters.ray.io";
-/// The API group of every CRD the KubeRay chart installs.
-const RAY_GROUP: &str = "ray.io";
 const CRDS: &str = "customresourcedefinitions";
 /// Namespaces a Kubernetes cluster cannot do without: never deleted.
 const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -73,7 +69,7 @@ impl<'a> Operator<'a> {
         let release = self.helm().release(&self.config.release, &self.namespace)?;
         let crd = self
             .kubectl()
-            .get::<Object>(CRDS, RAYCLUSTER_CRD, Ns::Cluster)?
+            .get::<Object>(CRDS, RAYCLUSTERS, Ns::Cluster)?
             .is_some();
         Ok(Found { release, crd })
     }
@@ -137,7 +133,7 @@ impl<'a> Operator<'a> {
         let status = found.release.as_ref().map(|r| r.status.as_str());
         if status == Some("deployed") && !found.crd {
             bail!(
-                "the {} is deployed but the CRD {RAYCLUSTER_CRD} is missing (deleted by hand?): \
+                "the {} is deployed but the CRD {RAYCLUSTERS} is missing (deleted by hand?): \
                  run `kubectl ray --` and then `kubectl ray ++`",
                 self.release_label()
             );
@@ -177,23 +173,22 @@ impl<'a> Operator<'a> {
             Some(_) => true,
         };
         helm.install(&how, upgrade)?;
-        if self.ctx.run.dry_run {
-            return Ok(());
-        }
         // Helm can finish with success yet leave the release unrecorded
         // (a failed write of its own record): say so now, not later.
-        match helm.release(release, &self.namespace)? {
-            Some(r) if r.is_deployed() => Ok(()),
-            Some(r) => bail!(
-                "Helm finished, but the {} is {}: run `kubectl ray ++` again to repair it",
-                self.release_label(),
-                r.status
-            ),
-            None => bail!(
-                "Helm finished, but there is no {}: run `kubectl ray ++` again",
-                self.release_label()
-            ),
-        }
+        self.ctx
+            .run
+            .for_real(|| match helm.release(release, &self.namespace)? {
+                Some(r) if r.is_deployed() => Ok(()),
+                Some(r) => bail!(
+                    "Helm finished, but the {} is {}: run `kubectl ray ++` again to repair it",
+                    self.release_label(),
+                    r.status
+                ),
+                None => bail!(
+                    "Helm finished, but there is no {}: run `kubectl ray ++` again",
+                    self.release_label()
+                ),
+            })
     }
 
     pub fn piece<'s>(&'s self, found: &'s Found, patience: Patience) -> Piece<'s> {
@@ -227,7 +222,7 @@ pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     };
     let rows = vec![
         release_row,
-        Row::present(format!("CRD {RAYCLUSTER_CRD}"), found.crd),
+        Row::present(format!("CRD {RAYCLUSTERS}"), found.crd),
     ];
     ctx.report(&rows);
     Ok(Outcome::Present(found.installed()))
@@ -239,16 +234,12 @@ pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let found = operator.find()?;
     if found.release.is_none() && found.crd {
         ctx.ui.warn(&format!(
-            "the CRD {RAYCLUSTER_CRD} exists but there is no {}: \
+            "the CRD {RAYCLUSTERS} exists but there is no {}: \
              installing the chart anyway (Helm keeps CRDs that exist)",
             operator.release_label()
         ));
     }
-    up(
-        &ctx.ui,
-        vec![operator.piece(&found, patience(ctx, args)?)],
-        ctx.run.dry_run,
-    )?;
+    up(&ctx.run, vec![operator.piece(&found, patience(ctx, args)?)])?;
     Ok(Outcome::Present(true))
 }
 
@@ -258,9 +249,7 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     let kubectl = operator.kubectl();
     let patience = patience(ctx, args)?;
 
-    let clusters = kubectl
-        .list::<Object>("rayclusters.ray.io", None, Ns::All)?
-        .unwrap_or_default();
+    let clusters = ray::list(&kubectl, Ns::All)?.unwrap_or_default();
     let found = operator.find()?;
     let namespace = operator.namespace.as_str();
     let namespace_present = kubectl
@@ -271,11 +260,11 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
         .list::<Crd>(CRDS, None, Ns::Cluster)?
         .unwrap_or_default()
         .into_iter()
-        .filter(|c| c.spec.group == RAY_GROUP)
+        .filter(|c| c.spec.group == GROUP)
         .map(|c| c.metadata.name)
         .collect();
 
-    let mut doomed: Vec<String> = clusters.iter().map(cluster::describe).collect();
+    let mut doomed: Vec<String> = clusters.iter().map(ray::describe).collect();
     if found.release.is_some() {
         doomed.push(operator.release_label());
     }
@@ -287,7 +276,7 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
 
     // In the order `++` builds them; `down` removes them last to first.
     let mut pieces = vec![
-        Piece::new(format!("CRDs {RAY_GROUP}"), !crds.is_empty()).delete(|| {
+        Piece::new(format!("CRDs {GROUP}"), !crds.is_empty()).delete(|| {
             let mut words = vec!["delete".to_string(), CRDS.to_string()];
             words.extend(crds.iter().cloned());
             ctx.run.check(&kubectl.mutation(words, Ns::Cluster))?;
@@ -326,8 +315,8 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             format!("RayClusters ({})", clusters.len()),
             !clusters.is_empty(),
         )
-        .delete(|| cluster::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
+        .delete(|| ray::delete::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
     );
-    down(&ctx.ui, pieces, ctx.run.dry_run)?;
+    down(&ctx.run, pieces)?;
     Ok(Outcome::Gone(true))
 }

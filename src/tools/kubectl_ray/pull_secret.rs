@@ -2,7 +2,8 @@
 //! `kubernetes.io/dockerconfigjson` secret holding a gcloud access token
 //! for each registry host the pod templates pull from. The token goes to
 //! kubectl on standard input, never as an argument; a secret that already
-//! holds the same credentials is left alone.
+//! holds the same credentials is left alone. `-` removes the secrets `+`
+//! made, unless another RayCluster in the namespace still names them.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -13,13 +14,18 @@ use serde_json::json;
 use super::manifest::ClusterFile;
 use crate::app::cli::Ctx;
 use crate::app::converge::Piece;
+use crate::clis::gcloud;
 use crate::clis::kubectl::{Kubectl, Ns, Secret};
-use crate::exec::cmd::Cmd;
+use crate::exec::base64;
+use crate::ray;
 
 const TYPE: &str = "kubernetes.io/dockerconfigjson";
 const KEY: &str = ".dockerconfigjson";
 /// The user name Google's registries expect with an access token.
 const TOKEN_USER: &str = "oauth2accesstoken";
+/// The label that marks the secrets `+` made (so `-` removes no other).
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+const MANAGER: &str = "kubectl-ray";
 
 /// One piece per pull secret the file's pod templates name.
 pub fn pieces<'a>(
@@ -72,11 +78,63 @@ pub fn pieces<'a>(
     Ok(pieces)
 }
 
+/// The pull secrets of `file` that `+` made and that no other RayCluster
+/// in the namespace names: what `-` removes with the cluster.
+pub fn leftovers(
+    ctx: &Ctx,
+    kubectl: &Kubectl<'_>,
+    file: &ClusterFile,
+    ns: Ns<'_>,
+) -> Result<Vec<String>> {
+    let mut ours = Vec::new();
+    for name in file.pull_secrets().into_keys() {
+        let Some(secret) = kubectl.get::<Secret>("secrets", &name, ns)? else {
+            continue;
+        };
+        if secret.metadata.labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGER) {
+            ours.push(name);
+        } else {
+            ctx.ui.progress(&format!(
+                "keeping pull secret {name} (not made by kubectl ray)"
+            ));
+        }
+    }
+    if ours.is_empty() {
+        return Ok(ours);
+    }
+    let others = ray::list_whole(kubectl, ns)?.unwrap_or_default();
+    ours.retain(|name| {
+        let user = others.iter().find(|c| {
+            c["metadata"]["name"] != file.name.as_str() && ray::pull_secret_names(c).contains(name)
+        });
+        if let Some(user) = user {
+            ctx.ui.progress(&format!(
+                "keeping pull secret {name}: RayCluster {} names it too",
+                user["metadata"]["name"].as_str().unwrap_or("?")
+            ));
+        }
+        user.is_none()
+    });
+    Ok(ours)
+}
+
+/// Deletes the pull secrets `leftovers` chose.
+pub fn remove(ctx: &Ctx, kubectl: &Kubectl<'_>, names: &[String], ns: Ns<'_>) -> Result<()> {
+    for name in names {
+        ctx.ui.progress(&format!("deleting pull secret {name}"));
+        ctx.run.check(&kubectl.mutation(
+            ["delete", "secrets", name.as_str(), "--ignore-not-found"],
+            ns,
+        ))?;
+    }
+    Ok(())
+}
+
 fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Result<String> {
     if let Some(token) = cache.borrow().as_ref() {
         return Ok(token.clone());
     }
-    let cmd = Cmd::query("gcloud").args(["auth", "print-access-token"]);
+    let cmd = gcloud::print_access_token();
     let out = ctx.run.check(&cmd).with_context(|| {
         format!(
             "could not get registry credentials for the pull secret {secret} \
@@ -92,8 +150,8 @@ fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Resu
 }
 
 /// Docker's `config.json` with one entry per registry host.
-pub fn docker_config(hosts: &BTreeSet<String>, token: &str) -> serde_json::Value {
-    let auth = base64_encode(format!("{TOKEN_USER}:{token}").as_bytes());
+fn docker_config(hosts: &BTreeSet<String>, token: &str) -> serde_json::Value {
+    let auth = base64::encode(format!("{TOKEN_USER}:{token}").as_bytes());
     let auths: serde_json::Map<String, serde_json::Value> = hosts
         .iter()
         .map(|h| {
@@ -112,10 +170,10 @@ fn secret_manifest(name: &str, config: &serde_json::Value) -> String {
         "kind": "Secret",
         "metadata": {
             "name": name,
-            "labels": {"app.kubernetes.io/managed-by": "kubectl-ray"},
+            "labels": {MANAGED_BY: MANAGER},
         },
         "type": TYPE,
-        "data": {KEY: base64_encode(config.to_string().as_bytes())},
+        "data": {KEY: base64::encode(config.to_string().as_bytes())},
     });
     manifest.to_string()
 }
@@ -125,7 +183,7 @@ fn holds(secret: &Secret, wanted: &serde_json::Value) -> bool {
     let Some(encoded) = secret.data.get(KEY) else {
         return false;
     };
-    let Some(bytes) = base64_decode(encoded) else {
+    let Some(bytes) = base64::decode(encoded) else {
         return false;
     };
     secret.kind == TYPE
@@ -135,68 +193,9 @@ fn holds(secret: &Secret, wanted: &serde_json::Value) -> bool {
             == Some(wanted)
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding, as Kubernetes stores secret data.
-pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trips() {
-        for (plain, coded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            (
-                "oauth2accesstoken:ya29.x",
-                "b2F1dGgyYWNjZXNzdG9rZW46eWEyOS54",
-            ),
-        ] {
-            assert_eq!(base64_encode(plain.as_bytes()), coded);
-            assert_eq!(base64_decode(coded).unwrap(), plain.as_bytes());
-        }
-        assert_eq!(base64_decode("!!"), None);
-    }
 
     #[test]
     fn a_secret_with_the_same_token_is_kept() {
@@ -209,7 +208,7 @@ mod tests {
         assert!(!holds(&secret, &docker_config(&hosts, "tok-2")));
         let auth = &wanted["auths"]["europe-west4-docker.pkg.dev"]["auth"];
         assert_eq!(
-            base64_decode(auth.as_str().unwrap()).unwrap(),
+            base64::decode(auth.as_str().unwrap()).unwrap(),
             b"oauth2accesstoken:tok-1"
         );
     }

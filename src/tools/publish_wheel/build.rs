@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use super::pyproject::PyProject;
 use super::repository::{Credentials, TOKEN_USER};
 use crate::app::cli::Ctx;
+use crate::clis::git;
 use crate::exec::cmd::Cmd;
 use crate::exec::programs::locate;
 
@@ -105,8 +106,11 @@ pub fn upload_cmd(
     let wheel = wheel.to_string_lossy().into_owned();
     let (cmd, user_var, password_var) = match uploader {
         Uploader::Uv => (
+            // An explicit index: never the trusted-publishing dance, which
+            // is for PyPI from CI and hides the real reason of a failure.
             Cmd::mutation("uv")
                 .args(["publish", "--publish-url", url])
+                .args(["--trusted-publishing", "never"])
                 .arg(wheel),
             "UV_PUBLISH_USERNAME",
             "UV_PUBLISH_PASSWORD",
@@ -137,21 +141,72 @@ pub fn upload_cmd(
     }
 }
 
+/// What an uploader said about a failure, from standard error and
+/// standard output (twine prints its errors there), colours and progress
+/// bars left out.
+pub fn uploader_said(out: &crate::exec::runner::Output) -> String {
+    let text = format!("{}\n{}", out.stderr, out.stdout);
+    let text = strip_ansi(&text);
+    let mut lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !l.contains('━'))
+        .collect();
+    // An index's error page can be long: its first lines say enough.
+    const KEEP: usize = 12;
+    let more = lines.len().saturating_sub(KEEP);
+    lines.truncate(KEEP);
+    let mut said = lines.join("\n");
+    if more > 0 {
+        said.push_str(&format!("\n({more} more lines)"));
+    }
+    said
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // Parameters, then one final byte in @..~.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether the uploader gave up for want of any credentials (none set,
+/// none of its own found), as opposed to credentials the index refused.
+pub fn missing_credentials(said: &str) -> bool {
+    said.contains("Missing credentials") || said.contains("Credential not found for username")
+}
+
+/// Whether the index refused the upload's credentials.
+pub fn refused(said: &str) -> bool {
+    [
+        "401",
+        "403",
+        "Unauthorized",
+        "Forbidden",
+        "Invalid or non-existent authentication",
+    ]
+    .iter()
+    .any(|w| said.contains(w))
+}
+
 /// The files of the work tree that git knows or would add: tracked ones and
 /// untracked ones not ignored, relative to `top`.
 pub fn tree_files(ctx: &Ctx, top: &Path) -> Result<Vec<PathBuf>> {
-    let out = ctx.run.check(
-        &Cmd::query("git")
-            .arg("-C")
-            .arg(top.to_string_lossy())
-            .args([
-                "ls-files",
-                "-z",
-                "--cached",
-                "--others",
-                "--exclude-standard",
-            ]),
-    )?;
+    let out = ctx.run.check(&git::files_known_or_addable(top))?;
     let mut files: Vec<PathBuf> = out
         .stdout
         .split('\0')

@@ -20,11 +20,12 @@ use serde::Serialize;
 
 use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Tool};
 use crate::app::grammar::OpSpec;
+use crate::clis::git;
 use crate::exec::cmd::Cmd;
 use crate::exec::environment::Env;
 use build::{FrontEnd, Uploader};
 use pyproject::{PyProject, normalize_name};
-use repository::Repository;
+use repository::{Credentials, Repository};
 use version::Version;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,8 +85,17 @@ pub const TOOL: Tool<Args, Op> = Tool {
     name: "publish-wheel",
     about: "Build the project's Python wheel from a clean copy of its git tree and publish it",
     ops: OPS,
+    examples: EXAMPLES,
     run,
 };
+
+const EXAMPLES: &str = "\
+publish-wheel                              # publish VERSION+SHORTCOMMIT (same as `+`)
+publish-wheel -                            # publish VERSION itself
+publish-wheel =                            # what `+` would publish, and whether it is there
+publish-wheel --dry-run                    # the version, the files and the commands
+publish-wheel --repository http://127.0.0.1:8080/
+";
 
 /// What git says about the tree.
 struct Git {
@@ -98,21 +108,16 @@ struct Git {
 impl Git {
     fn read(ctx: &Ctx, start: &Path) -> Result<Git> {
         let dir = start.to_string_lossy().into_owned();
-        let out = ctx.run.run(&Cmd::query("git").args(["-C", &dir]).args([
-            "rev-parse",
-            "--show-toplevel",
-            "--short",
-            "HEAD",
-        ]))?;
+        let out = ctx.run.run(&git::top_and_short_head(start))?;
         if !out.success() {
-            if out.stderr.contains("not a git repository") {
+            if git::says_not_a_repository(&out.stderr) {
                 bail!(
                     "{dir} is not in a git work tree: publish-wheel builds from a clean copy of \
                      the committed tree and names versions after the commit; run it inside the \
                      project's git repository"
                 );
             }
-            if out.stderr.contains("HEAD") {
+            if git::says_no_commit(&out.stderr) {
                 bail!("the git repository at {dir} has no commit yet: commit the project first");
             }
             bail!("`git rev-parse` failed in {dir}: {}", out.stderr.trim());
@@ -122,12 +127,7 @@ impl Git {
             bail!("could not read `git rev-parse` output: {:?}", out.stdout);
         };
         let top = PathBuf::from(top);
-        let status = ctx.run.check(
-            &Cmd::query("git")
-                .arg("-C")
-                .arg(top.to_string_lossy())
-                .args(["status", "--porcelain"]),
-        )?;
+        let status = ctx.run.check(&git::status_porcelain(&top))?;
         Ok(Git {
             top,
             short_commit: short_commit.trim().to_string(),
@@ -260,7 +260,8 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
             std::fs::write(&record, format!("{version}\n"))?;
             Ok(())
         })?;
-    if !ctx.run.dry_run {
+    // A plan published nothing: nothing to report.
+    ctx.run.for_real(|| {
         match ctx.common.output {
             Format::Json => {
                 let published = Published {
@@ -279,7 +280,8 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
                 repository.url()
             )),
         }
-    }
+        Ok(())
+    })?;
     Ok(Outcome::Done)
 }
 
@@ -395,16 +397,19 @@ fn build_in_clean_copy(
         .context("the wheel build failed");
     }
 
-    let wheel = if ctx.run.dry_run {
-        out_dir.join(build::expected_wheel_name(
-            &project.name,
-            &version.to_string(),
-        ))
-    } else {
-        let wheel = build::built_wheel(&out_dir)?;
-        check_wheel_version(&wheel, version)?;
-        wheel
-    };
+    let wheel = ctx.run.planned_or(
+        || {
+            out_dir.join(build::expected_wheel_name(
+                &project.name,
+                &version.to_string(),
+            ))
+        },
+        || {
+            let wheel = build::built_wheel(&out_dir)?;
+            check_wheel_version(&wheel, version)?;
+            Ok(wheel)
+        },
+    )?;
     then(&wheel)?;
     Ok(wheel.file_name().map(PathBuf::from).unwrap_or_default())
 }
@@ -429,8 +434,59 @@ fn check_wheel_version(wheel: &Path, version: &Version) -> Result<()> {
 fn upload(ctx: &Ctx, repository: &Repository, uploader: Uploader, wheel: &Path) -> Result<()> {
     let credentials = repository.credentials(ctx)?;
     let cmd = build::upload_cmd(uploader, repository.url(), wheel, credentials.as_ref());
-    ctx.run.check(&cmd).context("the upload failed")?;
-    Ok(())
+    let out = ctx.run.run(&cmd)?;
+    if out.success() {
+        return Ok(());
+    }
+    let said = build::uploader_said(&out);
+    if credentials.is_none() && build::missing_credentials(&said) {
+        // Nothing set and nothing of the uploader's own (keyring, netrc,
+        // .pypirc): an index open to all takes an anonymous upload, which
+        // the uploaders only make with some user name.
+        ctx.ui.progress(
+            "no credentials are set and the uploader found none: uploading as `anonymous`, \
+             as an open index takes it",
+        );
+        let anonymous = Credentials::anonymous();
+        let cmd = build::upload_cmd(uploader, repository.url(), wheel, Some(&anonymous));
+        let out = ctx.run.run(&cmd)?;
+        if out.success() {
+            return Ok(());
+        }
+        return Err(upload_failed(repository, &cmd, &out, Some(&anonymous)));
+    }
+    Err(upload_failed(repository, &cmd, &out, credentials.as_ref()))
+}
+
+/// The uploader's own explanation, and what to do when the index refused
+/// the credentials; the password never appears.
+fn upload_failed(
+    repository: &Repository,
+    cmd: &Cmd,
+    out: &crate::exec::runner::Output,
+    credentials: Option<&Credentials>,
+) -> anyhow::Error {
+    let mut said = build::uploader_said(out);
+    if let Some(c) = credentials.filter(|c| !c.password.is_empty()) {
+        said = said.replace(&c.password, "***");
+    }
+    let status = out
+        .code
+        .map_or("killed by a signal".to_string(), |c| format!("exit {c}"));
+    let hint = if build::refused(&said) {
+        format!("\n{}", repository::refused_hint(credentials))
+    } else {
+        String::new()
+    };
+    let said = if said.is_empty() {
+        "it printed nothing".to_string()
+    } else {
+        said
+    };
+    anyhow::anyhow!(
+        "the upload to {} failed (`{cmd}`, {status}):\n{said}{hint}",
+        repository.url()
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::pyproject::normalize_name;
 use super::version::Version;
 use crate::app::cli::Ctx;
+use crate::clis::gcloud;
 use crate::exec::cmd::Cmd;
 
 /// Artifact Registry's user name for an OAuth access token.
@@ -35,6 +36,39 @@ pub enum Repository {
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    /// Where they came from, for a message when they are refused.
+    pub source: &'static str,
+}
+
+impl Credentials {
+    /// What an index that wants no credentials takes: the uploaders
+    /// refuse to send none at all.
+    pub fn anonymous() -> Credentials {
+        Credentials {
+            username: "anonymous".to_string(),
+            password: String::new(),
+            source: "none (anonymous)",
+        }
+    }
+}
+
+/// What to set for an index that wants credentials.
+pub const SET_CREDENTIALS: &str = "set UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD (or \
+     TWINE_USERNAME and TWINE_PASSWORD, or UV_PUBLISH_TOKEN for an API token)";
+
+/// What to say when the index refused `credentials`: check the ones that
+/// are set, or set some.
+pub fn refused_hint(credentials: Option<&Credentials>) -> String {
+    match credentials {
+        Some(c) if c.source.starts_with("none") => {
+            format!("the index wants credentials: {SET_CREDENTIALS}")
+        }
+        Some(c) => format!(
+            "the index refused the credentials from {} (user {}): check them",
+            c.source, c.username
+        ),
+        None => format!("the index wants credentials: {SET_CREDENTIALS}"),
+    }
 }
 
 impl Repository {
@@ -98,18 +132,20 @@ impl Repository {
     /// (otherwise the uploader finds its own: keyring, .pypirc, netrc).
     pub fn credentials(&self, ctx: &Ctx) -> Result<Option<Credentials>> {
         if self.is_artifact_registry() {
-            let out = ctx.run.check(&Cmd::query("gcloud").args([
-                "auth",
-                "print-access-token",
-                "--quiet",
-            ]))?;
+            let out = ctx.run.check(&gcloud::print_access_token())?;
             let token = out.stdout.trim().to_string();
-            if token.is_empty() && !ctx.run.dry_run {
-                bail!("`gcloud auth print-access-token` printed no token: run `gcloud auth login`");
+            // A plan uploads nothing: no token is needed yet.
+            if token.is_empty() {
+                ctx.run.for_real(|| {
+                    bail!(
+                        "`gcloud auth print-access-token` printed no token: run `gcloud auth login`"
+                    )
+                })?;
             }
             return Ok(Some(Credentials {
                 username: ACCESS_TOKEN_USER.to_string(),
                 password: token,
+                source: "gcloud's access token",
             }));
         }
         Ok(credentials_from_env(ctx))
@@ -135,21 +171,33 @@ impl Repository {
 }
 
 fn credentials_from_env(ctx: &Ctx) -> Option<Credentials> {
-    let pair = |user: &str, password: &str| {
+    let pair = |user: &str, password: &str, source: &'static str| {
         Some(Credentials {
             username: ctx.env.non_empty(user)?.to_string(),
             password: ctx.env.non_empty(password)?.to_string(),
+            source,
         })
     };
-    pair("UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD")
-        .or_else(|| pair("TWINE_USERNAME", "TWINE_PASSWORD"))
-        .or_else(|| {
-            // An API token, as PyPI-like indexes take it.
-            Some(Credentials {
-                username: TOKEN_USER.to_string(),
-                password: ctx.env.non_empty("UV_PUBLISH_TOKEN")?.to_string(),
-            })
+    pair(
+        "UV_PUBLISH_USERNAME",
+        "UV_PUBLISH_PASSWORD",
+        "UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD",
+    )
+    .or_else(|| {
+        pair(
+            "TWINE_USERNAME",
+            "TWINE_PASSWORD",
+            "TWINE_USERNAME and TWINE_PASSWORD",
+        )
+    })
+    .or_else(|| {
+        // An API token, as PyPI-like indexes take it.
+        Some(Credentials {
+            username: TOKEN_USER.to_string(),
+            password: ctx.env.non_empty("UV_PUBLISH_TOKEN")?.to_string(),
+            source: "UV_PUBLISH_TOKEN",
         })
+    })
 }
 
 #[derive(Deserialize)]
@@ -165,15 +213,20 @@ fn artifact_registry_versions(
     repository: &str,
     package: &str,
 ) -> Result<Vec<Version>> {
-    let cmd = Cmd::query("gcloud")
-        .args(["artifacts", "versions", "list"])
-        .arg(format!("--package={}", normalize_name(package)))
-        .arg(format!("--repository={repository}"))
-        .arg(format!("--location={location}"))
-        .arg(format!("--project={project}"))
-        .arg("--format=json");
+    let cmd = gcloud::query([
+        "artifacts".to_string(),
+        "versions".to_string(),
+        "list".to_string(),
+        format!("--package={}", normalize_name(package)),
+        format!("--repository={repository}"),
+        format!("--location={location}"),
+        format!("--project={project}"),
+    ]);
     // No such package yet: nothing is published.
-    let listed: Vec<ArVersion> = ctx.run.json_if_found(&cmd)?.unwrap_or_default();
+    let listed: Vec<ArVersion> = ctx
+        .run
+        .json_if(&cmd, crate::clis::gcloud::is_not_found)?
+        .unwrap_or_default();
     Ok(listed
         .iter()
         .filter_map(|v| {
@@ -220,9 +273,9 @@ fn index_versions(
         // its fallback index: not here either.)
         "404" | "301" | "302" | "303" | "307" | "308" => Ok(Vec::new()),
         "401" | "403" => bail!(
-            "the index at {url} refused to list {name} (HTTP {}): set UV_PUBLISH_USERNAME and \
-             UV_PUBLISH_PASSWORD (or TWINE_USERNAME and TWINE_PASSWORD) to an account that may read it",
-            code.trim()
+            "the index at {url} refused to list {name} (HTTP {}): {}",
+            code.trim(),
+            refused_hint(credentials)
         ),
         other => bail!("the index answered HTTP {other} for {page}"),
     }

@@ -65,6 +65,15 @@ fn needed(req: &Req) -> Option<(&'static str, &'static [&'static str])> {
                 "roles/compute.securityAdmin",
             ],
         ),
+        "compute" if p.ends_with("/setCommonInstanceMetadata") => (
+            "compute.projects.setCommonInstanceMetadata",
+            &[
+                OWNER,
+                EDITOR,
+                "roles/compute.admin",
+                "roles/compute.instanceAdmin.v1",
+            ],
+        ),
         "compute" => (
             "compute.routers.create",
             &[

@@ -1,4 +1,5 @@
 //! Compute Engine (`compute.googleapis.com/compute/v1`): firewall rules,
+//! the project and its subnetworks (in `compute_project`),
 //! Cloud Routers with their NATs (gcloud PATCHes the router to change a
 //! NAT), zones and regions (gcloud config validates against them), and
 //! global, regional and zonal operations.
@@ -19,10 +20,12 @@ pub fn handle(s: &mut State, req: &Req) -> Reply {
     let base = format!("{}/compute/v1/projects/{}", req.base, s.project);
     let m = req.method.as_str();
     match (m, rest) {
-        ("GET", []) => Reply::ok(json!({
-            "kind": "compute#project", "name": s.project,
-            "id": s.project_number.to_string(), "selfLink": base,
-        })),
+        (_, [] | ["setCommonInstanceMetadata"]) => {
+            super::compute_project::project(s, req, &base, rest)
+        }
+        (_, ["regions", region, "subnetworks", rest @ ..]) => {
+            super::compute_project::subnetworks(s, req, &base, region, rest)
+        }
         ("GET", ["zones", zone]) => match region_of_zone(zone) {
             Some(region) => Reply::ok(json!({
                 "kind": "compute#zone", "name": zone, "status": "UP",
@@ -287,7 +290,7 @@ fn list(kind: &str, self_link: &str, items: Vec<Value>) -> Reply {
     Reply::ok(out)
 }
 
-fn operation(
+pub(super) fn operation(
     s: &mut State,
     req: &Req,
     base: &str,

@@ -35,7 +35,23 @@ pub fn handle(s: &mut State, req: &Req) -> Reply {
         ("POST", ["clusters"]) => create(s, req, location),
         ("GET", ["serverConfig"]) => Reply::ok(server_config()),
         ("GET", ["operations", op]) => poll(s, req, location, op),
-        ("GET", ["operations"]) => Reply::ok(json!({})),
+        ("GET", ["operations"]) => {
+            // The operations still running here, as GKE lists them.
+            let running: Vec<Value> = s
+                .ops
+                .iter()
+                .filter(|(name, op)| {
+                    op.polls_left > 0
+                        && (location == "-" || name.starts_with(&format!("{location}/")))
+                        && op.running.get("operationType").is_some()
+                })
+                .map(|(_, op)| op.running.clone())
+                .collect();
+            if running.is_empty() {
+                return Reply::ok(json!({}));
+            }
+            Reply::ok(json!({"operations": running}))
+        }
         (method, ["clusters", name]) => {
             let full = format!("{parent}/clusters/{name}");
             if !s.clusters.contains_key(&full) {
@@ -180,7 +196,24 @@ fn update(s: &mut State, req: &Req, location: &str, full: &str) -> Reply {
     let Some(fields) = update.as_object().filter(|o| !o.is_empty()) else {
         return Reply::invalid("Must specify a field to update.");
     };
+    let stale = s.stale_network_write.take();
+    // GKE runs one operation at a time on a cluster and refuses the next.
+    let running = s
+        .ops
+        .iter()
+        .find(|(_, op)| {
+            op.polls_left > 0
+                && op.running["targetLink"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(full))
+        })
+        .map(|(name, _)| name.rsplit('/').next().unwrap_or(name).to_string());
     let cluster = s.clusters.get_mut(full).expect("checked");
+    if let Some(op) = running.filter(|_| cluster["status"] != "RUNNING") {
+        return Reply::failed_precondition(&format!(
+            "Cluster is running incompatible operation {op}."
+        ));
+    }
     if cluster["status"] != "RUNNING" {
         return Reply::error(
             400,
@@ -190,6 +223,7 @@ fn update(s: &mut State, req: &Req, location: &str, full: &str) -> Reply {
             ),
         );
     }
+    let read_before = cluster["masterAuthorizedNetworksConfig"].clone();
     for (key, value) in fields {
         match key.as_str() {
             "desiredMasterAuthorizedNetworksConfig" => {
@@ -213,6 +247,18 @@ fn update(s: &mut State, req: &Req, location: &str, full: &str) -> Reply {
                 cluster[field] = value.clone();
             }
         }
+    }
+    if let Some(cidr) = stale {
+        let mut theirs = read_before;
+        let blocks = theirs["cidrBlocks"].as_array().cloned().unwrap_or_default();
+        theirs["cidrBlocks"] = Value::Array(
+            blocks
+                .into_iter()
+                .chain([json!({"cidrBlock": cidr})])
+                .collect(),
+        );
+        theirs["enabled"] = json!(true);
+        set_authorized_networks(cluster, theirs);
     }
     cluster["status"] = json!("RECONCILING");
     let done_name = full.to_string();

@@ -3,6 +3,10 @@
 
 use serde_json::{Value, json};
 
+// Decoding and globs are the shared server's (one implementation for both
+// emulators); named here too, where the Google APIs look for them.
+pub use crate::http::{glob_match, parse_query, percent_decode};
+
 /// One request, read off the wire, with its path and query decoded.
 #[derive(Clone, Debug)]
 pub struct Req {
@@ -155,103 +159,5 @@ fn reason(code: u16) -> &'static str {
         409 => "alreadyExists",
         429 => "rateLimitExceeded",
         _ => "backendError",
-    }
-}
-
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `a=1&b=x+y` into decoded pairs (`+` is a space, as in forms).
-pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                percent_decode(&k.replace('+', " ")),
-                percent_decode(&v.replace('+', " ")),
-            )
-        })
-        .collect()
-}
-
-/// `*` matches any run of characters (including `/`); everything else is
-/// literal. Used by fault injection.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
-            Some(at) => rest = &rest[at + middle.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(
-            "*/clusters",
-            "/container/v1/projects/p/locations/z/clusters"
-        ));
-        assert!(glob_match(
-            "/iam/*/keys*",
-            "/iam/v1/projects/p/serviceAccounts/a/keys"
-        ));
-        assert!(!glob_match(
-            "*/clusters",
-            "/container/v1/projects/p/clusters/x"
-        ));
-        assert!(glob_match("/a", "/a"));
-        assert!(!glob_match("/a*b*c", "/abx"));
-    }
-
-    #[test]
-    fn decoding() {
-        assert_eq!(
-            percent_decode("projects%2Fp%3AgetIamPolicy"),
-            "projects/p:getIamPolicy"
-        );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(
-            parse_query("filter=state%3AENABLED&x=a+b"),
-            vec![
-                ("filter".into(), "state:ENABLED".into()),
-                ("x".into(), "a b".into())
-            ]
-        );
     }
 }

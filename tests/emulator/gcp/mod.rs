@@ -12,38 +12,39 @@
 //!
 //! One file per Google API; `http` is the shared request/reply layer,
 //! `log` the request log and fault injection, `setup` the gcloud home,
-//! `proxy` the CONNECT proxy that serves Google's fixed revoke URL.
-
-#![allow(dead_code)] // Each test crate uses a different part of the API.
+//! and the crate's TLS relay is the proxy that serves Google's fixed URLs
+//! (gcloud's revoke, Ray's Google client); `hosts` says what their paths
+//! are routed as.
 
 pub mod artifactregistry;
 pub mod authz;
 pub mod compute;
+pub mod compute_project;
 pub mod container;
 pub mod crypto;
+pub mod hosts;
 pub mod http;
 pub mod iam;
 pub mod log;
 pub mod oauth;
-pub mod proxy;
 pub mod resourcemanager;
 pub mod serviceusage;
 pub mod setup;
 pub mod state;
-#[path = "../test_ca.rs"]
-pub mod test_ca;
 
 use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 
+use crate::relay::{self, Relay};
 use http::{Reply, Req, percent_decode};
 pub use log::{Fault, LoggedRequest};
 pub use state::State;
@@ -66,11 +67,11 @@ struct Shared {
 pub struct GcpEmulator {
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    server: Option<JoinHandle<()>>,
     port: u16,
     // Declared before `home`, so they stop before their folder goes.
-    _proxy: proxy::Proxy,
-    fronts: Mutex<Vec<proxy::Proxy>>,
+    proxy: Relay,
+    fronts: Mutex<Vec<Relay>>,
     home: tempfile::TempDir,
 }
 
@@ -89,13 +90,9 @@ impl GcpEmulator {
 
     /// Starts on `port` (0: a free one), optionally logging in a human.
     pub fn start_on(port: u16, human: Option<&str>) -> Result<GcpEmulator> {
-        let server = tiny_http::Server::http(("127.0.0.1", port))
-            .map_err(|e| anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .context("the emulator has no IP address")?
-            .port();
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+        let port = listener.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(PROJECT)),
@@ -103,23 +100,35 @@ impl GcpEmulator {
             faults: Mutex::new(log::Faults::default()),
             base: base.clone(),
         });
-        let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
-        let workers = (0..4)
-            .map(|_| {
-                let (server, shared, stop) = (server.clone(), shared.clone(), stop.clone());
-                std::thread::spawn(move || serve(&server, &shared, &stop))
+        let server = {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let stopped = move || stop.load(Ordering::SeqCst);
+                let connection = Arc::new(move |conn| connection(&shared, conn));
+                crate::http::serve(listener, stopped, connection)
             })
-            .collect();
+        };
         let home = tempfile::Builder::new().prefix("kas-gcp-emu").tempdir()?;
         std::fs::create_dir_all(home.path().join("gcloud"))?;
-        let proxy = proxy::start(home.path(), port)?;
+        relay::prepare(
+            home.path(),
+            "oauth2.googleapis.com",
+            &[
+                "DNS:oauth2.googleapis.com",
+                "DNS:*.googleapis.com",
+                "DNS:accounts.google.com",
+                "DNS:localhost",
+                "IP:127.0.0.1",
+            ],
+        )?;
+        let proxy = relay::start(home.path(), relay::Mode::Proxy, port)?;
         let emu = GcpEmulator {
             shared,
             stop,
-            workers,
+            server: Some(server),
             port,
-            _proxy: proxy,
+            proxy,
             fronts: Mutex::new(Vec::new()),
             home,
         };
@@ -132,7 +141,7 @@ impl GcpEmulator {
                 zone: ZONE,
                 account: human,
                 base: &base,
-                proxy_port: emu._proxy.port,
+                proxy_port: emu.proxy.port,
                 ca_file: &emu.ca_file(),
             },
         )?;
@@ -181,7 +190,7 @@ impl GcpEmulator {
             ),
             ("CLOUDSDK_PROXY_TYPE".into(), "http".into()),
             ("CLOUDSDK_PROXY_ADDRESS".into(), "127.0.0.1".into()),
-            ("CLOUDSDK_PROXY_PORT".into(), self._proxy.port.to_string()),
+            ("CLOUDSDK_PROXY_PORT".into(), self.proxy.port.to_string()),
             (
                 "CLOUDSDK_AUTH_TOKEN_HOST".into(),
                 format!("{base}/oauth2/token"),
@@ -322,7 +331,7 @@ impl GcpEmulator {
     /// (through `gke-gcloud-auth-plugin`, with a token from this emulator)
     /// reach that API. Returns the endpoint (`127.0.0.1:PORT`).
     pub fn front_kube_api(&self, kube_port: u16) -> Result<String> {
-        let front = proxy::tls_front(self.home.path(), kube_port)?;
+        let front = relay::start(self.home.path(), relay::Mode::Front, kube_port)?;
         let endpoint = format!("127.0.0.1:{}", front.port);
         let ca = std::fs::read_to_string(self.ca_file())?;
         self.set_kube_endpoint(&endpoint, &ca);
@@ -363,6 +372,13 @@ impl GcpEmulator {
     /// `member`, so a write based on that read has a stale etag.
     pub fn race_next_policy_read(&self, role: &str, member: &str) {
         self.state().concurrent_grant = Some((role.to_string(), member.to_string()));
+    }
+
+    /// Right after the next cluster update, another writer that had read
+    /// the authorized networks before it replaces them with what it read
+    /// plus `cidr`: the update's change is lost, as with two real writers.
+    pub fn race_next_cluster_update(&self, cidr: &str) {
+        self.state().stale_network_write = Some(cidr.to_string());
     }
 
     pub fn bind(&self, role: &str, member: &str) {
@@ -649,8 +665,9 @@ impl GcpEmulator {
 impl Drop for GcpEmulator {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
+        crate::http::wake(self.port);
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
         }
     }
 }
@@ -678,42 +695,55 @@ pub(crate) fn check_project(s: &State, project: &str) -> Result<(), Reply> {
     )))
 }
 
-fn serve(server: &tiny_http::Server, shared: &Shared, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(request)) => answer(request, shared),
-            Ok(None) => {}
-            Err(_) => return,
+/// Answers the requests of one connection until the client closes it.
+fn connection(shared: &Shared, conn: TcpStream) {
+    let Ok(read_half) = conn.try_clone() else {
+        return;
+    };
+    let mut input = BufReader::new(read_half);
+    let mut out = conn;
+    loop {
+        let request = match crate::http::read_request(&mut input, &mut out) {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(e) => {
+                let reply = Reply::invalid(&format!("malformed HTTP request: {e}"));
+                let _ = respond(&mut out, &reply);
+                return;
+            }
+        };
+        let reply = answer(&request, shared);
+        if respond(&mut out, &reply).is_err() || request.closes() {
+            return;
         }
     }
 }
 
-fn answer(mut request: tiny_http::Request, shared: &Shared) {
-    let mut body = String::new();
-    let _ = request.as_reader().read_to_string(&mut body);
-    let target = request.url().to_string();
+fn respond(out: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
+    crate::http::respond(out, reply.status, reply.content_type, reply.body.as_bytes())
+}
+
+/// One request: fault injection or the API, then the request log.
+fn answer(request: &crate::http::Request, shared: &Shared) -> Reply {
     // Through the proxy a request names its absolute URL.
-    let target = match target.split_once("://") {
-        Some((_, rest)) => rest
-            .find('/')
-            .map(|i| &rest[i..])
-            .unwrap_or("/")
-            .to_string(),
-        None => target,
+    let target = match request.target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+        None => &request.target,
     };
+    let host = request.header("host").map(str::to_string);
+    let target = hosts::routed_path(host.as_deref(), target);
     let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
     let bearer = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Authorization"))
-        .and_then(|h| h.value.as_str().strip_prefix("Bearer ").map(str::to_string));
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_string);
     let mut req = Req {
-        method: request.method().as_str().to_ascii_uppercase(),
+        method: request.method.clone(),
         // `%2F` stays encoded: it separates nothing (nested package names).
         path: percent_decode(&raw_path.replace("%2F", "%252F").replace("%2f", "%252F")),
         raw_query: raw_query.to_string(),
         query: http::parse_query(raw_query),
-        body,
+        body: String::from_utf8_lossy(&request.body).into_owned(),
         principal: None,
         bearer,
         base: shared.base.clone(),
@@ -754,12 +784,7 @@ fn answer(mut request: tiny_http::Request, shared: &Shared) {
         }
     }
     shared.log.lock().unwrap().push(entry);
-    let header = tiny_http::Header::from_bytes("Content-Type", reply.content_type).expect("header");
-    let _ = request.respond(
-        tiny_http::Response::from_string(reply.body)
-            .with_status_code(reply.status)
-            .with_header(header),
-    );
+    reply
 }
 
 fn route(s: &mut State, req: &Req) -> Reply {

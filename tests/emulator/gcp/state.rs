@@ -68,6 +68,8 @@ pub struct State {
     pub firewalls: BTreeMap<String, Value>,
     /// `REGION/NAME` -> Router (its NATs inside).
     pub routers: BTreeMap<String, Value>,
+    /// Compute's project-wide metadata (`commonInstanceMetadata`).
+    pub project_metadata: Value,
     pub ops: BTreeMap<String, PendingOp>,
     /// How many polls an operation answers "running" before "done".
     pub operation_polls: u32,
@@ -82,6 +84,10 @@ pub struct State {
     /// A binding (role, member) that another writer adds right after the
     /// next policy read: the read's etag is then stale, as in a race.
     pub concurrent_grant: Option<(String, String)>,
+    /// Right after the next cluster update, another writer that read the
+    /// authorized networks before it writes them back with this CIDR added
+    /// (see `container.rs`).
+    pub stale_network_write: Option<String>,
     counter: u64,
 }
 
@@ -103,6 +109,7 @@ impl State {
             clusters: BTreeMap::new(),
             firewalls: BTreeMap::new(),
             routers: BTreeMap::new(),
+            project_metadata: super::compute_project::initial_metadata(),
             ops: BTreeMap::new(),
             operation_polls: 1,
             require_enabled_services: false,
@@ -113,6 +120,7 @@ impl State {
                     .to_string(),
             ),
             concurrent_grant: None,
+            stale_network_write: None,
             counter: 0,
         }
     }

@@ -31,6 +31,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// host:port the client reached us at.
     pub server: String,
+    /// Whether the client closes the connection after this request.
+    pub closes: bool,
 }
 
 impl Request {

@@ -1,7 +1,7 @@
 //! The request log and injected failures.
 
 use super::store::ApiError;
-use super::util::glob_match;
+use crate::http::glob_match;
 
 /// One request as the emulator saw it.
 #[derive(Clone, Debug, PartialEq)]

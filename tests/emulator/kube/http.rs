@@ -1,12 +1,14 @@
-//! A small HTTP/1.1 server on std's TcpListener: one thread per
-//! connection, keep-alive, Content-Length and chunked request bodies,
-//! chunked streaming for watches, and connection upgrades (WebSocket for
-//! exec, SPDY for port-forward) that get the socket split into a reader
-//! and a writer, which both protocols need at the same time.
+//! The Kubernetes emulator's connections on the shared HTTP server
+//! (`crate::http`): requests become API calls, with fault injection and
+//! the request log; chunked streaming for watches; and connection upgrades
+//! (WebSocket for exec, SPDY for port-forward) that get the socket split
+//! into a reader and a writer, which both protocols need at the same time.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+
+use crate::http::{form_decode, parse_query, respond};
 
 use super::Shared;
 use super::api::{self, Reply, Request};
@@ -14,25 +16,24 @@ use super::exec::{self, Exec};
 use super::faults::RequestRecord;
 use super::portforward;
 use super::store::ApiError;
-use super::util::percent_decode;
 use super::watch;
 use super::websocket;
 
 /// Accepts connections until the emulator shuts down (it connects to
 /// itself to wake this loop).
 pub fn serve(shared: Arc<Shared>, listener: TcpListener) {
-    for conn in listener.incoming() {
-        if shared.state.lock().expect("state lock").shutdown {
-            return;
-        }
-        let Ok(conn) = conn else { continue };
+    let stopped = {
         let shared = shared.clone();
-        std::thread::spawn(move || connection(&shared, conn));
-    }
+        move || shared.state.lock().expect("state lock").shutdown
+    };
+    crate::http::serve(
+        listener,
+        stopped,
+        Arc::new(move |conn| connection(&shared, conn)),
+    );
 }
 
 fn connection(shared: &Arc<Shared>, conn: TcpStream) {
-    let _ = conn.set_nodelay(true);
     let Ok(read_half) = conn.try_clone() else {
         return;
     };
@@ -72,10 +73,7 @@ fn connection(shared: &Arc<Shared>, conn: TcpStream) {
                 return;
             }
         };
-        let closing = req
-            .header("Connection")
-            .is_some_and(|c| c.eq_ignore_ascii_case("close"));
-        if written.is_err() || closing {
+        if written.is_err() || req.closes {
             return;
         }
     }
@@ -131,146 +129,28 @@ fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("JSON values serialize")
 }
 
-fn reason(code: u16) -> &'static str {
-    match code {
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
-}
-
-fn respond(out: &mut TcpStream, code: u16, content_type: &str, body: &[u8]) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        reason(code),
-        body.len()
-    );
-    out.write_all(head.as_bytes())?;
-    out.write_all(body)?;
-    out.flush()
-}
-
-const MAX_HEAD: usize = 64 * 1024;
-const MAX_BODY: usize = 64 * 1024 * 1024;
-
-fn read_line(
-    input: &mut BufReader<TcpStream>,
-    budget: &mut usize,
-) -> std::io::Result<Option<String>> {
-    let mut line = String::new();
-    let n = input.by_ref().take(*budget as u64).read_line(&mut line)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    *budget = budget.saturating_sub(n);
-    if !line.ends_with('\n') {
-        return Err(std::io::Error::other("request head too long"));
-    }
-    Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()))
-}
-
-/// Reads one request; `None` when the client closed the connection.
+/// Reads one request as the API sees it: path and query decoded.
 fn read_request(
     input: &mut BufReader<TcpStream>,
     out: &mut TcpStream,
 ) -> std::io::Result<Option<Request>> {
-    let mut budget = MAX_HEAD;
-    let Some(line) = read_line(input, &mut budget)? else {
+    let Some(wire) = crate::http::read_request(input, out)? else {
         return Ok(None);
     };
-    let mut parts = line.split_whitespace();
-    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        return Err(std::io::Error::other(format!("bad request line {line:?}")));
-    };
-    let mut headers = vec![];
-    loop {
-        let line = read_line(input, &mut budget)?
-            .ok_or_else(|| std::io::Error::other("connection closed in the head"))?;
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    if header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
-        out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-    }
-    let mut body = vec![];
-    if header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        read_chunked(input, &mut body)?;
-    } else if let Some(len) = header("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| std::io::Error::other("bad Content-Length"))?;
-        if len > MAX_BODY {
-            return Err(std::io::Error::other("request body too large"));
-        }
-        body.resize(len, 0);
-        input.read_exact(&mut body)?;
-    }
-    let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
-    let query = raw_query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect();
+    let (path, raw_query) = wire.target.split_once('?').unwrap_or((&wire.target, ""));
+    let header = |name: &str| wire.header(name).unwrap_or_default().to_string();
     Ok(Some(Request {
-        method: method.to_ascii_uppercase(),
-        path: percent_decode(path),
+        method: wire.method.clone(),
+        path: form_decode(path),
         raw_query: raw_query.to_string(),
-        query,
-        content_type: header("content-type").unwrap_or_default(),
-        accept: header("accept").unwrap_or_default(),
-        server: header("host").unwrap_or_default(),
-        headers,
-        body,
+        query: parse_query(raw_query),
+        content_type: header("content-type"),
+        accept: header("accept"),
+        server: header("host"),
+        closes: wire.closes(),
+        headers: wire.headers,
+        body: wire.body,
     }))
-}
-
-fn read_chunked(input: &mut BufReader<TcpStream>, body: &mut Vec<u8>) -> std::io::Result<()> {
-    loop {
-        let mut budget = 1024;
-        let line = read_line(input, &mut budget)?
-            .ok_or_else(|| std::io::Error::other("truncated chunk"))?;
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| std::io::Error::other("bad chunk size"))?;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            while read_line(input, &mut budget)?.is_some_and(|l| !l.is_empty()) {}
-            return Ok(());
-        }
-        if body.len() + size > MAX_BODY {
-            return Err(std::io::Error::other("request body too large"));
-        }
-        let at = body.len();
-        body.resize(at + size, 0);
-        input.read_exact(&mut body[at..])?;
-        let mut crlf = [0u8; 2];
-        input.read_exact(&mut crlf)?;
-    }
 }
 
 /// Answers the WebSocket handshake with a channel protocol both sides

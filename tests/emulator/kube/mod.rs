@@ -8,10 +8,7 @@
 //!
 //! Tests start one with [`KubeEmulator::start`] and run CLIs through
 //! [`KubeEmulator::kubectl`] / [`KubeEmulator::helm`]; people start one
-//! with `kas-emulator kube` ([`run_foreground`]).
-
-// Shared by the test crates and the `kas-emulator` binary; each uses part.
-#![allow(dead_code)]
+//! with `kas-emulator kube`.
 
 mod admission;
 mod api;
@@ -30,14 +27,11 @@ mod protobuf;
 mod quantity;
 pub mod ray_backing;
 mod raycluster;
+mod schema;
 mod select;
-pub mod signals;
 mod spdy;
 mod store;
 mod table;
-#[path = "../test_ca.rs"]
-mod test_ca;
-mod tls;
 mod util;
 mod watch;
 mod websocket;
@@ -50,6 +44,7 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
+use crate::relay;
 pub use faults::{Fault, RequestRecord};
 use store::State;
 
@@ -63,12 +58,19 @@ pub(crate) struct Shared {
     exec_dir: PathBuf,
 }
 
+/// The HTTPS front and the CA that signed its certificate.
+struct Tls {
+    port: u16,
+    ca_pem: String,
+    _relay: relay::Relay,
+}
+
 pub struct KubeEmulator {
     shared: Arc<Shared>,
     port: u16,
     dir: PathBuf,
     /// The HTTPS front, when started with [`KubeEmulator::start_tls`].
-    tls: Option<tls::Relay>,
+    tls: Option<Tls>,
     /// Removes `dir` when the emulator goes away.
     _temp: tempfile::TempDir,
     threads: Vec<JoinHandle<()>>,
@@ -132,7 +134,18 @@ impl KubeEmulator {
     /// kubeconfig then names the `https://` server and the CA, as GKE's do.
     pub fn start_tls() -> Result<KubeEmulator> {
         let mut emulator = KubeEmulator::start()?;
-        emulator.tls = Some(tls::start(&emulator.dir, emulator.port)?);
+        relay::prepare(
+            &emulator.dir,
+            "127.0.0.1",
+            &["IP:127.0.0.1", "DNS:localhost"],
+        )?;
+        let relay = relay::start(&emulator.dir, relay::Mode::Front, emulator.port)?;
+        let ca_pem = std::fs::read_to_string(emulator.dir.join("ca.pem"))?;
+        emulator.tls = Some(Tls {
+            port: relay.port,
+            ca_pem,
+            _relay: relay,
+        });
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
         Ok(emulator)
     }
@@ -332,38 +345,4 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     Ok(())
-}
-
-/// `kas-emulator kube [--port N]`: starts the emulator, prints the lines
-/// that point a shell's kubectl and helm at it (`export KUBECONFIG=...`,
-/// `KUBECACHEDIR` and `KAS_EMULATOR_PID`), closes standard output so that
-/// `eval "$(kas-emulator kube &)"` returns, and serves until killed.
-pub fn run_foreground(port: Option<u16>, ray: Option<&Path>) -> Result<()> {
-    use std::io::Write;
-    let stop = signals::catch()?;
-    let mut emulator = KubeEmulator::start_on(port.unwrap_or(0))?;
-    if let Some(ray) = ray {
-        emulator = emulator.with_ray(ray)?;
-    }
-    let mut out = std::io::stdout();
-    write!(out, "{}", emulator.shell_exports())?;
-    writeln!(out, "export KAS_EMULATOR_PID={}", std::process::id())?;
-    out.flush()?;
-    close_stdout();
-    eprintln!(
-        "kas-emulator: Kubernetes API on {} (KUBECONFIG={}); Ctrl-C stops it",
-        emulator.url(),
-        emulator.kubeconfig().display()
-    );
-    signals::wait(stop);
-    drop(emulator);
-    Ok(())
-}
-
-/// Closes standard output so that `$(kas-emulator kube &)` sees its end
-/// and the shell goes on while the emulator keeps serving.
-fn close_stdout() {
-    use std::os::fd::FromRawFd;
-    // SAFETY: fd 1 is ours; nothing writes to standard output after this.
-    drop(unsafe { std::fs::File::from_raw_fd(1) });
 }

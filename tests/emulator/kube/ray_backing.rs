@@ -76,7 +76,7 @@ pub struct RayBacking {
 
 impl RayBacking {
     /// Checks that `ray` runs, then starts backing pods.
-    pub fn start(shared: Arc<Shared>, ray: &Path) -> Result<RayBacking> {
+    pub(crate) fn start(shared: Arc<Shared>, ray: &Path) -> Result<RayBacking> {
         let version = Command::new(ray)
             .arg("--version")
             .env("RAY_USAGE_STATS_ENABLED", "0")

@@ -15,11 +15,9 @@ pub const GOAWAY: u16 = 7;
 pub const FLAG_FIN: u8 = 1;
 
 pub enum Frame {
-    Control {
-        kind: u16,
-        flags: u8,
-        data: Vec<u8>,
-    },
+    /// A control frame; its flags (FIN on SYN_STREAM) matter to no stream
+    /// kubectl opens, so they are not kept.
+    Control { kind: u16, data: Vec<u8> },
     Data {
         stream: u32,
         flags: u8,
@@ -37,7 +35,6 @@ pub fn read_frame(input: &mut dyn Read) -> std::io::Result<Frame> {
     Ok(if head[0] & 0x80 != 0 {
         Frame::Control {
             kind: u16::from_be_bytes([head[2], head[3]]),
-            flags,
             data,
         }
     } else {

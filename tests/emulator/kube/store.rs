@@ -32,16 +32,6 @@ pub enum EventType {
     Deleted,
 }
 
-impl EventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Added => "ADDED",
-            EventType::Modified => "MODIFIED",
-            EventType::Deleted => "DELETED",
-        }
-    }
-}
-
 /// One change, as watches replay it. `old` is the object before a change,
 /// so a watch with a selector can turn "stopped matching" into DELETED.
 #[derive(Clone, Debug)]
@@ -238,6 +228,7 @@ impl State {
             obj.as_object_mut().expect("object").remove("status");
         }
         admission::on_create(self, ty, &mut obj)?;
+        super::schema::check(self, ty, &obj)?;
         if dry_run {
             return Ok(obj);
         }
@@ -358,6 +349,7 @@ impl State {
         }
         admission::on_update(ty, &mut next)?;
         admission::check_update(ty, &old, &next)?;
+        super::schema::check(self, ty, &next)?;
         if spec_of(&next) != spec_of(&old) {
             let generation = old
                 .pointer("/metadata/generation")

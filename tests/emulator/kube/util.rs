@@ -149,64 +149,6 @@ fn seed() -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-/// Decodes `%XX` escapes and `+` (as space) in a query component.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `*` matches any run of characters; everything else matches itself.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
-}
-
 /// `value.a.b.c` as a string, for field selectors and printing.
 pub fn dotted<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |v, key| v.get(key))
@@ -229,19 +171,5 @@ mod tests {
             );
         }
         assert_eq!(base64_encode(b"hi!?"), "aGkhPw==");
-    }
-
-    #[test]
-    fn globs_and_decoding() {
-        assert!(glob_match(
-            "/api/v1/namespaces/*/pods",
-            "/api/v1/namespaces/x/pods"
-        ));
-        assert!(!glob_match(
-            "/api/v1/namespaces/*/pods",
-            "/api/v1/namespaces/x/pods/y"
-        ));
-        assert!(glob_match("*", "anything"));
-        assert_eq!(percent_decode("app%3Dx%2Cb+c"), "app=x,b c");
     }
 }

@@ -3,7 +3,9 @@
 //! running to the current head pod. Its record, `LOCAL.json` in
 //! `$XDG_STATE_HOME/kas/forwards` (else `~/.local/state/kas/forwards`),
 //! holds its pid, ports, cluster, pod and log file, so forwards are found
-//! by their records, not by searching command lines.
+//! by their records, not by searching command lines. Starting, stopping
+//! and listing hold the port's lock ([`PortLock`]), so they never overlap
+//! for one local port.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -17,6 +19,7 @@ use crate::exec::environment::Env;
 
 use super::Kube;
 use super::head::Cluster;
+use super::port_lock::{PortLock, locked_ports};
 
 /// What a supervisor keeps forwarded, and where it reports.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -137,9 +140,38 @@ fn records(dir: &Path) -> Vec<(PathBuf, Option<Record>)> {
     found
 }
 
+/// The forwards whose supervisor lives, by local port; nothing is
+/// removed (completion reads these while the user types).
+pub fn live(env: &Env) -> Vec<Record> {
+    records(&state_dir(env))
+        .into_iter()
+        .filter_map(|(_, r)| r)
+        .filter(|r| alive(r.pid))
+        .collect()
+}
+
 /// `kfwd PORT [LOCAL]`: starts a supervisor unless one already forwards
 /// the same target, and returns once the local port accepts connections.
-pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<()> {
+/// `head` is the Ready head pod the caller found.
+pub fn start(kube: &Kube, cluster: &Cluster, head: &str, remote: u16, local: u16) -> Result<()> {
+    let dir = state_dir(&kube.ctx.env);
+    let lock = PortLock::acquire(&dir, local)?;
+    let result = start_locked(kube, cluster, head, remote, local);
+    release(lock, &dir, local);
+    result
+}
+
+/// Lets go of a port's lock, removing its file when nothing is forwarded
+/// there any more.
+fn release(lock: PortLock, dir: &Path, local: u16) {
+    if record_path(dir, local).exists() {
+        drop(lock);
+    } else {
+        lock.release_and_remove();
+    }
+}
+
+fn start_locked(kube: &Kube, cluster: &Cluster, head: &str, remote: u16, local: u16) -> Result<()> {
     let dir = state_dir(&kube.ctx.env);
     let target = &kube.opts.target;
     let spec = Spec {
@@ -158,6 +190,23 @@ pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<
                 kube.ctx
                     .ui
                     .progress(&format!("already forwarding: {}", existing.describe()));
+                // It may still wait for a head pod, or still hold a
+                // connection to the old one: answer only once it forwards
+                // to the Ready head pod and its port does, as a first
+                // start would.
+                kube.ctx.run.for_real(|| {
+                    let wait = Duration::from_secs(kube.cfg.kubernetes.forward_wait_seconds.into());
+                    let ready = wait_for_pod(&spec.record_path(), head, wait)
+                        .and_then(|()| wait_for_listener(local, existing.pid, wait));
+                    ready.with_context(|| {
+                        format!(
+                            "the forward of port {remote} to 127.0.0.1:{local} runs but does not \
+                             accept connections yet; its log: {}",
+                            existing.log.display()
+                        )
+                    })?;
+                    Ok(())
+                })?;
                 return Ok(());
             }
             bail!(
@@ -176,22 +225,18 @@ pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<
         );
     }
     let log = spec.log_path();
-    let mut pid = 0;
-    kube.ctx.run.act(
+    let started = kube.ctx.run.act_returning(
         &format!(
             "start a supervisor that keeps 127.0.0.1:{local} forwarded to port {remote} of the head pod \
              of RayCluster {}, reconnecting when the pod changes (log: {})",
             cluster.name,
             log.display()
         ),
-        || {
-            pid = spawn_supervisor(&spec)?;
-            Ok(())
-        },
+        || spawn_supervisor(&spec),
     )?;
-    if kube.ctx.run.dry_run {
+    let Some(pid) = started else {
         return Ok(());
-    }
+    };
     let wait = Duration::from_secs(kube.cfg.kubernetes.forward_wait_seconds.into());
     if let Err(e) = wait_for_listener(local, pid, wait) {
         kill_group(pid);
@@ -206,6 +251,27 @@ pub fn start(kube: &Kube, cluster: &Cluster, remote: u16, local: u16) -> Result<
         "127.0.0.1:{local} -> RayCluster {} port {remote} (pid {pid}; stop it with `kubectl kas kfwd {remote} -`)",
         cluster.name
     ));
+    Ok(())
+}
+
+/// Before anything changes (the W&B secret, a server on the head pod):
+/// refuses a local port that another program holds. A port held by one
+/// of our forwards is left to [`start`], which reuses or names it.
+pub fn check_port(kube: &Kube, remote: u16, local: u16) -> Result<()> {
+    let dir = state_dir(&kube.ctx.env);
+    // Under the port's lock: a start under way holds it until its
+    // supervisor's record is written and its port answers, so a port
+    // bound by our own new forward is never taken for another program's.
+    let lock = PortLock::acquire(&dir, local)?;
+    let ours = read_record(&record_path(&dir, local)).is_some_and(|r| alive(r.pid));
+    let taken = !ours && port_taken(local);
+    release(lock, &dir, local);
+    if taken {
+        bail!(
+            "127.0.0.1:{local} is already in use by another program: choose another local port \
+             (`kubectl kas kfwd {remote} LOCAL`) or stop that program; nothing was changed"
+        );
+    }
     Ok(())
 }
 
@@ -241,6 +307,24 @@ fn spawn_supervisor(spec: &Spec) -> Result<u32> {
         .context("could not start the forward's supervisor")?;
     // Not waited for: it outlives this command (and is reaped by init).
     Ok(child.id())
+}
+
+/// Waits until the record at `path` says its supervisor forwards to `pod`.
+fn wait_for_pod(path: &Path, pod: &str, within: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if read_record(path).is_some_and(|r| r.pod == pod) {
+            return Ok(());
+        }
+        if start.elapsed() >= within {
+            bail!(
+                "the forward has not reached head pod {pod} within {}s \
+                 (kas.kubernetes.forward_wait_seconds)",
+                within.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until 127.0.0.1:`port` accepts connections, while `pid` lives.
@@ -305,9 +389,34 @@ pub fn list(kube: &Kube) -> Result<u8> {
     let dir = state_dir(&kube.ctx.env);
     let mut live = 0;
     for (path, record) in records(&dir) {
+        let port = record.as_ref().map(|r| r.spec.local);
+        let lock = match port {
+            Some(port) => Some(PortLock::acquire(&dir, port)?),
+            None => None,
+        };
+        // Read again under the lock: a start or stop may have just ended.
+        let record = match port {
+            Some(_) if !path.exists() => continue,
+            Some(_) => read_record(&path),
+            None => record,
+        };
+        let result = list_one(kube, &path, record, &mut live);
+        if let (Some(lock), Some(port)) = (lock, port) {
+            release(lock, &dir, port);
+        }
+        result?;
+    }
+    if live == 0 {
+        kube.ctx.ui.progress("no port-forwards");
+    }
+    Ok(0)
+}
+
+fn list_one(kube: &Kube, path: &Path, record: Option<Record>, live: &mut u32) -> Result<()> {
+    {
         match record {
             Some(r) if alive(r.pid) => {
-                live += 1;
+                *live += 1;
                 kube.ctx.ui.say(&r.describe());
             }
             Some(r) => {
@@ -320,15 +429,12 @@ pub fn list(kube: &Kube) -> Result<u8> {
             None => {
                 kube.ctx.run.act(
                     &format!("remove the unreadable record {}", path.display()),
-                    || Ok(std::fs::remove_file(&path)?),
+                    || Ok(std::fs::remove_file(path)?),
                 )?;
             }
         }
     }
-    if live == 0 {
-        kube.ctx.ui.progress("no port-forwards");
-    }
-    Ok(0)
+    Ok(())
 }
 
 /// `kfwd PORT -`: stops the forwards of the head pod's PORT (or, if none,
@@ -344,20 +450,42 @@ pub fn stop_port(kube: &Kube, port: u16) -> Result<u8> {
         kube.ctx.ui.progress(&format!("no forward of port {port}"));
     }
     for record in chosen {
-        stop(kube, record)?;
+        stop_locked(kube, &dir, record.spec.local)?;
     }
     Ok(0)
+}
+
+/// Stops the forward on local port `local` under its lock, as it is once
+/// any start or stop under way has ended.
+fn stop_locked(kube: &Kube, dir: &Path, local: u16) -> Result<bool> {
+    let lock = PortLock::acquire(dir, local)?;
+    let result = match read_record(&record_path(dir, local)) {
+        Some(record) => stop(kube, &record).map(|()| true),
+        None => Ok(false),
+    };
+    release(lock, dir, local);
+    result
 }
 
 /// `kfwd -`: stops every forward.
 pub fn stop_all(kube: &Kube) -> Result<u8> {
     let dir = state_dir(&kube.ctx.env);
-    let all: Vec<Record> = records(&dir).into_iter().filter_map(|(_, r)| r).collect();
-    if all.is_empty() {
-        kube.ctx.ui.progress("no port-forwards");
+    // Also the ports whose start is under way (a lock file, no record yet).
+    let mut ports: Vec<u16> = records(&dir)
+        .into_iter()
+        .filter_map(|(_, r)| r.map(|r| r.spec.local))
+        .chain(locked_ports(&dir))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let mut stopped = 0;
+    for port in ports {
+        if stop_locked(kube, &dir, port)? {
+            stopped += 1;
+        }
     }
-    for record in &all {
-        stop(kube, record)?;
+    if stopped == 0 {
+        kube.ctx.ui.progress("no port-forwards");
     }
     Ok(0)
 }
@@ -374,15 +502,12 @@ pub fn stop(kube: &Kube, record: &Record) -> Result<()> {
             kill_group(record.pid);
         }
         remove_files(record);
-        Ok(())
-    })?;
-    if !kube.ctx.run.dry_run {
         kube.ctx.ui.progress(&format!(
             "stopped the forward of 127.0.0.1:{} to port {}",
             record.spec.local, record.spec.remote
         ));
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn forget(kube: &Kube, record: &Record) -> Result<()> {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::app::wait::{self, Patience};
-use crate::clis::kubectl::{Lookup, Ns, Object, Pod};
+use crate::app::wait::{self, Patience, Waited};
+use crate::clis::kubectl::{Lookup, Ns, Pod};
+use crate::ray::{self, head};
 
 use super::Kube;
 
@@ -18,18 +19,13 @@ pub struct Cluster {
     pub namespace: String,
 }
 
-const RAYCLUSTERS: &str = "rayclusters.ray.io";
-
 pub fn find_cluster(kube: &Kube) -> Result<Cluster> {
     let target = &kube.opts.target;
     let place = match &target.namespace {
         Some(ns) => format!("namespace {ns}"),
         None => "the current namespace".to_string(),
     };
-    let Some(items) = kube
-        .kubectl()
-        .list::<Object>(RAYCLUSTERS, None, Ns::Current)?
-    else {
+    let Some(items) = ray::list(&kube.kubectl(), Ns::Current)? else {
         bail!(
             "this Kubernetes cluster does not know RayClusters (the KubeRay operator is not installed): \
              create a Ray cluster with `kubectl ray + yaml/k8s/local-cpu-only.yaml`"
@@ -102,70 +98,57 @@ fn choose(kube: &Kube, clusters: Vec<Cluster>, place: &str) -> Result<Cluster> {
 
 /// The head pods of a cluster (normally one; two while one is replaced).
 pub fn head_pods(kube: &Kube, cluster: &Cluster) -> Result<Vec<Pod>> {
-    let selector = format!("ray.io/cluster={},ray.io/node-type=head", cluster.name);
-    Ok(kube
-        .kubectl()
-        .list::<Pod>("pods", Some(&selector), Ns::Named(&cluster.namespace))?
-        .unwrap_or_default())
+    head::pods(
+        &kube.kubectl(),
+        &cluster.name,
+        Ns::Named(&cluster.namespace),
+    )
 }
 
 /// Whether the RayCluster still exists (a forward of a deleted one ends).
 pub fn exists(kube: &Kube, cluster: &Cluster) -> Result<bool> {
-    let found = kube.kubectl().lookup::<Object>(
-        RAYCLUSTERS,
+    let found = ray::lookup(
+        &kube.kubectl(),
         &cluster.name,
         Ns::Named(&cluster.namespace),
     )?;
     Ok(matches!(found, Lookup::Found(_)))
 }
 
-fn ready_one(pods: &[Pod]) -> Option<String> {
-    pods.iter()
-        .find(|p| p.is_ready())
-        .map(|p| p.metadata.name.clone())
-}
-
 /// The name of the head pod once it is Ready (a spinner meanwhile).
 pub fn ready_head(kube: &Kube, cluster: &Cluster) -> Result<String> {
     let pods = head_pods(kube, cluster)?;
-    if let Some(name) = ready_one(&pods) {
-        return Ok(name);
-    }
-    if kube.ctx.run.dry_run {
-        let name = pods
-            .first()
-            .map(|p| p.metadata.name.clone())
-            .unwrap_or_else(|| format!("{}-head", cluster.name));
-        kube.ctx.run.note(&format!(
-            "then wait for the head pod of RayCluster {} to be Ready",
-            cluster.name
-        ));
-        return Ok(name);
+    if let Some(pod) = head::ready(&pods) {
+        return Ok(pod.metadata.name.clone());
     }
     let patience = Patience {
         timeout: Duration::from_secs(kube.cfg.kubernetes.head_wait_seconds.into()),
         interval: wait::interval(kube.ctx)?,
     };
-    let what = format!("the head pod of RayCluster {}", cluster.name);
-    let mut last = pods;
-    let found = wait::until(kube.ctx, &what, patience, || {
-        last = head_pods(kube, cluster)?;
-        Ok(ready_one(&last))
-    })?;
-    match found {
-        Some(name) => Ok(name),
-        None => {
+    let what = format!("the head pod of RayCluster {} to be Ready", cluster.name);
+    let kubectl = kube.kubectl();
+    let ns = Ns::Named(&cluster.namespace);
+    let (waited, last) = head::wait_ready(kube.ctx, &kubectl, &cluster.name, ns, &what, patience)?;
+    match waited {
+        Waited::Done(pod) => Ok(pod.metadata.name),
+        // The plan goes on with the pod that is there, or the name KubeRay
+        // gives a new one.
+        Waited::Planned => Ok(pods
+            .first()
+            .map(|p| p.metadata.name.clone())
+            .unwrap_or_else(|| format!("{}-head", cluster.name))),
+        Waited::TimedOut => {
             let state = match last.first() {
                 Some(pod) => pod.summary(),
                 None => "no head pod yet".to_string(),
             };
             bail!(
                 "the head pod of RayCluster {} is not Ready after {}: {state} \
-                 (see `kubectl describe pods -l ray.io/cluster={},ray.io/node-type=head`; \
+                 (see `kubectl describe pods -l {}`; \
                  kas.kubernetes.head_wait_seconds sets the wait)",
                 cluster.name,
                 wait::show(patience.timeout),
-                cluster.name
+                head::selector(&cluster.name)
             )
         }
     }

@@ -5,6 +5,7 @@
 
 mod forward;
 mod head;
+mod port_lock;
 mod servers;
 mod supervisor;
 mod wandb;
@@ -19,6 +20,8 @@ use super::args::{Command, Kfwd};
 use super::project::Stdin;
 
 pub use supervisor::supervise;
+// For completion (`kfwd PORT`).
+pub(super) use forward::{Record as ForwardRecord, live as live_forwards};
 
 use head::Cluster;
 
@@ -74,8 +77,9 @@ pub fn run(ctx: &Ctx, opts: Options, command: &Command, stdin: Stdin) -> Result<
         Command::Kfwd(Kfwd::Stop { port }) => forward::stop_port(&kube, *port),
         Command::Kfwd(Kfwd::StopAll) => forward::stop_all(&kube),
         Command::Kfwd(Kfwd::Start { remote, local }) => {
-            let (cluster, _) = kube.prepare()?;
-            forward::start(&kube, &cluster, *remote, *local)?;
+            forward::check_port(&kube, *remote, *local)?;
+            let (cluster, head) = kube.prepare()?;
+            forward::start(&kube, &cluster, &head, *remote, *local)?;
             Ok(0)
         }
         Command::Build(_) | Command::Push | Command::Run { .. } | Command::Remove => bail!(

@@ -21,8 +21,11 @@ pub fn dash(kube: &Kube, stop: bool) -> Result<u8> {
         return forward::stop_port(kube, DASHBOARD_PORT);
     }
     let local = kube.cfg.ports.dashboard;
-    let (cluster, _) = kube.prepare()?;
-    forward::start(kube, &cluster, DASHBOARD_PORT, local).with_context(|| {
+    forward::check_port(kube, DASHBOARD_PORT, local).with_context(|| {
+        format!("the dashboard's local port is kas.ports.dashboard ({local}) in kas.yaml")
+    })?;
+    let (cluster, head) = kube.prepare()?;
+    forward::start(kube, &cluster, &head, DASHBOARD_PORT, local).with_context(|| {
         format!("the dashboard's local port is kas.ports.dashboard ({local}) in kas.yaml")
     })?;
     open_when_answering(kube, local, &format!("http://127.0.0.1:{local}"))
@@ -56,26 +59,32 @@ pub fn tboard(kube: &Kube) -> Result<u8> {
 }
 
 fn serve(kube: &Kube, server: Server) -> Result<u8> {
+    // Before the server starts on the head pod.
+    forward::check_port(kube, server.port, server.host_port).with_context(|| {
+        format!(
+            "the local port of {} is set in kas.yaml (kas.ports), now {}",
+            server.name, server.host_port
+        )
+    })?;
     let (cluster, pod) = kube.prepare()?;
     let script = start_and_wait(&server, kube.cfg.server_wait_seconds);
     let exec = kube
         .kubectl()
         .mutation(["exec", pod.as_str()], Ns::Named(&cluster.namespace))
         .args(["--", "sh", "-c", &script]);
-    let out = kube.ctx.run.run(&exec)?;
-    if kube.ctx.run.dry_run {
-        forward::start(kube, &cluster, server.port, server.host_port)?;
+    let Some(out) = kube.ctx.run.produce(&exec)? else {
+        forward::start(kube, &cluster, &pod, server.port, server.host_port)?;
         kube.ctx.ui.say(&format!(
             "# then open the URL for port {} that {} prints",
             server.port, server.name
         ));
         return Ok(0);
-    }
+    };
     if !out.success() {
         bail!(
             "{} did not come up on the head pod {pod}:\n{}",
             server.name,
-            out.stderr.trim()
+            browser::mask_tokens(out.stderr.trim())
         );
     }
     let Some(url) = pick_url(&out.stdout, server.host_port) else {
@@ -83,10 +92,10 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
             "{} printed no URL for port {}: {}",
             server.name,
             server.port,
-            out.stdout.trim()
+            browser::mask_tokens(out.stdout.trim())
         );
     };
-    forward::start(kube, &cluster, server.port, server.host_port).with_context(|| {
+    forward::start(kube, &cluster, &pod, server.port, server.host_port).with_context(|| {
         format!(
             "the local port of {} is set in kas.yaml (kas.ports), now {}",
             server.name, server.host_port
@@ -98,9 +107,9 @@ fn serve(kube: &Kube, server: Server) -> Result<u8> {
 
 /// Opens `url` once an HTTP request to 127.0.0.1:`local` gets an answer.
 fn open_when_answering(kube: &Kube, local: u16, url: &str) -> Result<()> {
-    if !kube.ctx.run.dry_run {
-        let within = Duration::from_secs(kube.cfg.server_wait_seconds.into());
-        forward::wait_for_answer(local, within)?;
-    }
+    let within = Duration::from_secs(kube.cfg.server_wait_seconds.into());
+    kube.ctx
+        .run
+        .for_real(|| forward::wait_for_answer(local, within))?;
     browser::open(kube.ctx, url)
 }

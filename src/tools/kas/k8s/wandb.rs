@@ -5,11 +5,11 @@
 //! it is replaced. The key reaches kubectl on standard input only, and
 //! `create`/`replace` (not `apply`) keep it out of annotations.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::clis::kubectl::{Ns, Secret};
-use crate::tools::kubectl_ray::pull_secret::{base64_decode, base64_encode};
+use crate::exec::base64;
 
 use super::Kube;
 use super::head::Cluster;
@@ -54,7 +54,13 @@ pub fn sync(kube: &Kube, cluster: &Cluster) -> Result<()> {
     let write = kubectl
         .mutation([verb, "--filename=-"], ns)
         .secret_stdin(manifest(key));
-    kube.ctx.run.check(&write)?;
+    kube.ctx.run.check(&write).with_context(|| {
+        format!(
+            "could not {verb} the secret {SECRET} in namespace {} (it holds WANDB_API_KEY for \
+             RayCluster {}); unset WANDB_API_KEY to go on without it",
+            cluster.namespace, cluster.name
+        )
+    })?;
     restart_pods(kube, cluster)?;
     kube.ctx.ui.progress(&format!(
         "{SECRET} holds WANDB_API_KEY; the pods of RayCluster {} restart to read it",
@@ -84,7 +90,7 @@ fn manifest(key: &str) -> String {
             "labels": {"app.kubernetes.io/managed-by": "kubectl-kas"},
         },
         "type": "Opaque",
-        "data": {KEY: base64_encode(key.as_bytes())},
+        "data": {KEY: base64::encode(key.as_bytes())},
     })
     .to_string()
 }
@@ -93,7 +99,7 @@ fn holds(secret: &Secret, key: &str) -> bool {
     secret
         .data
         .get(KEY)
-        .and_then(|v| base64_decode(v))
+        .and_then(|v| base64::decode(v))
         .is_some_and(|bytes| bytes == key.as_bytes())
 }
 

@@ -6,27 +6,19 @@
 //! exits non-zero naming the piece, and a plain rerun ends where a clean run
 //! does.
 
-mod emulator;
+use kas_emulator as emulator;
 
-#[path = "gcp_tools/harness.rs"]
 mod harness;
 
-#[path = "gcp_tools/counts.rs"]
 mod counts;
-#[path = "gcp_tools/faults.rs"]
 mod faults;
 
-#[path = "gcp_tools/admin_service_account.rs"]
 mod admin_service_account;
-#[path = "gcp_tools/artifact_registry.rs"]
 mod artifact_registry;
-#[path = "gcp_tools/gke_allow.rs"]
+mod clean_images;
+mod gce_cluster_files;
 mod gke_allow;
-#[path = "gcp_tools/gke_cluster.rs"]
 mod gke_cluster;
-#[path = "gcp_tools/gke_nat.rs"]
 mod gke_nat;
-#[path = "gcp_tools/ray_service_account.rs"]
 mod ray_service_account;
-#[path = "gcp_tools/safety_valve.rs"]
 mod safety_valve;

@@ -1,0 +1,165 @@
+//! Independent reads run side by side: a scripted world where each query
+//! waits (a few seconds at most) for another to be in flight with it, and
+//! counts how many ever were at once. Reads made one after the other never
+//! meet, so the count is structural, not a timing.
+
+use std::ffi::OsString;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use kas_infra::app::cli::{Ctx, HasCommon, Tool};
+use kas_infra::app::config::Config;
+use kas_infra::app::grammar::Op;
+use kas_infra::exec::cmd::Cmd;
+use kas_infra::exec::environment::Env;
+use kas_infra::exec::runner::{Exec, Output};
+use kas_infra::exec::ui::Ui;
+
+const LIST: &str = "gcloud container clusters list";
+const FIREWALL: &str = "gcloud compute firewall-rules describe x-ray-default";
+const CLUSTER: &str = r#"[{"name":"x-ray","status":"RUNNING","endpoint":"34.90.1.2","clusterIpv4Cidr":"10.48.0.0/14"}]"#;
+const RULE: &str = r#"{"name":"x-ray-default","sourceRanges":["10.48.0.0/14"]}"#;
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: x-ray\n  cluster: {server: 'https://34.90.1.2'}\ncontexts:\n- name: x-ray\n  context: {cluster: x-ray, user: x-ray}\nusers:\n- name: x-ray\n  user: {}\ncurrent-context: x-ray\n";
+
+/// How long a query waits for company before it answers alone.
+const PATIENCE: Duration = Duration::from_secs(3);
+
+#[derive(Default)]
+struct Flight {
+    now: usize,
+    most: usize,
+    ran: Vec<String>,
+}
+
+struct Meeting {
+    answers: Vec<(&'static str, Output)>,
+    flight: Mutex<Flight>,
+    changed: Condvar,
+}
+
+impl Meeting {
+    fn new(answers: Vec<(&'static str, Output)>) -> Meeting {
+        Meeting {
+            answers,
+            flight: Mutex::new(Flight::default()),
+            changed: Condvar::new(),
+        }
+    }
+}
+
+impl Exec for Meeting {
+    fn exec(&self, cmd: &Cmd) -> Result<Output> {
+        let line = cmd.to_string();
+        assert!(cmd.is_query(), "only reads here: {line}");
+        let mut f = self.flight.lock().unwrap();
+        f.now += 1;
+        f.most = f.most.max(f.now);
+        f.ran.push(line.clone());
+        self.changed.notify_all();
+        let until = Instant::now() + PATIENCE;
+        while f.most < 2 && Instant::now() < until {
+            f = self.changed.wait_timeout(f, PATIENCE).unwrap().0;
+        }
+        f.now -= 1;
+        drop(f);
+        let answer = self.answers.iter().find(|(p, _)| line.starts_with(p));
+        Ok(answer.map(|(_, out)| out.clone()).unwrap_or_else(|| {
+            Output::failed(1, "ERROR: (gcloud) NOT_FOUND: The resource was not found.")
+        }))
+    }
+}
+
+/// Runs `argv` in a project whose kubeconfig holds `kubeconfig`; returns
+/// the exit status, what was printed, the most reads at once and the reads.
+fn run<A: clap::Parser + HasCommon>(
+    tool: &Tool<A, Op>,
+    argv: &str,
+    kubeconfig: Option<&str>,
+    answers: Vec<(&'static str, Output)>,
+) -> (u8, Vec<String>, usize, Vec<String>) {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_string_lossy().into_owned();
+    if let Some(text) = kubeconfig {
+        std::fs::create_dir_all(home.path().join(".kube")).unwrap();
+        std::fs::write(home.path().join(".kube/config"), text).unwrap();
+    }
+    let env = Env::from_pairs([
+        ("HOME", home_path.as_str()),
+        ("CLOUDSDK_CONFIG", &format!("{home_path}/.config/gcloud")),
+        ("CLOUDSDK_ACTIVE_CONFIG_NAME", "kas"),
+        ("CLOUDSDK_CORE_PROJECT", "proj"),
+        ("CLOUDSDK_COMPUTE_REGION", "europe-west4"),
+        ("CLOUDSDK_COMPUTE_ZONE", "europe-west4-a"),
+        ("KUBECONFIG", &format!("{home_path}/.kube/config")),
+        ("PATH", "/usr/bin"),
+    ]);
+    let meeting = Arc::new(Meeting::new(answers));
+    let ui = Arc::new(Ui::buffered());
+    let args: Vec<OsString> = argv.split(' ').map(OsString::from).collect();
+    let exec = meeting.clone();
+    let code = tool.drive(args, |common| {
+        Ok(Ctx::new(exec, ui.clone(), env, Config::default(), common))
+    });
+    let f = meeting.flight.lock().unwrap();
+    (code, ui.lines(), f.most, f.ran.clone())
+}
+
+/// `KUBECONFIG` as `kubectl config view -o json` shows it (the tool reads
+/// the kubeconfig through kubectl, on its own, before the two reads).
+const KUBECONFIG_VIEW: &str = r#"{"kind":"Config","clusters":[{"name":"x-ray","cluster":{"server":"https://34.90.1.2"}}],
+  "contexts":[{"name":"x-ray","context":{"cluster":"x-ray","user":"x-ray"}}],
+  "users":[{"name":"x-ray","user":{}}],"current-context":"x-ray"}"#;
+
+fn built() -> Vec<(&'static str, Output)> {
+    vec![
+        ("kubectl config view", Output::ok(KUBECONFIG_VIEW)),
+        (LIST, Output::ok(CLUSTER)),
+        (FIREWALL, Output::ok(RULE)),
+        (
+            "kubectl get -f",
+            Output::ok(r#"{"kind":"List","items":[]}"#),
+        ),
+    ]
+}
+
+#[test]
+fn status_of_a_present_cluster_reads_cluster_and_firewall_rule_together() {
+    use kas_infra::tools::gke_cluster::TOOL;
+    let (code, lines, most, ran) = run(&TOOL, "gke-cluster =", Some(KUBECONFIG), built());
+    assert_eq!(code, 0, "{lines:#?}");
+    // The kubeconfig (read alone first), then the cluster and the rule.
+    assert_eq!(ran.len(), 3, "{ran:#?}");
+    assert_eq!(most, 2, "the two reads were in flight together: {ran:#?}");
+    // Printed in the same order as ever.
+    assert!(lines[0].starts_with("+ cluster x-ray "), "{lines:#?}");
+    assert!(
+        lines[3].starts_with("+ firewall rule x-ray-default "),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn status_in_an_empty_project_still_reads_once() {
+    use kas_infra::tools::gke_cluster::TOOL;
+    let answers = vec![(LIST, Output::ok("[]"))];
+    let (code, lines, most, ran) = run(&TOOL, "gke-cluster =", None, answers);
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!((ran.len(), most), (1, 1), "{ran:#?}");
+}
+
+#[test]
+fn a_plan_reads_cluster_and_firewall_rule_together() {
+    use kas_infra::tools::gke_cluster::TOOL;
+    let argv = "gke-cluster - --dry-run";
+    let (code, lines, most, ran) = run(&TOOL, argv, Some(KUBECONFIG), built());
+    assert_eq!(code, 0, "{lines:#?}");
+    assert_eq!(most, 2, "{ran:#?}");
+}
+
+#[test]
+fn ray_service_account_reads_accounts_and_policy_together() {
+    use kas_infra::tools::ray_service_account::TOOL;
+    let (_, lines, most, ran) = run(&TOOL, "ray-service-account =", None, Vec::new());
+    assert_eq!(most, 2, "{ran:#?}\n{lines:#?}");
+}

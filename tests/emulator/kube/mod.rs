@@ -20,12 +20,15 @@ mod exec;
 mod faults;
 mod http;
 mod inflate;
+mod job_runner;
 mod openapi;
 mod patch;
 mod portforward;
 mod protobuf;
 mod quantity;
 mod raycluster;
+mod rayjob;
+mod rayservice;
 mod schema;
 mod select;
 mod spdy;
@@ -110,6 +113,10 @@ impl KubeEmulator {
             {
                 let shared = shared.clone();
                 std::thread::spawn(move || controllers::run(shared))
+            },
+            {
+                let shared = shared.clone();
+                std::thread::spawn(move || job_runner::run(shared))
             },
         ];
         let emulator = KubeEmulator {

@@ -20,6 +20,7 @@ mod exec;
 mod faults;
 mod http;
 mod inflate;
+mod job_runner;
 mod openapi;
 mod patch;
 mod portforward;
@@ -27,6 +28,8 @@ mod protobuf;
 mod quantity;
 pub mod ray_backing;
 mod raycluster;
+mod rayjob;
+mod rayservice;
 mod schema;
 mod select;
 mod spdy;
@@ -113,6 +116,10 @@ impl KubeEmulator {
             {
                 let shared = shared.clone();
                 std::thread::spawn(move || controllers::run(shared))
+            },
+            {
+                let shared = shared.clone();
+                std::thread::spawn(move || job_runner::run(shared))
             },
         ];
         let emulator = KubeEmulator {

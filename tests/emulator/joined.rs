@@ -33,6 +33,14 @@ const CHART: &[(&str, &str)] = &[
         include_str!("../fixtures/charts/kuberay-operator/crds/ray.io_rayclusters.yaml"),
     ),
     (
+        "crds/ray.io_rayjobs.yaml",
+        include_str!("../fixtures/charts/kuberay-operator/crds/ray.io_rayjobs.yaml"),
+    ),
+    (
+        "crds/ray.io_rayservices.yaml",
+        include_str!("../fixtures/charts/kuberay-operator/crds/ray.io_rayservices.yaml"),
+    ),
+    (
         "templates/_helpers.tpl",
         include_str!("../fixtures/charts/kuberay-operator/templates/_helpers.tpl"),
     ),
@@ -183,3 +191,34 @@ pub const INSTALL_RAY: &str = "no Ray found (KAS_EMULATOR_RAY, --ray or `ray` on
 pods are stand-ins. For real Ray nodes behind them, install Ray 2.60 in a virtual environment and \
 name it:\n    python3 -m venv ~/.venvs/ray && ~/.venvs/ray/bin/pip install 'ray[default]==2.60.0'\n    \
 export KAS_EMULATOR_RAY=~/.venvs/ray/bin/ray";
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The chart carried in the binary is the whole test chart: a file
+    /// added to the folder and not to [`super::CHART`] would be missing
+    /// from the emulated project.
+    #[test]
+    fn the_embedded_chart_has_every_file_of_the_test_chart() {
+        fn files(dir: &Path, base: &Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files(&path, base, found);
+                } else {
+                    let relative = path.strip_prefix(base).unwrap();
+                    found.push(relative.to_str().unwrap().to_string());
+                }
+            }
+        }
+        let chart =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/charts/kuberay-operator");
+        let mut on_disk = Vec::new();
+        files(&chart, &chart, &mut on_disk);
+        on_disk.sort();
+        let mut embedded: Vec<String> = super::CHART.iter().map(|(p, _)| p.to_string()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk);
+    }
+}

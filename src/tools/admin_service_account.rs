@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Run, Tool};
 use crate::app::converge::{self, Piece, Row};
 use crate::app::grammar::{DOWN, ENV, Op, OpSpec, STATUS, UP};
 use crate::clis::gcloud::{self, AuthAccount, Service, ServiceAccount};
@@ -28,7 +28,7 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     about: "An administrator service account, its key file and the gcloud configuration that uses it",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use crate::app::cidr;
-use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
+use crate::app::cli::{CidrArgs, Ctx, Outcome, Run, Tool};
 use crate::app::converge::Row;
 use crate::app::grammar::{DOWN, DOWN2, Op, OpSpec, STATUS, UP, UP2};
 use crate::clis::gcloud::{self, Cluster};
@@ -18,7 +18,7 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     about: "The networks allowed to reach the GKE cluster's Kubernetes API (master authorized networks)",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 
 use crate::app::cidr;
-use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
+use crate::app::cli::{CidrArgs, Ctx, Outcome, Run, Tool};
 use crate::app::config::Gke;
 use crate::app::converge::{Piece, Row, State};
 use crate::app::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
@@ -27,7 +27,7 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     about: "The GKE cluster for Ray: cluster, kubeconfig entries, GPU driver installer, pod firewall rule",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use super::Args;
+use super::options::{Given, OnOperator, Waits};
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::config::{DEFAULT_OPERATOR_VALUES, RayOperator};
 use crate::app::converge::{Piece, Row, State, down, up};
+use crate::app::driver::Command;
 use crate::app::wait::Patience;
 use crate::clis::helm::{ChartSource, Helm, Install, Release};
 use crate::clis::kubectl::{Crd, Kubectl, Ns, Object, Target};
@@ -198,16 +199,77 @@ impl<'a> Operator<'a> {
     }
 }
 
-fn patience(ctx: &Ctx, args: &Args) -> Result<Patience> {
-    Ok(Patience {
-        timeout: args.timeout,
-        interval: crate::app::wait::interval(ctx)?,
-    })
+/// `==`: whether the operator is installed (its release and the CRD).
+pub struct OperatorStatus(OnOperator);
+
+impl OperatorStatus {
+    pub fn new(given: Given) -> OperatorStatus {
+        OperatorStatus(OnOperator::new(given, Waits::No))
+    }
 }
 
-pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
-    let target = args.target();
-    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
+impl Command for OperatorStatus {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        status(ctx, &self.0)
+    }
+}
+
+/// `++`: install (or repair) the operator with Helm.
+pub struct OperatorInstall(OnOperator);
+
+impl OperatorInstall {
+    pub fn new(given: Given) -> OperatorInstall {
+        OperatorInstall(OnOperator::new(given, Waits::Yes))
+    }
+}
+
+impl Command for OperatorInstall {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        install(ctx, &self.0)
+    }
+}
+
+/// `--`: every RayCluster, then the operator, its namespace and the CRDs.
+pub struct OperatorUninstall(OnOperator);
+
+impl OperatorUninstall {
+    pub fn new(given: Given) -> OperatorUninstall {
+        OperatorUninstall(OnOperator::new(given, Waits::Yes))
+    }
+}
+
+impl Command for OperatorUninstall {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        uninstall(ctx, &self.0)
+    }
+}
+
+fn status(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
+    let operator = opts.operator(ctx);
     let found = operator.find()?;
     let release_row = match &found.release {
         Some(r) => {
@@ -228,9 +290,8 @@ pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     Ok(Outcome::Present(found.installed()))
 }
 
-pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
-    let target = args.target();
-    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
+fn install(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
+    let operator = opts.operator(ctx);
     let found = operator.find()?;
     if found.release.is_none() && found.crd {
         ctx.ui.warn(&format!(
@@ -239,19 +300,18 @@ pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             operator.release_label()
         ));
     }
-    up(&ctx.run, vec![operator.piece(&found, patience(ctx, args)?)])?;
+    up(&ctx.run, vec![operator.piece(&found, opts.patience())])?;
     Ok(Outcome::Present(true))
 }
 
-pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
-    let target = args.target();
-    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
+fn uninstall(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
+    let operator = opts.operator(ctx);
     let kubectl = operator.kubectl();
-    let patience = patience(ctx, args)?;
+    let patience = opts.patience();
+    let namespace = operator.namespace.as_str();
 
     let clusters = ray::list(&kubectl, Ns::All)?.unwrap_or_default();
     let found = operator.find()?;
-    let namespace = operator.namespace.as_str();
     let namespace_present = kubectl
         .get::<Object>("namespaces", namespace, Ns::Cluster)?
         .is_some();
@@ -315,7 +375,9 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             format!("RayClusters ({})", clusters.len()),
             !clusters.is_empty(),
         )
-        .delete(|| ray::delete::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
+        .delete(|| {
+            ray::delete::delete_and_wait(ctx, &kubectl, &clusters, patience, opts.given.force)
+        }),
     );
     down(&ctx.run, pieces)?;
     Ok(Outcome::Gone(true))

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Tool};
+use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Run, Tool};
 use crate::app::grammar::OpSpec;
 use crate::clis::git;
 use crate::exec::cmd::Cmd;
@@ -86,7 +86,7 @@ pub const TOOL: Tool<Args, Op> = Tool {
     about: "Build the project's Python wheel from a clean copy of its git tree and publish it",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

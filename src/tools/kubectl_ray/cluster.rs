@@ -12,6 +12,7 @@ use crate::app::converge::{Row, State, up as converge_up};
 use crate::app::driver::Command;
 use crate::app::wait::{self, Waited};
 use crate::clis::kubectl::{Lookup, Pod};
+use crate::exec::runner::together;
 use crate::ray::{self, RAYCLUSTERS, describe, head};
 
 /// `= FILE`: whether its RayCluster exists and its head pod is Ready.
@@ -235,8 +236,13 @@ fn up(ctx: &Ctx, opts: &OnCluster) -> Result<Outcome> {
 fn down(ctx: &Ctx, opts: &OnCluster) -> Result<Outcome> {
     let (file, ns) = (opts.file(), opts.ns());
     let kubectl = opts.kubectl(ctx);
-    let cluster = ray::get(&kubectl, &file.name, ns)?;
-    let secrets = pull_secret::leftovers(ctx, &kubectl, file, ns)?;
+    // The cluster and the pull secrets it leaves do not depend on each
+    // other: both are read side by side (only the secrets' reading prints).
+    let (cluster, secrets) = together(
+        || ray::get(&kubectl, &file.name, ns),
+        || pull_secret::leftovers(ctx, &kubectl, file, ns),
+    );
+    let (cluster, secrets) = (cluster?, secrets?);
     let mut doomed: Vec<String> = cluster.iter().map(describe).collect();
     doomed.extend(secrets.iter().map(|s| format!("pull secret {s}")));
     ctx.confirm_deletion(&doomed)?;

@@ -13,6 +13,7 @@ use crate::app::driver::Command;
 use crate::app::wait::Patience;
 use crate::clis::helm::{ChartSource, Helm, Install, Release};
 use crate::clis::kubectl::{Crd, Kubectl, Ns, Object, Target};
+use crate::exec::runner::together;
 use crate::ray::{self, GROUP, RAYCLUSTERS};
 
 const CRDS: &str = "customresourcedefinitions";
@@ -66,13 +67,16 @@ impl<'a> Operator<'a> {
         )
     }
 
+    /// The Helm release and the CRD, read side by side.
     pub fn find(&self) -> Result<Found> {
-        let release = self.helm().release(&self.config.release, &self.namespace)?;
-        let crd = self
-            .kubectl()
-            .get::<Object>(CRDS, RAYCLUSTERS, Ns::Cluster)?
-            .is_some();
-        Ok(Found { release, crd })
+        let (release, crd) = together(
+            || self.helm().release(&self.config.release, &self.namespace),
+            || self.kubectl().get::<Object>(CRDS, RAYCLUSTERS, Ns::Cluster),
+        );
+        Ok(Found {
+            release: release?,
+            crd: crd?.is_some(),
+        })
     }
 
     /// A path in kas.yaml is relative to the folder that holds kas.yaml.
@@ -310,14 +314,23 @@ fn uninstall(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
     let patience = opts.patience();
     let namespace = operator.namespace.as_str();
 
-    let clusters = ray::list(&kubectl, Ns::All)?.unwrap_or_default();
-    let found = operator.find()?;
-    let namespace_present = kubectl
-        .get::<Object>("namespaces", namespace, Ns::Cluster)?
-        .is_some();
+    // Four reads that do not depend on one another, all side by side (the
+    // operator's two among them); their errors in the order they were
+    // once asked.
+    let ((clusters, found), (namespace_present, crds)) = together(
+        || together(|| ray::list(&kubectl, Ns::All), || operator.find()),
+        || {
+            together(
+                || kubectl.get::<Object>("namespaces", namespace, Ns::Cluster),
+                || kubectl.list::<Crd>(CRDS, None, Ns::Cluster),
+            )
+        },
+    );
+    let clusters = clusters?.unwrap_or_default();
+    let found = found?;
+    let namespace_present = namespace_present?.is_some();
     let keep_namespace = SYSTEM_NAMESPACES.contains(&namespace);
-    let crds: Vec<String> = kubectl
-        .list::<Crd>(CRDS, None, Ns::Cluster)?
+    let crds: Vec<String> = crds?
         .unwrap_or_default()
         .into_iter()
         .filter(|c| c.spec.group == GROUP)

@@ -267,3 +267,31 @@ fn kubectl_ray_down_reads_its_cluster_and_pull_secret_together() {
         "printed in the same order as ever"
     );
 }
+
+#[test]
+fn kubectl_ray_up_reads_the_operator_beside_the_token_and_pull_secret() {
+    let mut answers = operator_present();
+    answers.push((
+        "gcloud auth print-access-token",
+        Output::ok("ya29.side-by-side\n"),
+    ));
+    answers.push((
+        "kubectl get secrets pull",
+        Output::failed(
+            1,
+            "Error from server (NotFound): secrets \"pull\" not found",
+        ),
+    ));
+    let (code, lines, most, ran) = run_ray("+ yaml/k8s/local-cpu-only.yaml --dry-run", answers, 3);
+    assert_eq!(code, 0, "{lines:#?}");
+    // helm and the CRD beside gcloud; the secret after the token.
+    assert_eq!((ran.len(), most), (4, 3), "{ran:#?}");
+    assert!(
+        lines[0].starts_with("> ok       operator (helm release kuberay-operator"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].starts_with("> creating pull secret pull"),
+        "{lines:#?}"
+    );
+}

@@ -170,7 +170,13 @@ fn up(ctx: &Ctx, opts: &OnCluster) -> Result<Outcome> {
     // The operator lives in its configured namespace, whatever -n says
     // about the cluster.
     let operator = Operator::new(ctx, &opts.given.target, None);
-    let found = operator.find()?;
+    // The operator and the pull secrets' token and secrets do not depend on
+    // one another: read side by side (neither read prints).
+    let (found, secrets) = together(
+        || operator.find(),
+        || pull_secret::read(ctx, &kubectl, file, ns),
+    );
+    let found = found?;
     let mut pieces = Vec::new();
     if found.release.is_none() && found.crd {
         ctx.ui.progress(&format!(
@@ -181,7 +187,7 @@ fn up(ctx: &Ctx, opts: &OnCluster) -> Result<Outcome> {
     } else {
         pieces.push(operator.piece(&found, patience));
     }
-    pieces.extend(pull_secret::pieces(ctx, &kubectl, file, ns)?);
+    pieces.extend(pull_secret::pieces(ctx, &kubectl, file, ns, secrets)?);
     converge_up(&ctx.run, pieces)?;
 
     let name = &file.name;

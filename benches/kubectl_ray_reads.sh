@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# `kubectl ray ==` and `kubectl ray -- --dry-run` (reads only) against the
-# Kubernetes API emulator with the stand-in KubeRay chart installed, next to
-# the single `helm list` and `kubectl get` they are made of: the median wall
-# time of RUNS runs of each, alternating. `==` reads the Helm release and
-# the CRD side by side; `--` reads five things at once. With OTHER set to
-# another kubectl-ray binary (an older build, say), it is timed too.
+# `kubectl ray ==`, `kubectl ray -- --dry-run` and `kubectl ray + FILE
+# --dry-run` (reads only) against the Kubernetes API emulator with the
+# stand-in KubeRay chart installed, next to the single `helm list`,
+# `kubectl get` and `gcloud auth print-access-token` they are made of: the
+# median wall time of RUNS runs of each, alternating. `==` reads the Helm
+# release and the CRD side by side; `--` reads five things at once; `+`
+# reads those two beside gcloud's token (then the pull secret). With OTHER
+# set to another kubectl-ray binary (an older build, say), it is timed too.
 #
 #   benches/kubectl_ray_reads.sh [RUNS]      # default 9
 #   OTHER=/path/to/kubectl-ray benches/kubectl_ray_reads.sh 11
 #
-# Needs kubectl and helm on PATH; builds the binaries first. Side-by-side
+# Needs kubectl, helm and gcloud on PATH; builds the binaries first. Side-by-side
 # reads need free cores: on a busy machine the figures say more about the
 # other work.
 set -euo pipefail
@@ -33,7 +35,8 @@ ray:
     values: $root/yaml/k8s/ray-operator.yaml
 YAML
 eval "$("$bin/kas-emulator" kube 2>/dev/null &)"
-export KAS_CONFIG="$work/kas.yaml" CLOUDSDK_CORE_DISABLE_PROMPTS=1
+export KAS_CONFIG="$work/kas.yaml" CLOUDSDK_CORE_DISABLE_PROMPTS=1 \
+    CLOUDSDK_CONFIG="$work/gcloud" CLOUDSDK_AUTH_ACCESS_TOKEN=ya29.bench-token
 "$bin/kubectl-ray" ++ >/dev/null 2>&1
 "$bin/kubectl-ray" == >/dev/null    # exit 0: the operator is there
 
@@ -49,13 +52,23 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
 helm_list=(helm list --output=json --namespace=ray)
 get_crd=(kubectl get customresourcedefinitions rayclusters.ray.io --output=json)
-names=(helm crd status uninstall)
-cmds=("${helm_list[*]}" "${get_crd[*]}" "$bin/kubectl-ray ==" "$bin/kubectl-ray -- --dry-run")
+file="$root/yaml/k8s/local-cpu-only.yaml"
+names=(helm crd gcloud-token status uninstall up)
+cmds=("${helm_list[*]}" "${get_crd[*]}" "gcloud auth print-access-token"
+    "$bin/kubectl-ray ==" "$bin/kubectl-ray -- --dry-run" "$bin/kubectl-ray + $file --dry-run")
 if [ -n "${OTHER:-}" ]; then
-    names+=(other-status other-uninstall)
-    cmds+=("$OTHER ==" "$OTHER -- --dry-run")
+    names+=(other-status other-uninstall other-up)
+    cmds+=("$OTHER ==" "$OTHER -- --dry-run" "$OTHER + $file --dry-run")
 fi
-for n in "${names[@]}"; do : > "$n.ms"; done
+for i in "${!names[@]}"; do
+    # shellcheck disable=SC2086
+    ${cmds[$i]} >/dev/null 2>"${names[$i]}.err" || {
+        echo "${names[$i]}: \`${cmds[$i]}\` failed:" >&2
+        cat "${names[$i]}.err" >&2
+        exit 1
+    }
+    : > "${names[$i]}.ms"
+done
 for _ in $(seq "$runs"); do
     for i in "${!names[@]}"; do
         # shellcheck disable=SC2086

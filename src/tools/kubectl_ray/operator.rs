@@ -308,44 +308,71 @@ fn install(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
     Ok(Outcome::Present(true))
 }
 
+/// What `--` finds before it deletes anything.
+struct Installed {
+    clusters: Vec<Object>,
+    found: Found,
+    namespace_present: bool,
+    /// KubeRay's CRDs (group `ray.io`) by name.
+    crds: Vec<String>,
+}
+
+impl Installed {
+    /// Four reads that do not depend on one another, all side by side (the
+    /// operator's two among them); their errors in the order they were
+    /// once asked.
+    fn read(operator: &Operator<'_>, kubectl: &Kubectl<'_>) -> Result<Installed> {
+        let namespace = operator.namespace.as_str();
+        let ((clusters, found), (namespace_present, crds)) = together(
+            || together(|| ray::list(kubectl, Ns::All), || operator.find()),
+            || {
+                together(
+                    || kubectl.get::<Object>("namespaces", namespace, Ns::Cluster),
+                    || kubectl.list::<Crd>(CRDS, None, Ns::Cluster),
+                )
+            },
+        );
+        Ok(Installed {
+            clusters: clusters?.unwrap_or_default(),
+            found: found?,
+            namespace_present: namespace_present?.is_some(),
+            crds: crds?
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.spec.group == GROUP)
+                .map(|c| c.metadata.name)
+                .collect(),
+        })
+    }
+
+    /// What will go, for the question before it goes.
+    fn doomed(&self, operator: &Operator<'_>, keep_namespace: bool) -> Vec<String> {
+        let mut doomed: Vec<String> = self.clusters.iter().map(ray::describe).collect();
+        if self.found.release.is_some() {
+            doomed.push(operator.release_label());
+        }
+        if self.namespace_present && !keep_namespace {
+            doomed.push(format!("namespace {}", operator.namespace));
+        }
+        doomed.extend(self.crds.iter().map(|c| format!("CRD {c}")));
+        doomed
+    }
+}
+
 fn uninstall(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
     let operator = opts.operator(ctx);
     let kubectl = operator.kubectl();
     let patience = opts.patience();
     let namespace = operator.namespace.as_str();
-
-    // Four reads that do not depend on one another, all side by side (the
-    // operator's two among them); their errors in the order they were
-    // once asked.
-    let ((clusters, found), (namespace_present, crds)) = together(
-        || together(|| ray::list(&kubectl, Ns::All), || operator.find()),
-        || {
-            together(
-                || kubectl.get::<Object>("namespaces", namespace, Ns::Cluster),
-                || kubectl.list::<Crd>(CRDS, None, Ns::Cluster),
-            )
-        },
-    );
-    let clusters = clusters?.unwrap_or_default();
-    let found = found?;
-    let namespace_present = namespace_present?.is_some();
     let keep_namespace = SYSTEM_NAMESPACES.contains(&namespace);
-    let crds: Vec<String> = crds?
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.spec.group == GROUP)
-        .map(|c| c.metadata.name)
-        .collect();
-
-    let mut doomed: Vec<String> = clusters.iter().map(ray::describe).collect();
-    if found.release.is_some() {
-        doomed.push(operator.release_label());
-    }
-    if namespace_present && !keep_namespace {
-        doomed.push(format!("namespace {namespace}"));
-    }
-    doomed.extend(crds.iter().map(|c| format!("CRD {c}")));
-    ctx.confirm_deletion(&doomed)?;
+    let installed = Installed::read(&operator, &kubectl)?;
+    ctx.confirm_deletion(&installed.doomed(&operator, keep_namespace))?;
+    let Installed {
+        clusters,
+        found,
+        namespace_present,
+        crds,
+    } = installed;
 
     // In the order `++` builds them; `down` removes them last to first.
     let mut pieces = vec![

@@ -1,7 +1,8 @@
 //! Independent reads run side by side: a scripted world where each query
-//! waits (a few seconds at most) for another to be in flight with it, and
-//! counts how many ever were at once. Reads made one after the other never
-//! meet, so the count is structural, not a timing.
+//! waits (a few seconds at most) for company (another read, or as many as
+//! a test expects) to be in flight with it, and counts how many ever were
+//! at once. Reads made one after the other never meet, so the count is
+//! structural, not a timing.
 
 use std::ffi::OsString;
 use std::sync::{Arc, Condvar, Mutex};
@@ -34,14 +35,17 @@ struct Flight {
 
 struct Meeting {
     answers: Vec<(&'static str, Output)>,
+    /// How many reads in flight at once a query waits for.
+    company: usize,
     flight: Mutex<Flight>,
     changed: Condvar,
 }
 
 impl Meeting {
-    fn new(answers: Vec<(&'static str, Output)>) -> Meeting {
+    fn new(answers: Vec<(&'static str, Output)>, company: usize) -> Meeting {
         Meeting {
             answers,
+            company,
             flight: Mutex::new(Flight::default()),
             changed: Condvar::new(),
         }
@@ -58,7 +62,7 @@ impl Exec for Meeting {
         f.ran.push(line.clone());
         self.changed.notify_all();
         let until = Instant::now() + PATIENCE;
-        while f.most < 2 && Instant::now() < until {
+        while f.most < self.company && Instant::now() < until {
             f = self.changed.wait_timeout(f, PATIENCE).unwrap().0;
         }
         f.now -= 1;
@@ -94,7 +98,7 @@ fn run<A: clap::Parser + HasCommon>(
         ("KUBECONFIG", &format!("{home_path}/.kube/config")),
         ("PATH", "/usr/bin"),
     ]);
-    let meeting = Arc::new(Meeting::new(answers));
+    let meeting = Arc::new(Meeting::new(answers, 2));
     let ui = Arc::new(Ui::buffered());
     let args: Vec<OsString> = argv.split(' ').map(OsString::from).collect();
     let exec = meeting.clone();
@@ -162,4 +166,132 @@ fn ray_service_account_reads_accounts_and_policy_together() {
     use kas_infra::tools::ray_service_account::TOOL;
     let (_, lines, most, ran) = run(&TOOL, "ray-service-account =", None, Vec::new());
     assert_eq!(most, 2, "{ran:#?}\n{lines:#?}");
+}
+
+/// Runs `kubectl ray ARGV` where each read waits for `company`; returns
+/// the exit status, what was printed, the most reads at once and the reads.
+fn run_ray(
+    argv: &str,
+    answers: Vec<(&'static str, Output)>,
+    company: usize,
+) -> (u8, Vec<String>, usize, Vec<String>) {
+    let meeting = Arc::new(Meeting::new(answers, company));
+    let ui = Arc::new(Ui::buffered());
+    let args: Vec<OsString> = std::iter::once("kubectl-ray")
+        .chain(argv.split(' '))
+        .map(OsString::from)
+        .collect();
+    let exec = meeting.clone();
+    let env = Env::from_pairs([("KAS_POLL_MS", "0"), ("HOME", "/home/test")]);
+    let code = kas_infra::tools::kubectl_ray::drive(args, |common| {
+        Ok(Ctx::new(exec, ui.clone(), env, Config::default(), common))
+    });
+    let f = meeting.flight.lock().unwrap();
+    (code, ui.lines(), f.most, f.ran.clone())
+}
+
+const HELM_LIST: &str = "helm list --output=json --namespace=ray";
+const GET_CRD: &str = "kubectl get customresourcedefinitions rayclusters.ray.io";
+const LIST_CRDS: &str = "kubectl get customresourcedefinitions --output=json";
+const LIST_CLUSTERS: &str = "kubectl get rayclusters.ray.io --output=json --all-namespaces";
+const GET_NAMESPACE: &str = "kubectl get namespaces ray";
+const RELEASE: &str = r#"[{"name":"kuberay-operator","namespace":"ray","revision":"1","updated":"2026-11-27 10:52:14 +0000 UTC","status":"deployed","chart":"kuberay-operator-1.5.1","app_version":"v1.5.1"}]"#;
+const CRD: &str = r#"{"kind":"CustomResourceDefinition","metadata":{"name":"rayclusters.ray.io"},"spec":{"group":"ray.io"}}"#;
+const CRDS: &str = r#"{"kind":"List","items":[{"kind":"CustomResourceDefinition","metadata":{"name":"rayclusters.ray.io"},"spec":{"group":"ray.io"}}]}"#;
+const NO_CLUSTERS: &str = r#"{"kind":"List","items":[]}"#;
+const NAMESPACE: &str = r#"{"kind":"Namespace","metadata":{"name":"ray"}}"#;
+
+fn operator_present() -> Vec<(&'static str, Output)> {
+    vec![
+        (HELM_LIST, Output::ok(RELEASE)),
+        (GET_CRD, Output::ok(CRD)),
+        (LIST_CRDS, Output::ok(CRDS)),
+        (LIST_CLUSTERS, Output::ok(NO_CLUSTERS)),
+        (GET_NAMESPACE, Output::ok(NAMESPACE)),
+    ]
+}
+
+#[test]
+fn kubectl_ray_operator_status_reads_release_and_crd_together() {
+    let (code, lines, most, ran) = run_ray("==", operator_present(), 2);
+    assert_eq!(code, 0, "{lines:#?}");
+    assert_eq!((ran.len(), most), (2, 2), "{ran:#?}");
+    // Printed in the same order as ever: the release, then the CRD.
+    assert!(
+        lines[0].starts_with("+ helm release kuberay-operator"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].starts_with("+ CRD rayclusters.ray.io"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn kubectl_ray_uninstall_reads_everything_it_deletes_at_once() {
+    let (code, lines, most, ran) = run_ray("-- --dry-run", operator_present(), 5);
+    assert_eq!(code, 0, "{lines:#?}");
+    // The RayClusters, the release, the CRD, the namespace, the CRDs.
+    assert_eq!((ran.len(), most), (5, 5), "{ran:#?}");
+    assert_eq!(
+        lines.last().unwrap(),
+        "kubectl delete customresourcedefinitions rayclusters.ray.io",
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn kubectl_ray_down_reads_its_cluster_and_pull_secret_together() {
+    let answers = vec![
+        (
+            "kubectl get rayclusters.ray.io local-cpu-only",
+            Output::failed(
+                1,
+                "Error from server (NotFound): rayclusters.ray.io \"local-cpu-only\" not found",
+            ),
+        ),
+        (
+            "kubectl get secrets pull",
+            Output::ok(r#"{"kind":"Secret","metadata":{"name":"pull"},"type":"Opaque"}"#),
+        ),
+    ];
+    let (code, lines, most, ran) = run_ray("- yaml/k8s/local-cpu-only.yaml --dry-run", answers, 2);
+    assert_eq!(code, 0, "{lines:#?}");
+    assert_eq!((ran.len(), most), (2, 2), "{ran:#?}");
+    assert_eq!(
+        lines,
+        [
+            "> keeping pull secret pull (not made by kubectl ray)",
+            "> gone     RayCluster local-cpu-only"
+        ],
+        "printed in the same order as ever"
+    );
+}
+
+#[test]
+fn kubectl_ray_up_reads_the_operator_beside_the_token_and_pull_secret() {
+    let mut answers = operator_present();
+    answers.push((
+        "gcloud auth print-access-token",
+        Output::ok("ya29.side-by-side\n"),
+    ));
+    answers.push((
+        "kubectl get secrets pull",
+        Output::failed(
+            1,
+            "Error from server (NotFound): secrets \"pull\" not found",
+        ),
+    ));
+    let (code, lines, most, ran) = run_ray("+ yaml/k8s/local-cpu-only.yaml --dry-run", answers, 3);
+    assert_eq!(code, 0, "{lines:#?}");
+    // helm and the CRD beside gcloud; the secret after the token.
+    assert_eq!((ran.len(), most), (4, 3), "{ran:#?}");
+    assert!(
+        lines[0].starts_with("> ok       operator (helm release kuberay-operator"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].starts_with("> creating pull secret pull"),
+        "{lines:#?}"
+    );
 }

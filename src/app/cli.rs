@@ -293,6 +293,28 @@ impl Ctx {
     }
 }
 
+/// What runs a tool's operation.
+pub enum Run<A, O> {
+    /// One function for every operation: `run(ctx, op, args)`.
+    Shared(fn(&Ctx, O, &A) -> Result<Outcome>),
+    /// Each operation an options value of its own type, built from the
+    /// parsed arguments; the driver completes, validates and runs it.
+    Own(fn(O, A) -> Box<dyn driver::Command>),
+}
+
+impl<A: 'static, O: Copy + 'static> Run<A, O> {
+    fn command(&self, op: O, args: A) -> Box<dyn driver::Command> {
+        match self {
+            Run::Shared(run) => Box::new(OpRun {
+                run: *run,
+                op,
+                args,
+            }),
+            Run::Own(build) => build(op, args),
+        }
+    }
+}
+
 /// The options value of an operation tool: the operation and its parsed
 /// arguments, run by the tool's function.
 struct OpRun<A, O> {
@@ -308,13 +330,13 @@ impl<A, O: Copy> driver::Command for OpRun<A, O> {
 }
 
 /// A tool: its name, its operations and what it does with them.
-pub struct Tool<A, O: 'static> {
+pub struct Tool<A: 'static, O: 'static> {
     pub name: &'static str,
     pub about: &'static str,
     pub ops: &'static [OpSpec<O>],
     /// The commands a user types most, one per line, for `--help`.
     pub examples: &'static str,
-    pub run: fn(&Ctx, O, &A) -> Result<Outcome>,
+    pub run: Run<A, O>,
 }
 
 /// Which options of `command` consume the next word.
@@ -330,7 +352,7 @@ fn takes_value(command: &clap::Command) -> impl Fn(&str) -> bool + '_ {
 
 impl<A, O> Tool<A, O>
 where
-    A: clap::Parser + HasCommon,
+    A: clap::Parser + HasCommon + 'static,
     O: Copy + 'static,
 {
     /// Runs as a process.
@@ -481,11 +503,6 @@ where
         };
         let common = args.common().clone();
         let usage = command.render_usage().to_string();
-        let run = OpRun {
-            run: self.run,
-            op,
-            args,
-        };
-        driver::execute(run, &common, make_ctx, &usage)
+        driver::execute(self.run.command(op, args), &common, make_ctx, &usage)
     }
 }

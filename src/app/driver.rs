@@ -25,6 +25,21 @@ pub trait Command {
     fn run(&self, ctx: &Ctx) -> Result<Outcome>;
 }
 
+/// A command built at run time (each operation of a tool its own type).
+impl<C: Command + ?Sized> Command for Box<C> {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        (**self).complete(ctx)
+    }
+
+    fn validate(&self, ctx: &Ctx) -> Result<()> {
+        (**self).validate(ctx)
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        (**self).run(ctx)
+    }
+}
+
 /// Builds the context with `make_ctx`, then completes, validates and runs
 /// `command`. A usage error is printed with `usage` and exits 2; any other
 /// error exits 3; an outcome exits as [`Outcome::exit_code`] says.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Run, Tool};
 use crate::app::converge::{self, Piece, Row};
 use crate::app::grammar::{DOWN, ENV, Op, OpSpec, STATUS, UP};
 use crate::clis::gcloud::{self, AuthAccount, Service, ServiceAccount};
@@ -28,7 +28,7 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     about: "An administrator service account, its key file and the gcloud configuration that uses it",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\
@@ -324,91 +324,118 @@ fn run(ctx: &Ctx, op: Op, _: &PlainArgs) -> Result<Outcome> {
 
 fn up(a: &Admin) -> Result<Outcome> {
     let ctx = a.ctx;
-    let g = &ctx.config.gcloud;
     let active = ctx.gcloud.active == a.alias && ctx.gcloud.configuration_exists(&a.alias);
-    let activated = a.activated()?;
     // Once activated, the steps before it that needed a person are done.
-    let properties = [
-        ("core/project", g.project.as_str()),
-        ("artifacts/location", g.region.as_str()),
-        ("compute/region", g.region.as_str()),
-        ("compute/zone", g.zone.as_str()),
-    ];
-    let pieces = vec![
+    let activated = a.activated()?;
+    let mut pieces = configuration(a, active, activated);
+    pieces.extend([enabled_apis(a, activated), region_and_zone(a)]);
+    pieces.push(service_account(a, activated));
+    pieces.extend(key_file(a)?);
+    pieces.push(project_roles(a, activated));
+    pieces.extend(activation(a, activated));
+    converge::up(&ctx.run, pieces)?;
+    Ok(Outcome::Present(true))
+}
+
+/// The gcloud configuration: active, its project, and a person's account
+/// in use for the steps that need one.
+fn configuration<'a>(a: &'a Admin<'_>, active: bool, activated: bool) -> Vec<Piece<'a>> {
+    let project = &a.ctx.config.gcloud.project;
+    vec![
         Piece::new(format!("active gcloud configuration {}", a.alias), active)
             .create(|| a.activate_configuration(&a.alias)),
-        Piece::probed(format!("project {} in {}", g.project, a.alias), || {
-            Ok(a.alias_props().get("core/project").map(String::as_str) == Some(g.project.as_str()))
+        Piece::probed(format!("project {project} in {}", a.alias), || {
+            Ok(a.alias_props().get("core/project") == Some(project))
         })
-        .create(|| a.set("core/project", &g.project)),
+        .create(|| a.set("core/project", project)),
         Piece::probed(
             "a person's account in use (for the steps below)",
             vouched(activated, || a.human_account_in_use()),
         )
         .create(|| a.use_human_account()),
-        Piece::probed(
-            "enabled APIs",
-            vouched(activated, || {
-                let missing = missing_apis(a)?;
-                let none = missing.is_empty();
-                *a.missing.borrow_mut() = Some(missing);
-                Ok(none)
-            }),
-        )
-        .create(|| {
-            let missing = match a.missing.take() {
-                Some(m) => m,
-                None => missing_apis(a)?,
-            };
-            ctx.run.check(
-                &gcloud::change(["services", "enable"])
-                    .args(missing)
-                    .arg(a.project_flag()),
-            )?;
-            Ok(())
+    ]
+}
+
+fn enabled_apis<'a>(a: &'a Admin<'_>, activated: bool) -> Piece<'a> {
+    Piece::probed(
+        "enabled APIs",
+        vouched(activated, || {
+            let missing = missing_apis(a)?;
+            let none = missing.is_empty();
+            *a.missing.borrow_mut() = Some(missing);
+            Ok(none)
         }),
-        Piece::probed(format!("region and zone in {}", a.alias), || {
-            let props = a.alias_props();
-            Ok(properties[1..]
-                .iter()
-                .all(|(k, v)| props.get(*k).map(String::as_str) == Some(*v)))
-        })
-        .create(|| {
-            let props = a.alias_props();
-            for (key, value) in &properties[1..] {
-                if props.get(*key).map(String::as_str) != Some(*value) {
-                    a.set(key, value)?;
-                }
-            }
-            Ok(())
-        }),
-        Piece::probed(
-            format!("service account {}", a.email),
-            vouched(activated, || {
-                let listed: Vec<ServiceAccount> = ctx.run.json(
-                    &gcloud::query(["iam", "service-accounts", "list"]).arg(a.project_flag()),
-                )?;
-                Ok(listed.iter().any(|s| s.email == a.email))
-            }),
-        )
-        .create(|| {
-            ctx.run.check(
-                &gcloud::change([
-                    "iam",
-                    "service-accounts",
-                    "create",
-                    &ctx.config.admin.account,
-                ])
-                .arg("--display-name=kas administrator")
+    )
+    .create(|| {
+        let missing = match a.missing.take() {
+            Some(m) => m,
+            None => missing_apis(a)?,
+        };
+        a.ctx.run.check(
+            &gcloud::change(["services", "enable"])
+                .args(missing)
                 .arg(a.project_flag()),
-            )?;
-            Ok(())
+        )?;
+        Ok(())
+    })
+}
+
+fn region_and_zone<'a>(a: &'a Admin<'_>) -> Piece<'a> {
+    let g = &a.ctx.config.gcloud;
+    let properties = [
+        ("artifacts/location", g.region.as_str()),
+        ("compute/region", g.region.as_str()),
+        ("compute/zone", g.zone.as_str()),
+    ];
+    Piece::probed(format!("region and zone in {}", a.alias), move || {
+        let props = a.alias_props();
+        Ok(properties
+            .iter()
+            .all(|(k, v)| props.get(*k).map(String::as_str) == Some(*v)))
+    })
+    .create(move || {
+        let props = a.alias_props();
+        for (key, value) in &properties {
+            if props.get(*key).map(String::as_str) != Some(*value) {
+                a.set(key, value)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn service_account<'a>(a: &'a Admin<'_>, activated: bool) -> Piece<'a> {
+    let ctx = a.ctx;
+    Piece::probed(
+        format!("service account {}", a.email),
+        vouched(activated, || {
+            let listed: Vec<ServiceAccount> = ctx
+                .run
+                .json(&gcloud::query(["iam", "service-accounts", "list"]).arg(a.project_flag()))?;
+            Ok(listed.iter().any(|s| s.email == a.email))
         }),
-        Piece::new(
-            format!("key file {}", a.key_file.display()),
-            a.key_health()? == KeyHealth::Alive,
-        )
-        .create(|| create_key(a)),
+    )
+    .create(|| {
+        ctx.run.check(
+            &gcloud::change([
+                "iam",
+                "service-accounts",
+                "create",
+                &ctx.config.admin.account,
+            ])
+            .arg("--display-name=kas administrator")
+            .arg(a.project_flag()),
+        )?;
+        Ok(())
+    })
+}
+
+/// The key file: a live key (a dead one is replaced), readable by its
+/// owner only.
+fn key_file<'a>(a: &'a Admin<'_>) -> Result<[Piece<'a>; 2]> {
+    let alive = a.key_health()? == KeyHealth::Alive;
+    Ok([
+        Piece::new(format!("key file {}", a.key_file.display()), alive).create(|| create_key(a)),
         Piece::probed(
             format!(
                 "key file {} readable by its owner only",
@@ -416,33 +443,44 @@ fn up(a: &Admin) -> Result<Outcome> {
             ),
             || Ok(loose_mode(&a.key_file).is_none()),
         )
-        .create(|| owner_only(&ctx.run, &a.key_file)),
-        Piece::probed(
-            "project roles",
-            vouched(activated, || {
-                let policy = iam::get_policy(&ctx.run, &a.project)?;
-                let granted = ctx
-                    .config
-                    .admin
-                    .roles
-                    .iter()
-                    .all(|r| policy.has(r, &a.member()));
-                *a.policy.borrow_mut() = Some(policy);
-                Ok(granted)
-            }),
-        )
-        .create(|| {
-            iam::update_policy(&ctx.run, &a.project, a.policy.take(), |p| {
-                ctx.config
-                    .admin
-                    .roles
-                    .iter()
-                    .filter(|role| p.grant(role, &a.member()))
-                    .map(|role| format!("grant {role} to {}", a.member()))
-                    .collect()
-            })?;
-            Ok(())
+        .create(|| owner_only(&a.ctx.run, &a.key_file)),
+    ])
+}
+
+fn project_roles<'a>(a: &'a Admin<'_>, activated: bool) -> Piece<'a> {
+    let ctx = a.ctx;
+    Piece::probed(
+        "project roles",
+        vouched(activated, || {
+            let policy = iam::get_policy(&ctx.run, &a.project)?;
+            let granted = ctx
+                .config
+                .admin
+                .roles
+                .iter()
+                .all(|r| policy.has(r, &a.member()));
+            *a.policy.borrow_mut() = Some(policy);
+            Ok(granted)
         }),
+    )
+    .create(|| {
+        iam::update_policy(&ctx.run, &a.project, a.policy.take(), |p| {
+            ctx.config
+                .admin
+                .roles
+                .iter()
+                .filter(|role| p.grant(role, &a.member()))
+                .map(|role| format!("grant {role} to {}", a.member()))
+                .collect()
+        })?;
+        Ok(())
+    })
+}
+
+/// The service account activated from its key, and no person's account
+/// left logged in.
+fn activation<'a>(a: &'a Admin<'_>, activated: bool) -> [Piece<'a>; 2] {
+    [
         Piece::new(format!("{} activated from its key", a.email), activated).create(|| {
             a.change_accounts(
                 &gcloud::change(["auth", "activate-service-account", &a.email])
@@ -455,9 +493,7 @@ fn up(a: &Admin) -> Result<Outcome> {
             Ok(humans(a)?.is_empty())
         })
         .create(|| revoke_humans(a)),
-    ];
-    converge::up(&ctx.run, pieces)?;
-    Ok(Outcome::Present(true))
+    ]
 }
 
 /// A probe that is not run when a later piece vouches for it.

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Run, Tool};
 use crate::app::converge::Piece;
 use crate::app::grammar::{DOWN, Op, OpSpec, STATUS, UP};
 use crate::clis::gcloud::{self, Repository};
@@ -16,7 +16,7 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     about: "Artifact Registry repositories for the project's images (docker) and wheels (python)",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

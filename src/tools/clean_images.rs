@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::app::cli::{Common, Ctx, HasCommon, Outcome, Tool};
+use crate::app::cli::{Common, Ctx, HasCommon, Outcome, Run, Tool};
 use crate::app::grammar::{DOWN, Op, OpSpec, STATUS};
 use crate::clis::gcloud::{self, DockerImage};
 
@@ -109,7 +109,7 @@ pub const TOOL: Tool<Args, Op> = Tool {
     about: "Remove old images of kas[.FLAVOR] from the project's images repository",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

@@ -4,10 +4,11 @@
 use anyhow::{Result, bail};
 
 use crate::app::cidr;
-use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
+use crate::app::cli::{CidrArgs, Ctx, Outcome, Run, Tool};
 use crate::app::converge::Row;
 use crate::app::grammar::{DOWN, DOWN2, Op, OpSpec, STATUS, UP, UP2};
 use crate::clis::gcloud::{self, Cluster};
+use crate::exec::cmd::Cmd;
 use crate::exec::lock;
 use crate::exec::runner::CmdFailed;
 
@@ -18,7 +19,7 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     about: "The networks allowed to reach the GKE cluster's Kubernetes API (master authorized networks)",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\
@@ -106,28 +107,8 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
         Op::Down2 => None,
         _ => Some(cidr::caller(&ctx.run, args.cidr.as_deref())?),
     };
-    let allowed = caller.as_ref().is_some_and(|c| current.contains(c));
     if op == Op::Status {
-        let rows: Vec<Row> = current
-            .iter()
-            .map(|n| {
-                let row = Row::present(format!("authorized network {n}"), true);
-                if Some(n) == caller.as_ref() {
-                    row.detail("(you)")
-                } else {
-                    row
-                }
-            })
-            .chain((!allowed).then(|| {
-                Row::present(
-                    format!("authorized network {}", caller.clone().unwrap_or_default()),
-                    false,
-                )
-                .detail("(you)")
-            }))
-            .collect();
-        ctx.report(&rows);
-        return Ok(Outcome::Present(allowed));
+        return Ok(status(ctx, &current, caller.as_ref()));
     }
     let first = wanted(op, caller.as_ref(), &current);
     if first == current && enabled {
@@ -145,57 +126,115 @@ fn run(ctx: &Ctx, op: Op, args: &CidrArgs) -> Result<Outcome> {
             .collect();
         ctx.confirm_deletion(&doomed)?;
     }
-    let mut read_now = (current, enabled);
-    for attempt in 1..=ATTEMPTS {
-        let (current, enabled) = read_now;
-        let list = wanted(op, caller.as_ref(), &current);
-        if list == current && enabled {
-            return Ok(outcome(op));
+    let site = Site {
+        ctx,
+        name,
+        zonal: &zonal,
+    };
+    site.write(op, caller.as_ref(), (current, enabled))
+}
+
+/// `=`: each authorized network, yours marked, and yours when missing.
+fn status(ctx: &Ctx, current: &[String], caller: Option<&String>) -> Outcome {
+    let allowed = caller.is_some_and(|c| current.contains(c));
+    let rows: Vec<Row> = current
+        .iter()
+        .map(|n| {
+            let row = Row::present(format!("authorized network {n}"), true);
+            if Some(n) == caller {
+                row.detail("(you)")
+            } else {
+                row
+            }
+        })
+        .chain((!allowed).then(|| {
+            Row::present(
+                format!("authorized network {}", caller.cloned().unwrap_or_default()),
+                false,
+            )
+            .detail("(you)")
+        }))
+        .collect();
+    ctx.report(&rows);
+    Outcome::Present(allowed)
+}
+
+/// The cluster whose list is written.
+struct Site<'a> {
+    ctx: &'a Ctx,
+    name: &'a str,
+    /// `--zone=...`, `--project=...`.
+    zonal: &'a [String],
+}
+
+impl Site<'_> {
+    /// Writes the list `op` wants into what was read, reads it back, and
+    /// merges and writes again while another writer replaced it (or waits
+    /// while GKE is busy), up to [`ATTEMPTS`] rounds.
+    fn write(
+        &self,
+        op: Op,
+        caller: Option<&String>,
+        mut read_now: (Vec<String>, bool),
+    ) -> Result<Outcome> {
+        let (ctx, name) = (self.ctx, self.name);
+        for attempt in 1..=ATTEMPTS {
+            let (current, enabled) = read_now;
+            let list = wanted(op, caller, &current);
+            if list == current && enabled {
+                return Ok(outcome(op));
+            }
+            ctx.ui
+                .progress(&format!("authorized networks of {name}: {}", shown(&list)));
+            match ctx.run.check(&self.update(&list)) {
+                Ok(_) => {}
+                Err(e) if busy(&e) && attempt < ATTEMPTS => {
+                    ctx.ui.progress(&format!(
+                        "cluster {name} is busy with another operation; trying again"
+                    ));
+                    std::thread::sleep(std::time::Duration::from_secs(2 * u64::from(attempt)));
+                    read_now = read(ctx, name, self.zonal)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            // Nothing guards the list against a writer who read it before
+            // us: read it back, and when our change was replaced, merge and
+            // retry. A plan changed nothing, so there is nothing to read back.
+            let read_back = ctx
+                .run
+                .planned_or(|| None, || read(ctx, name, self.zonal).map(Some))?;
+            let Some(after) = read_back else {
+                return Ok(outcome(op));
+            };
+            read_now = after;
+            if holds(op, caller, &read_now.0) {
+                return Ok(outcome(op));
+            }
+            ctx.ui.progress(&format!(
+                "another change to the authorized networks of {name} replaced ours \
+                 (now {}); merging and writing again",
+                shown(&read_now.0)
+            ));
         }
-        let mut update = gcloud::change(["container", "clusters", "update", name])
-            .args(zonal.clone())
+        bail!(
+            "the authorized networks of {name} kept changing under {ATTEMPTS} attempts: \
+             run this again, or check who else is changing them"
+        )
+    }
+
+    /// The update that sets the list to `list`.
+    fn update(&self, list: &[String]) -> Cmd {
+        let update = gcloud::change(["container", "clusters", "update", self.name])
+            .args(self.zonal.to_vec())
             .arg("--enable-master-authorized-networks");
         // Without the list flag gcloud sets an empty list: nobody is let in.
-        if !list.is_empty() {
-            update = update.arg(format!("--master-authorized-networks={}", list.join(",")));
+        if list.is_empty() {
+            update
+        } else {
+            update.arg(format!("--master-authorized-networks={}", list.join(",")))
         }
-        ctx.ui
-            .progress(&format!("authorized networks of {name}: {}", shown(&list)));
-        match ctx.run.check(&update) {
-            Ok(_) => {}
-            Err(e) if busy(&e) && attempt < ATTEMPTS => {
-                ctx.ui.progress(&format!(
-                    "cluster {name} is busy with another operation; trying again"
-                ));
-                std::thread::sleep(std::time::Duration::from_secs(2 * u64::from(attempt)));
-                read_now = read(ctx, name, &zonal)?;
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-        // Nothing guards the list against a writer who read it before us:
-        // read it back, and when our change was replaced, merge and retry.
-        // A plan changed nothing, so there is nothing to read back.
-        let read_back = ctx
-            .run
-            .planned_or(|| None, || read(ctx, name, &zonal).map(Some))?;
-        let Some(after) = read_back else {
-            return Ok(outcome(op));
-        };
-        read_now = after;
-        if holds(op, caller.as_ref(), &read_now.0) {
-            return Ok(outcome(op));
-        }
-        ctx.ui.progress(&format!(
-            "another change to the authorized networks of {name} replaced ours \
-             (now {}); merging and writing again",
-            shown(&read_now.0)
-        ));
     }
-    bail!(
-        "the authorized networks of {name} kept changing under {ATTEMPTS} attempts: \
-         run this again, or check who else is changing them"
-    )
 }
 
 fn outcome(op: Op) -> Outcome {

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 
 use crate::app::cidr;
-use crate::app::cli::{CidrArgs, Ctx, Outcome, Tool};
+use crate::app::cli::{CidrArgs, Ctx, Outcome, Run, Tool};
 use crate::app::config::Gke;
 use crate::app::converge::{Piece, Row, State};
 use crate::app::grammar::{DOWN, Op, OpSpec, REFRESH, STATUS, UP};
@@ -27,7 +27,7 @@ pub const TOOL: Tool<CidrArgs, Op> = Tool {
     about: "The GKE cluster for Ray: cluster, kubeconfig entries, GPU driver installer, pod firewall rule",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\
@@ -436,7 +436,6 @@ fn converge(
     firewall: Option<Option<Firewall>>,
     args: &CidrArgs,
 ) -> Result<Outcome> {
-    let ctx = site.ctx;
     let g = site.gke;
     let has_context = site.original.has_context(&g.cluster);
     let stale = site.original.has_any(&g.cluster) || site.original.has_any(&site.gke_name());
@@ -452,36 +451,9 @@ fn converge(
     } else {
         Some(false)
     };
-    let known = cluster.clone();
-    let rule = g.firewall_rule();
+    let present = cluster.is_some();
     let mut pieces = vec![
-        Piece::new(format!("cluster {}", g.cluster), cluster.is_some())
-            .create(|| {
-                let caller = cidr::caller(&ctx.run, args.cidr.as_deref())?;
-                let created = ctx
-                    .run
-                    .check(&site.away_from_kubeconfig(site.create_cluster(&caller)));
-                site.drop_scratch();
-                if interrupt::interrupted() {
-                    return site.settle_after_ctrl_c("creating");
-                }
-                created?;
-                Ok(())
-            })
-            .delete(|| {
-                let deleted = ctx.run.check(
-                    &site.away_from_kubeconfig(
-                        gcloud::change(["container", "clusters", "delete", &g.cluster, "--quiet"])
-                            .args(site.zonal()),
-                    ),
-                );
-                site.drop_scratch();
-                if interrupt::interrupted() {
-                    return site.settle_after_ctrl_c("deleting");
-                }
-                deleted?;
-                Ok(())
-            }),
+        cluster_piece(site, present, args),
         Piece::new(
             format!("kubeconfig entries {}", g.cluster),
             if op == Op::Up { has_context } else { stale },
@@ -490,33 +462,81 @@ fn converge(
         .delete(|| site.remove_credentials()),
     ];
     if let Some(installed) = driver {
-        pieces.push(
-            Piece::new("GPU driver installer", installed)
-                .create(|| {
-                    ctx.run.check(
-                        &site
-                            .kubectl()
-                            .mutation(["apply", "-f", &g.gpu_driver_installer], Ns::Cluster),
-                    )?;
-                    Ok(())
-                })
-                .delete(|| {
-                    ctx.run.check(&site.kubectl().mutation(
-                        [
-                            "delete",
-                            "-f",
-                            &g.gpu_driver_installer,
-                            "--ignore-not-found",
-                        ],
-                        Ns::Cluster,
-                    ))?;
-                    Ok(())
-                }),
-        );
+        pieces.push(driver_piece(site, installed));
     }
-    pieces.push(
-        Piece::new(format!("firewall rule {rule}"), firewall.is_some())
-            .create(|| {
+    pieces.push(firewall_piece(site, firewall.is_some(), cluster));
+    site.ctx.converge(op, pieces, present)
+}
+
+/// The cluster: created for your network, deleted; a Ctrl-C meanwhile
+/// waits for GKE's operation and says where it stands.
+fn cluster_piece<'a>(site: &'a Site<'_>, present: bool, args: &'a CidrArgs) -> Piece<'a> {
+    let ctx = site.ctx;
+    Piece::new(format!("cluster {}", site.gke.cluster), present)
+        .create(move || {
+            let caller = cidr::caller(&ctx.run, args.cidr.as_deref())?;
+            let created = ctx
+                .run
+                .check(&site.away_from_kubeconfig(site.create_cluster(&caller)));
+            site.drop_scratch();
+            if interrupt::interrupted() {
+                return site.settle_after_ctrl_c("creating");
+            }
+            created?;
+            Ok(())
+        })
+        .delete(move || {
+            let deleted = ctx.run.check(
+                &site.away_from_kubeconfig(
+                    gcloud::change([
+                        "container",
+                        "clusters",
+                        "delete",
+                        &site.gke.cluster,
+                        "--quiet",
+                    ])
+                    .args(site.zonal()),
+                ),
+            );
+            site.drop_scratch();
+            if interrupt::interrupted() {
+                return site.settle_after_ctrl_c("deleting");
+            }
+            deleted?;
+            Ok(())
+        })
+}
+
+/// The GPU driver installer, applied inside the cluster.
+fn driver_piece<'a>(site: &'a Site<'_>, installed: bool) -> Piece<'a> {
+    let (ctx, installer) = (site.ctx, &site.gke.gpu_driver_installer);
+    Piece::new("GPU driver installer", installed)
+        .create(move || {
+            ctx.run.check(
+                &site
+                    .kubectl()
+                    .mutation(["apply", "-f", installer], Ns::Cluster),
+            )?;
+            Ok(())
+        })
+        .delete(move || {
+            ctx.run.check(&site.kubectl().mutation(
+                ["delete", "-f", installer, "--ignore-not-found"],
+                Ns::Cluster,
+            ))?;
+            Ok(())
+        })
+}
+
+/// The rule that lets the pods reach the network; its source range is the
+/// cluster's pod range (`known`: the cluster as read, if it was there).
+fn firewall_piece<'a>(site: &'a Site<'_>, present: bool, known: Option<Cluster>) -> Piece<'a> {
+    let (ctx, g) = (site.ctx, site.gke);
+    let rule = g.firewall_rule();
+    Piece::new(format!("firewall rule {rule}"), present)
+        .create({
+            let rule = rule.clone();
+            move || {
                 let range = site.pod_range(known.as_ref())?;
                 ctx.run.check(
                     &gcloud::change(["compute", "firewall-rules", "create", &rule])
@@ -526,15 +546,13 @@ fn converge(
                         .arg(format!("--source-ranges={range}")),
                 )?;
                 Ok(())
-            })
-            .delete(|| {
-                ctx.run.check(
-                    &gcloud::change(["compute", "firewall-rules", "delete", &rule, "--quiet"])
-                        .arg(format!("--project={}", site.project)),
-                )?;
-                Ok(())
-            }),
-    );
-    let present = cluster.is_some();
-    ctx.converge(op, pieces, present)
+            }
+        })
+        .delete(move || {
+            ctx.run.check(
+                &gcloud::change(["compute", "firewall-rules", "delete", &rule, "--quiet"])
+                    .arg(format!("--project={}", site.project)),
+            )?;
+            Ok(())
+        })
 }

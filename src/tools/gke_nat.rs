@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Run, Tool};
 use crate::app::converge::Piece;
 use crate::app::grammar::{DOWN, Op, OpSpec, STATUS, UP};
 use crate::clis::gcloud::{self, Router};
@@ -15,7 +15,7 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     about: "A Cloud Router and Cloud NAT so the cluster's pods can reach the internet",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

@@ -9,7 +9,7 @@ pub mod cluster_files;
 
 use anyhow::{Result, bail};
 
-use crate::app::cli::{Ctx, Outcome, PlainArgs, Tool};
+use crate::app::cli::{Ctx, Outcome, PlainArgs, Run, Tool};
 use crate::app::converge::{Piece, Row};
 use crate::app::grammar::{DOWN, Op, OpSpec, STATUS, UP};
 use crate::clis::gcloud::{self, Policy, ServiceAccount};
@@ -22,7 +22,7 @@ pub const TOOL: Tool<PlainArgs, Op> = Tool {
     about: "Service accounts for Ray's GCE autoscaler, with read access to Artifact Registry",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\

@@ -2,64 +2,118 @@
 //! apply, wait for the head pod) and down (delete, wait, and a way out
 //! when finalizers hold it).
 
-use std::path::Path;
-
 use anyhow::{Result, bail};
 
-use super::Args;
-use super::manifest::ClusterFile;
 use super::operator::Operator;
+use super::options::{Given, OnCluster, OnFile, Waits};
 use super::pull_secret;
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::converge::{Row, State, up as converge_up};
-use crate::app::wait::{self, Patience, Waited};
-use crate::clis::kubectl::{Kubectl, Lookup, Ns, Pod};
+use crate::app::driver::Command;
+use crate::app::wait::{self, Waited};
+use crate::clis::kubectl::{Lookup, Pod};
+use crate::exec::runner::together;
 use crate::ray::{self, RAYCLUSTERS, describe, head};
 
-/// Reads FILE, saying so when it is a legacy file.
-fn load(ctx: &Ctx, path: &Path) -> Result<ClusterFile> {
-    let file = ClusterFile::load(path)?;
-    if file.converted.is_some() {
-        ctx.ui.warn(&format!(
-            "{} is a legacy cluster.ray.io/v1 RayCluster: using its KubeRay conversion \
-             (`kubectl ray convert {}` prints it)",
-            path.display(),
-            path.display()
-        ));
-    }
-    for note in &file.notes {
-        ctx.ui.warn(note);
-    }
-    Ok(file)
-}
+/// `= FILE`: whether its RayCluster exists and its head pod is Ready.
+pub struct Status(OnCluster);
 
-/// The namespace: `-n`, else the file's, else the context's default.
-fn namespace(args: &Args, file: &ClusterFile) -> Result<Option<String>> {
-    match (&args.target.namespace, &file.namespace) {
-        (Some(flag), Some(own)) if flag != own => bail!(
-            "{} puts RayCluster {} in namespace {own}, but --namespace says {flag}: \
-             drop one of them",
-            file.path.display(),
-            file.name
-        ),
-        (flag, own) => Ok(flag.clone().or_else(|| own.clone())),
+impl Status {
+    pub fn new(given: Given) -> Status {
+        Status(OnCluster::new(given, Waits::No))
     }
 }
 
-fn patience(ctx: &Ctx, args: &Args) -> Result<Patience> {
-    Ok(Patience {
-        timeout: args.timeout,
-        interval: wait::interval(ctx)?,
-    })
+impl Command for Status {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate(false)
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        status(ctx, &self.0)
+    }
 }
 
-pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
-    let file = load(ctx, path)?;
-    let ns_name = namespace(args, &file)?;
-    let ns = Ns::or_current(ns_name.as_deref());
-    let target = args.target();
-    let kubectl = Kubectl::new(&ctx.run, &target);
-    let name = &file.name;
+/// `+ FILE`: the operator if missing, pull secrets, apply, wait for the
+/// head pod.
+pub struct Up(OnCluster);
+
+impl Up {
+    pub fn new(given: Given) -> Up {
+        Up(OnCluster::new(given, Waits::Yes))
+    }
+}
+
+impl Command for Up {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    /// The client-side RayCluster checks too: a bad file changes nothing.
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate(true)
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        up(ctx, &self.0)
+    }
+}
+
+/// `- FILE`: delete its RayCluster (and the pull secrets `+` made) and
+/// wait until it is gone.
+pub struct Down(OnCluster);
+
+impl Down {
+    pub fn new(given: Given) -> Down {
+        Down(OnCluster::new(given, Waits::Yes))
+    }
+}
+
+impl Command for Down {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate(false)
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        down(ctx, &self.0)
+    }
+}
+
+/// `convert FILE`: a legacy file as KubeRay's RayCluster, printed.
+pub struct Convert(OnFile);
+
+impl Convert {
+    pub fn new(given: Given) -> Convert {
+        Convert(OnFile::new(given))
+    }
+}
+
+impl Command for Convert {
+    fn complete(&mut self, _ctx: &Ctx) -> Result<()> {
+        self.0.complete()
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        convert(ctx, &self.0)
+    }
+}
+
+fn status(ctx: &Ctx, opts: &OnCluster) -> Result<Outcome> {
+    let ns = opts.ns();
+    let kubectl = opts.kubectl(ctx);
+    let name = &opts.file().name;
     let lookup = ray::lookup(&kubectl, name, ns)?;
     let unknown_kind = matches!(lookup, Lookup::UnknownKind);
     let cluster = match lookup {
@@ -108,19 +162,21 @@ pub fn status(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     Ok(Outcome::Present(cluster.is_some() && ready))
 }
 
-pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
-    let file = load(ctx, path)?;
-    file.check()?;
-    let ns_name = namespace(args, &file)?;
-    let ns = Ns::or_current(ns_name.as_deref());
-    let target = args.target();
-    let kubectl = Kubectl::new(&ctx.run, &target);
-    let patience = patience(ctx, args)?;
+fn up(ctx: &Ctx, opts: &OnCluster) -> Result<Outcome> {
+    let (file, ns) = (opts.file(), opts.ns());
+    let kubectl = opts.kubectl(ctx);
+    let patience = opts.patience();
 
     // The operator lives in its configured namespace, whatever -n says
     // about the cluster.
-    let operator = Operator::new(ctx, &target, None);
-    let found = operator.find()?;
+    let operator = Operator::new(ctx, &opts.given.target, None);
+    // The operator and the pull secrets' token and secrets do not depend on
+    // one another: read side by side (neither read prints).
+    let (found, secrets) = together(
+        || operator.find(),
+        || pull_secret::read(ctx, &kubectl, file, ns),
+    );
+    let found = found?;
     let mut pieces = Vec::new();
     if found.release.is_none() && found.crd {
         ctx.ui.progress(&format!(
@@ -131,7 +187,7 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     } else {
         pieces.push(operator.piece(&found, patience));
     }
-    pieces.extend(pull_secret::pieces(ctx, &kubectl, &file, ns)?);
+    pieces.extend(pull_secret::pieces(ctx, &kubectl, file, ns, secrets)?);
     converge_up(&ctx.run, pieces)?;
 
     let name = &file.name;
@@ -142,7 +198,7 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
         None => kubectl.mutation(
             [
                 "apply".to_string(),
-                format!("--filename={}", path.display()),
+                format!("--filename={}", file.path.display()),
             ],
             ns,
         ),
@@ -177,21 +233,22 @@ pub fn up(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
                  `kubectl ray + {}` again waits some more",
                 wait::show(patience.timeout),
                 head::selector(name),
-                path.display()
+                file.path.display()
             )
         }
     }
 }
 
-pub fn down(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
-    let file = load(ctx, path)?;
-    let ns_name = namespace(args, &file)?;
-    let ns = Ns::or_current(ns_name.as_deref());
-    let target = args.target();
-    let kubectl = Kubectl::new(&ctx.run, &target);
-    let patience = patience(ctx, args)?;
-    let cluster = ray::get(&kubectl, &file.name, ns)?;
-    let secrets = pull_secret::leftovers(ctx, &kubectl, &file, ns)?;
+fn down(ctx: &Ctx, opts: &OnCluster) -> Result<Outcome> {
+    let (file, ns) = (opts.file(), opts.ns());
+    let kubectl = opts.kubectl(ctx);
+    // The cluster and the pull secrets it leaves do not depend on each
+    // other: both are read side by side (only the secrets' reading prints).
+    let (cluster, secrets) = together(
+        || ray::get(&kubectl, &file.name, ns),
+        || pull_secret::leftovers(ctx, &kubectl, file, ns),
+    );
+    let (cluster, secrets) = (cluster?, secrets?);
     let mut doomed: Vec<String> = cluster.iter().map(describe).collect();
     doomed.extend(secrets.iter().map(|s| format!("pull secret {s}")));
     ctx.confirm_deletion(&doomed)?;
@@ -204,8 +261,8 @@ pub fn down(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
                 ctx,
                 &kubectl,
                 std::slice::from_ref(cluster),
-                patience,
-                args.force,
+                opts.patience(),
+                opts.given.force,
             )?;
         }
     }
@@ -214,8 +271,8 @@ pub fn down(ctx: &Ctx, args: &Args, path: &Path) -> Result<Outcome> {
     Ok(Outcome::Gone(true))
 }
 
-pub fn convert(ctx: &Ctx, path: &Path) -> Result<Outcome> {
-    let file = ClusterFile::load(path)?;
+fn convert(ctx: &Ctx, opts: &OnFile) -> Result<Outcome> {
+    let file = opts.file();
     for note in &file.notes {
         ctx.ui.warn(note);
     }
@@ -224,7 +281,7 @@ pub fn convert(ctx: &Ctx, path: &Path) -> Result<Outcome> {
         None => {
             ctx.ui.warn(&format!(
                 "{} is already a KubeRay ray.io/v1 RayCluster: printed as it is",
-                path.display()
+                file.path.display()
             ));
             ctx.ui.say(&serde_yaml::to_string(&file.cluster)?);
         }

@@ -67,19 +67,7 @@ pub fn convert(legacy: &Value) -> Result<Converted> {
         .iter()
         .find(|t| type_name(t) == Some(head_type.as_str()))
         .with_context(|| format!("spec.headPodType `{head_type}` is not among spec.podTypes"))?;
-
-    let mut head_params = ray_resources(head)?;
-    for (key, value) in start_params(spec.get("headStartRayCommands")) {
-        head_params.insert(key.into(), value.into());
-    }
-    let head_ports = head_service_ports(spec.get("headServicePorts"));
-    let mut head_group = Mapping::new();
-    head_group.insert("serviceType".into(), "ClusterIP".into());
-    head_group.insert("rayStartParams".into(), Value::Mapping(head_params));
-    head_group.insert(
-        "template".into(),
-        template(head, Some(&head_ports), &mut notes)?,
-    );
+    let head_group = head_group(spec, head, &mut notes)?;
 
     let mut workers = Vec::new();
     let mut autoscales = false;
@@ -90,50 +78,98 @@ pub fn convert(legacy: &Value) -> Result<Converted> {
         if group == head_type {
             continue;
         }
-        let min = pod_type
-            .get("minWorkers")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let own_max = pod_type.get("maxWorkers").and_then(Value::as_i64);
-        let max = match (own_max, cluster_max) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => min,
-        }
-        .max(min);
-        autoscales |= max > min;
-        let mut worker = Mapping::new();
-        worker.insert("groupName".into(), group.into());
-        worker.insert("replicas".into(), min.into());
-        worker.insert("minReplicas".into(), min.into());
-        worker.insert("maxReplicas".into(), max.into());
-        worker.insert(
-            "rayStartParams".into(),
-            Value::Mapping(ray_resources(pod_type)?),
-        );
-        worker.insert("template".into(), template(pod_type, None, &mut notes)?);
+        let (worker, scales) = worker_group(pod_type, group, cluster_max, &mut notes)?;
+        autoscales |= scales;
         workers.push(Value::Mapping(worker));
     }
 
     let mut out_spec = Mapping::new();
     if autoscales {
         out_spec.insert("enableInTreeAutoscaling".into(), true.into());
-        let mut options = Mapping::new();
-        let speed = spec
-            .get("upscalingSpeed")
-            .and_then(Value::as_f64)
-            .unwrap_or(1.0);
-        options.insert("upscalingMode".into(), upscaling_mode(speed).into());
-        let idle = spec
-            .get("idleTimeoutMinutes")
-            .and_then(Value::as_i64)
-            .unwrap_or(5);
-        options.insert("idleTimeoutSeconds".into(), (idle * 60).into());
-        out_spec.insert("autoscalerOptions".into(), Value::Mapping(options));
+        out_spec.insert(
+            "autoscalerOptions".into(),
+            Value::Mapping(autoscaler_options(spec)),
+        );
     }
     out_spec.insert("headGroupSpec".into(), Value::Mapping(head_group));
     out_spec.insert("workerGroupSpecs".into(), Value::Sequence(workers));
 
+    let mut cluster = Mapping::new();
+    cluster.insert("apiVersion".into(), API_VERSION.into());
+    cluster.insert("kind".into(), "RayCluster".into());
+    cluster.insert("metadata".into(), Value::Mapping(metadata(legacy, name)));
+    cluster.insert("spec".into(), Value::Mapping(out_spec));
+    Ok(Converted {
+        cluster: Value::Mapping(cluster),
+        notes,
+    })
+}
+
+/// The head pod type as KubeRay's head group: its resources and `ray
+/// start` options as `rayStartParams`, its service ports named.
+fn head_group(spec: &Value, head: &Value, notes: &mut Vec<String>) -> Result<Mapping> {
+    let mut head_params = ray_resources(head)?;
+    for (key, value) in start_params(spec.get("headStartRayCommands")) {
+        head_params.insert(key.into(), value.into());
+    }
+    let head_ports = head_service_ports(spec.get("headServicePorts"));
+    let mut head_group = Mapping::new();
+    head_group.insert("serviceType".into(), "ClusterIP".into());
+    head_group.insert("rayStartParams".into(), Value::Mapping(head_params));
+    head_group.insert("template".into(), template(head, Some(&head_ports), notes)?);
+    Ok(head_group)
+}
+
+/// A worker pod type as a worker group (replicas from `minWorkers`, the
+/// maximum capped by the cluster's), and whether it autoscales.
+fn worker_group(
+    pod_type: &Value,
+    group: &str,
+    cluster_max: Option<i64>,
+    notes: &mut Vec<String>,
+) -> Result<(Mapping, bool)> {
+    let min = pod_type
+        .get("minWorkers")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let own_max = pod_type.get("maxWorkers").and_then(Value::as_i64);
+    let max = match (own_max, cluster_max) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => min,
+    }
+    .max(min);
+    let mut worker = Mapping::new();
+    worker.insert("groupName".into(), group.into());
+    worker.insert("replicas".into(), min.into());
+    worker.insert("minReplicas".into(), min.into());
+    worker.insert("maxReplicas".into(), max.into());
+    worker.insert(
+        "rayStartParams".into(),
+        Value::Mapping(ray_resources(pod_type)?),
+    );
+    worker.insert("template".into(), template(pod_type, None, notes)?);
+    Ok((worker, max > min))
+}
+
+/// `upscalingSpeed` and `idleTimeoutMinutes` as KubeRay's autoscaler options.
+fn autoscaler_options(spec: &Value) -> Mapping {
+    let mut options = Mapping::new();
+    let speed = spec
+        .get("upscalingSpeed")
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0);
+    options.insert("upscalingMode".into(), upscaling_mode(speed).into());
+    let idle = spec
+        .get("idleTimeoutMinutes")
+        .and_then(Value::as_i64)
+        .unwrap_or(5);
+    options.insert("idleTimeoutSeconds".into(), (idle * 60).into());
+    options
+}
+
+/// The name, and the namespace, labels and annotations when given.
+fn metadata(legacy: &Value, name: &str) -> Mapping {
     let mut metadata = Mapping::new();
     metadata.insert("name".into(), name.into());
     for key in ["namespace", "labels", "annotations"] {
@@ -141,15 +177,7 @@ pub fn convert(legacy: &Value) -> Result<Converted> {
             metadata.insert(key.into(), v.clone());
         }
     }
-    let mut cluster = Mapping::new();
-    cluster.insert("apiVersion".into(), API_VERSION.into());
-    cluster.insert("kind".into(), "RayCluster".into());
-    cluster.insert("metadata".into(), Value::Mapping(metadata));
-    cluster.insert("spec".into(), Value::Mapping(out_spec));
-    Ok(Converted {
-        cluster: Value::Mapping(cluster),
-        notes,
-    })
+    metadata
 }
 
 fn type_name(pod_type: &Value) -> Option<&str> {

@@ -10,6 +10,7 @@ pub mod complete;
 mod convert;
 mod manifest;
 mod operator;
+mod options;
 mod pull_secret;
 
 use std::ffi::OsString;
@@ -19,7 +20,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::cli::{Common, Ctx, EXIT_USAGE, HasCommon, Outcome, Tool, UsageError};
+use crate::app::cli::{Common, Ctx, EXIT_USAGE, HasCommon, Run, Tool};
+use crate::app::driver::Command;
 use crate::app::grammar::{OpSpec, describe};
 use crate::app::wait;
 use crate::clis::kubectl::Target;
@@ -120,7 +122,7 @@ pub const TOOL: Tool<Args, Op> = Tool {
     about: "Ray clusters on Kubernetes with the KubeRay operator (kubectl plugin: `kubectl ray`)",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Own(command),
 };
 
 const EXAMPLES: &str = "\
@@ -186,35 +188,18 @@ pub fn main() -> ExitCode {
     ExitCode::from(drive(std::env::args_os().collect(), Ctx::from_process))
 }
 
-fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
-    let takes_file = matches!(op, Op::Status | Op::Up | Op::Down | Op::Convert);
-    let symbol = OPS.iter().find(|s| s.op == op).map_or("?", |s| s.symbol);
-    match (&args.file, takes_file) {
-        (None, true) => {
-            return Err(UsageError(format!(
-                "`{symbol}` needs a FILE: kubectl ray {symbol} yaml/k8s/local-cpu-only.yaml"
-            ))
-            .into());
-        }
-        (Some(file), false) => {
-            return Err(UsageError(format!(
-                "`{symbol}` acts on the operator and takes no FILE (got {})",
-                file.display()
-            ))
-            .into());
-        }
-        _ => {}
-    }
-    let file = args.file.as_deref();
-    match (op, file) {
-        (Op::OperatorStatus, _) => operator::status(ctx, args),
-        (Op::OperatorInstall, _) => operator::install(ctx, args),
-        (Op::OperatorUninstall, _) => operator::uninstall(ctx, args),
-        (Op::Status, Some(f)) => cluster::status(ctx, args, f),
-        (Op::Up, Some(f)) => cluster::up(ctx, args, f),
-        (Op::Down, Some(f)) => cluster::down(ctx, args, f),
-        (Op::Convert, Some(f)) => cluster::convert(ctx, f),
-        (_, None) => unreachable!("checked above"),
+/// Each operation's options value, built from its parsed arguments; the
+/// driver completes, validates and runs it.
+fn command(op: Op, args: Args) -> Box<dyn Command> {
+    let given = options::Given::new(op, args);
+    match op {
+        Op::OperatorStatus => Box::new(operator::OperatorStatus::new(given)),
+        Op::OperatorInstall => Box::new(operator::OperatorInstall::new(given)),
+        Op::OperatorUninstall => Box::new(operator::OperatorUninstall::new(given)),
+        Op::Status => Box::new(cluster::Status::new(given)),
+        Op::Up => Box::new(cluster::Up::new(given)),
+        Op::Down => Box::new(cluster::Down::new(given)),
+        Op::Convert => Box::new(cluster::Convert::new(given)),
     }
 }
 

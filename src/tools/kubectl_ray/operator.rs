@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use super::Args;
+use super::options::{Given, OnOperator, Waits};
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::config::{DEFAULT_OPERATOR_VALUES, RayOperator};
 use crate::app::converge::{Piece, Row, State, down, up};
+use crate::app::driver::Command;
 use crate::app::wait::Patience;
 use crate::clis::helm::{ChartSource, Helm, Install, Release};
 use crate::clis::kubectl::{Crd, Kubectl, Ns, Object, Target};
+use crate::exec::runner::together;
 use crate::ray::{self, GROUP, RAYCLUSTERS};
 
 const CRDS: &str = "customresourcedefinitions";
@@ -65,13 +67,16 @@ impl<'a> Operator<'a> {
         )
     }
 
+    /// The Helm release and the CRD, read side by side.
     pub fn find(&self) -> Result<Found> {
-        let release = self.helm().release(&self.config.release, &self.namespace)?;
-        let crd = self
-            .kubectl()
-            .get::<Object>(CRDS, RAYCLUSTERS, Ns::Cluster)?
-            .is_some();
-        Ok(Found { release, crd })
+        let (release, crd) = together(
+            || self.helm().release(&self.config.release, &self.namespace),
+            || self.kubectl().get::<Object>(CRDS, RAYCLUSTERS, Ns::Cluster),
+        );
+        Ok(Found {
+            release: release?,
+            crd: crd?.is_some(),
+        })
     }
 
     /// A path in kas.yaml is relative to the folder that holds kas.yaml.
@@ -198,16 +203,77 @@ impl<'a> Operator<'a> {
     }
 }
 
-fn patience(ctx: &Ctx, args: &Args) -> Result<Patience> {
-    Ok(Patience {
-        timeout: args.timeout,
-        interval: crate::app::wait::interval(ctx)?,
-    })
+/// `==`: whether the operator is installed (its release and the CRD).
+pub struct OperatorStatus(OnOperator);
+
+impl OperatorStatus {
+    pub fn new(given: Given) -> OperatorStatus {
+        OperatorStatus(OnOperator::new(given, Waits::No))
+    }
 }
 
-pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
-    let target = args.target();
-    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
+impl Command for OperatorStatus {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        status(ctx, &self.0)
+    }
+}
+
+/// `++`: install (or repair) the operator with Helm.
+pub struct OperatorInstall(OnOperator);
+
+impl OperatorInstall {
+    pub fn new(given: Given) -> OperatorInstall {
+        OperatorInstall(OnOperator::new(given, Waits::Yes))
+    }
+}
+
+impl Command for OperatorInstall {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        install(ctx, &self.0)
+    }
+}
+
+/// `--`: every RayCluster, then the operator, its namespace and the CRDs.
+pub struct OperatorUninstall(OnOperator);
+
+impl OperatorUninstall {
+    pub fn new(given: Given) -> OperatorUninstall {
+        OperatorUninstall(OnOperator::new(given, Waits::Yes))
+    }
+}
+
+impl Command for OperatorUninstall {
+    fn complete(&mut self, ctx: &Ctx) -> Result<()> {
+        self.0.complete(ctx)
+    }
+
+    fn validate(&self, _ctx: &Ctx) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn run(&self, ctx: &Ctx) -> Result<Outcome> {
+        uninstall(ctx, &self.0)
+    }
+}
+
+fn status(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
+    let operator = opts.operator(ctx);
     let found = operator.find()?;
     let release_row = match &found.release {
         Some(r) => {
@@ -228,9 +294,8 @@ pub fn status(ctx: &Ctx, args: &Args) -> Result<Outcome> {
     Ok(Outcome::Present(found.installed()))
 }
 
-pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
-    let target = args.target();
-    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
+fn install(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
+    let operator = opts.operator(ctx);
     let found = operator.find()?;
     if found.release.is_none() && found.crd {
         ctx.ui.warn(&format!(
@@ -239,40 +304,75 @@ pub fn install(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             operator.release_label()
         ));
     }
-    up(&ctx.run, vec![operator.piece(&found, patience(ctx, args)?)])?;
+    up(&ctx.run, vec![operator.piece(&found, opts.patience())])?;
     Ok(Outcome::Present(true))
 }
 
-pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
-    let target = args.target();
-    let operator = Operator::new(ctx, &target, args.target.namespace.as_deref());
+/// What `--` finds before it deletes anything.
+struct Installed {
+    clusters: Vec<Object>,
+    found: Found,
+    namespace_present: bool,
+    /// KubeRay's CRDs (group `ray.io`) by name.
+    crds: Vec<String>,
+}
+
+impl Installed {
+    /// Four reads that do not depend on one another, all side by side (the
+    /// operator's two among them); their errors in the order they were
+    /// once asked.
+    fn read(operator: &Operator<'_>, kubectl: &Kubectl<'_>) -> Result<Installed> {
+        let namespace = operator.namespace.as_str();
+        let ((clusters, found), (namespace_present, crds)) = together(
+            || together(|| ray::list(kubectl, Ns::All), || operator.find()),
+            || {
+                together(
+                    || kubectl.get::<Object>("namespaces", namespace, Ns::Cluster),
+                    || kubectl.list::<Crd>(CRDS, None, Ns::Cluster),
+                )
+            },
+        );
+        Ok(Installed {
+            clusters: clusters?.unwrap_or_default(),
+            found: found?,
+            namespace_present: namespace_present?.is_some(),
+            crds: crds?
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.spec.group == GROUP)
+                .map(|c| c.metadata.name)
+                .collect(),
+        })
+    }
+
+    /// What will go, for the question before it goes.
+    fn doomed(&self, operator: &Operator<'_>, keep_namespace: bool) -> Vec<String> {
+        let mut doomed: Vec<String> = self.clusters.iter().map(ray::describe).collect();
+        if self.found.release.is_some() {
+            doomed.push(operator.release_label());
+        }
+        if self.namespace_present && !keep_namespace {
+            doomed.push(format!("namespace {}", operator.namespace));
+        }
+        doomed.extend(self.crds.iter().map(|c| format!("CRD {c}")));
+        doomed
+    }
+}
+
+fn uninstall(ctx: &Ctx, opts: &OnOperator) -> Result<Outcome> {
+    let operator = opts.operator(ctx);
     let kubectl = operator.kubectl();
-    let patience = patience(ctx, args)?;
-
-    let clusters = ray::list(&kubectl, Ns::All)?.unwrap_or_default();
-    let found = operator.find()?;
+    let patience = opts.patience();
     let namespace = operator.namespace.as_str();
-    let namespace_present = kubectl
-        .get::<Object>("namespaces", namespace, Ns::Cluster)?
-        .is_some();
     let keep_namespace = SYSTEM_NAMESPACES.contains(&namespace);
-    let crds: Vec<String> = kubectl
-        .list::<Crd>(CRDS, None, Ns::Cluster)?
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.spec.group == GROUP)
-        .map(|c| c.metadata.name)
-        .collect();
-
-    let mut doomed: Vec<String> = clusters.iter().map(ray::describe).collect();
-    if found.release.is_some() {
-        doomed.push(operator.release_label());
-    }
-    if namespace_present && !keep_namespace {
-        doomed.push(format!("namespace {namespace}"));
-    }
-    doomed.extend(crds.iter().map(|c| format!("CRD {c}")));
-    ctx.confirm_deletion(&doomed)?;
+    let installed = Installed::read(&operator, &kubectl)?;
+    ctx.confirm_deletion(&installed.doomed(&operator, keep_namespace))?;
+    let Installed {
+        clusters,
+        found,
+        namespace_present,
+        crds,
+    } = installed;
 
     // In the order `++` builds them; `down` removes them last to first.
     let mut pieces = vec![
@@ -315,7 +415,9 @@ pub fn uninstall(ctx: &Ctx, args: &Args) -> Result<Outcome> {
             format!("RayClusters ({})", clusters.len()),
             !clusters.is_empty(),
         )
-        .delete(|| ray::delete::delete_and_wait(ctx, &kubectl, &clusters, patience, args.force)),
+        .delete(|| {
+            ray::delete::delete_and_wait(ctx, &kubectl, &clusters, patience, opts.given.force)
+        }),
     );
     down(&ctx.run, pieces)?;
     Ok(Outcome::Gone(true))

@@ -5,10 +5,9 @@
 //! holds the same credentials is left alone. `-` removes the secrets `+`
 //! made, unless another RayCluster in the namespace still names them.
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use super::manifest::ClusterFile;
@@ -27,14 +26,49 @@ const TOKEN_USER: &str = "oauth2accesstoken";
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 const MANAGER: &str = "kubectl-ray";
 
-/// One piece per pull secret the file's pod templates name.
+/// What `+` reads about the file's pull secrets before it changes
+/// anything: the registry token (once) and each secret as it is now. The
+/// reading stops at the first failure, kept under the secret it was for:
+/// [`pieces`] reports it there, after the same lines as ever.
+#[derive(Default)]
+pub struct Reads {
+    token: Option<String>,
+    existing: BTreeMap<String, Result<Option<Secret>>>,
+}
+
+/// Reads the token and the secrets that the pull secrets with a registry
+/// host need; prints nothing, so it can run beside other reads.
+pub fn read(ctx: &Ctx, kubectl: &Kubectl<'_>, file: &ClusterFile, ns: Ns<'_>) -> Reads {
+    let mut reads = Reads::default();
+    for (name, hosts) in file.pull_secrets() {
+        if hosts.is_empty() {
+            continue;
+        }
+        let mut step = || -> Result<Option<Secret>> {
+            if reads.token.is_none() {
+                reads.token = Some(fetch_token(ctx, &name)?);
+            }
+            kubectl.get::<Secret>("secrets", &name, ns)
+        };
+        let existing = step();
+        let failed = existing.is_err();
+        reads.existing.insert(name, existing);
+        if failed {
+            break;
+        }
+    }
+    reads
+}
+
+/// One piece per pull secret the file's pod templates name, from what
+/// [`read`] found.
 pub fn pieces<'a>(
     ctx: &'a Ctx,
     kubectl: &'a Kubectl<'a>,
     file: &ClusterFile,
     ns: Ns<'a>,
+    mut reads: Reads,
 ) -> Result<Vec<Piece<'a>>> {
-    let token = RefCell::new(None::<String>);
     let mut pieces = Vec::new();
     for (name, hosts) in file.pull_secrets() {
         if hosts.is_empty() {
@@ -44,9 +78,14 @@ pub fn pieces<'a>(
             ));
             continue;
         }
-        let token = fetch_token(ctx, &token, &name)?;
-        let wanted = docker_config(&hosts, &token);
-        let existing = kubectl.get::<Secret>("secrets", &name, ns)?;
+        let existing = match reads.existing.remove(&name) {
+            Some(read) => read?,
+            None => bail!("pull secret {name} was not read"),
+        };
+        let Some(token) = &reads.token else {
+            bail!("no registry token was read for pull secret {name}");
+        };
+        let wanted = docker_config(&hosts, token);
         let same = existing.as_ref().is_some_and(|s| holds(s, &wanted));
         let wrong_type = existing.as_ref().is_some_and(|s| s.kind != TYPE);
         let label = format!(
@@ -130,10 +169,7 @@ pub fn remove(ctx: &Ctx, kubectl: &Kubectl<'_>, names: &[String], ns: Ns<'_>) ->
     Ok(())
 }
 
-fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Result<String> {
-    if let Some(token) = cache.borrow().as_ref() {
-        return Ok(token.clone());
-    }
+fn fetch_token(ctx: &Ctx, secret: &str) -> Result<String> {
     let cmd = gcloud::print_access_token();
     let out = ctx.run.check(&cmd).with_context(|| {
         format!(
@@ -143,9 +179,8 @@ fn fetch_token(ctx: &Ctx, cache: &RefCell<Option<String>>, secret: &str) -> Resu
     })?;
     let token = out.stdout.trim().to_string();
     if token.is_empty() {
-        anyhow::bail!("`{cmd}` printed no token for the pull secret {secret}");
+        bail!("`{cmd}` printed no token for the pull secret {secret}");
     }
-    *cache.borrow_mut() = Some(token.clone());
     Ok(token)
 }
 

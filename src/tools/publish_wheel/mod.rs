@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Tool};
+use crate::app::cli::{Common, Ctx, Format, HasCommon, Outcome, Run, Tool};
 use crate::app::grammar::OpSpec;
 use crate::clis::git;
 use crate::exec::cmd::Cmd;
@@ -86,7 +86,7 @@ pub const TOOL: Tool<Args, Op> = Tool {
     about: "Build the project's Python wheel from a clean copy of its git tree and publish it",
     ops: OPS,
     examples: EXAMPLES,
-    run,
+    run: Run::Shared(run),
 };
 
 const EXAMPLES: &str = "\
@@ -163,16 +163,7 @@ struct Published<'a> {
 }
 
 fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
-    let start = match &args.project_dir {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().context("could not read the current folder")?,
-    };
-    let start = start.canonicalize().with_context(|| {
-        format!(
-            "the project folder {} does not exist (check --project-dir)",
-            start.display()
-        )
-    })?;
+    let start = project_folder(args)?;
     let git = Git::read(ctx, &start)?;
     let project = PyProject::load(&PyProject::find(&start, &git.top)?)?;
     let package = &ctx.config.wheel.package;
@@ -185,7 +176,6 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
             project.name
         );
     }
-
     let dirty = !git.changes.is_empty();
     let version = match op {
         Op::Release => project.version.public(),
@@ -213,21 +203,8 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
         report_status(ctx, package, &version, &repository, published);
         return Ok(Outcome::Present(published));
     }
-
     if dirty && !args.allow_dirty {
-        let shown: Vec<&str> = git.changes.iter().take(10).map(String::as_str).collect();
-        let more = git.changes.len().saturating_sub(shown.len());
-        let more = if more > 0 {
-            format!("\n  ... and {more} more")
-        } else {
-            String::new()
-        };
-        bail!(
-            "the work tree at {} has uncommitted changes:\n  {}{more}\ncommit them (the version \
-             names the commit), or pass --allow-dirty to build the tree as it is",
-            git.top.display(),
-            shown.join("\n  ")
-        );
+        refuse_changes(&git)?;
     }
 
     // Every tool is found before anything runs, so a missing one costs nothing.
@@ -250,7 +227,50 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
     let wheel = build_in_clean_copy(ctx, &git, &project, &version, front_end, |wheel| {
         upload(ctx, &repository, uploader, wheel)
     })?;
+    record_and_report(ctx, package, &version, &wheel, &repository)?;
+    Ok(Outcome::Done)
+}
 
+/// `--project-dir`, else the current folder, as an absolute path.
+fn project_folder(args: &Args) -> Result<PathBuf> {
+    let start = match &args.project_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("could not read the current folder")?,
+    };
+    start.canonicalize().with_context(|| {
+        format!(
+            "the project folder {} does not exist (check --project-dir)",
+            start.display()
+        )
+    })
+}
+
+/// Refuses a work tree with uncommitted changes (the version names the
+/// commit), listing the first ten.
+fn refuse_changes(git: &Git) -> Result<()> {
+    let shown: Vec<&str> = git.changes.iter().take(10).map(String::as_str).collect();
+    let more = git.changes.len().saturating_sub(shown.len());
+    let more = if more > 0 {
+        format!("\n  ... and {more} more")
+    } else {
+        String::new()
+    };
+    bail!(
+        "the work tree at {} has uncommitted changes:\n  {}{more}\ncommit them (the version \
+         names the commit), or pass --allow-dirty to build the tree as it is",
+        git.top.display(),
+        shown.join("\n  ")
+    )
+}
+
+/// Records the published version for `kubectl kas` and says what went where.
+fn record_and_report(
+    ctx: &Ctx,
+    package: &str,
+    version: &Version,
+    wheel: &Path,
+    repository: &Repository,
+) -> Result<()> {
     let record = version_file(&ctx.env, package);
     ctx.run
         .act(&format!("record {version} in {}", record.display()), || {
@@ -281,8 +301,7 @@ fn run(ctx: &Ctx, op: Op, args: &Args) -> Result<Outcome> {
             )),
         }
         Ok(())
-    })?;
-    Ok(Outcome::Done)
+    })
 }
 
 fn is_published(

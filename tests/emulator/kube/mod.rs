@@ -14,6 +14,7 @@ mod admission;
 mod api;
 mod catalog;
 mod controllers;
+mod defaults;
 mod discovery;
 mod error;
 mod exec;

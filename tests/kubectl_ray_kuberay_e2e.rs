@@ -136,7 +136,11 @@ fn rows(table: &str) -> Vec<std::collections::BTreeMap<String, String>> {
         prev_space = if c == ' ' { prev_space + 1 } else { 0 };
     }
     let cut = |line: &str, i: usize| -> String {
-        let end = starts.get(i + 1).copied().unwrap_or(line.len()).min(line.len());
+        let end = starts
+            .get(i + 1)
+            .copied()
+            .unwrap_or(line.len())
+            .min(line.len());
         line.get(starts[i]..end).unwrap_or("").trim().to_string()
     };
     lines
@@ -152,14 +156,30 @@ fn rows(table: &str) -> Vec<std::collections::BTreeMap<String, String>> {
 fn create_get_scale_and_delete_a_cluster() {
     let Some(w) = World::new() else { return };
     let created = w.stdout(&[
-        "create", "cluster", "demo", "--worker-replicas", "1", "--wait", "--timeout", "60s",
+        "create",
+        "cluster",
+        "demo",
+        "--worker-replicas",
+        "1",
+        "--wait",
+        "--timeout",
+        "60s",
     ]);
     assert!(created.contains("Created Ray cluster: demo"), "{created}");
-    assert!(created.contains("Ray cluster demo is provisioned"), "{created}");
+    assert!(
+        created.contains("Ray cluster demo is provisioned"),
+        "{created}"
+    );
     let c = w.cluster("demo").expect("the RayCluster exists");
     let head = &c["spec"]["headGroupSpec"]["template"]["spec"];
-    assert_eq!(head["imagePullSecrets"][0]["name"], "pull", "the project's pull secret");
-    assert!(w.emu.get("", "secrets", "default", "pull").is_some(), "made as `+` makes it");
+    assert_eq!(
+        head["imagePullSecrets"][0]["name"], "pull",
+        "the project's pull secret"
+    );
+    assert!(
+        w.emu.get("", "secrets", "default", "pull").is_some(),
+        "made as `+` makes it"
+    );
 
     let table = w.stdout(&["get", "cluster"]);
     assert!(table.starts_with(
@@ -183,23 +203,74 @@ fn create_get_scale_and_delete_a_cluster() {
     let nodes = rows(&nodes);
     assert_eq!(nodes.len(), 3, "a head and two workers");
     assert_eq!(nodes.iter().filter(|n| n["TYPE"] == "worker").count(), 2);
-    assert!(nodes.iter().all(|n| n["CLUSTER"] == "demo" && n["CPUS"] == "2"));
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["CLUSTER"] == "demo" && n["CPUS"] == "2")
+    );
     let groups = w.until(&["get", "workergroup"], |t| t.contains("2/2"));
     let group = &rows(&groups)[0];
     assert_eq!(
-        (group["NAME"].as_str(), group["REPLICAS"].as_str(), group["CPUS"].as_str()),
+        (
+            group["NAME"].as_str(),
+            group["REPLICAS"].as_str(),
+            group["CPUS"].as_str()
+        ),
         ("default-group", "2/2", "4")
     );
-    assert_eq!((group["MIN"].as_str(), group["MAX"].as_str()), ("0", "2147483647"));
+    assert_eq!(
+        (group["MIN"].as_str(), group["MAX"].as_str()),
+        ("0", "2147483647")
+    );
 
     // Refusals change nothing.
     w.take_mutations();
     let before = w.cluster("demo").unwrap()["spec"].clone();
     let refused: &[(&[&str], i32)] = &[
-        (&["scale", "cluster", "demo", "-w", "default-group", "--min-replicas", "3", "--max-replicas", "2"], 2),
-        (&["scale", "cluster", "demo", "-w", "default-group", "-r", "5", "--max-replicas", "4"], 2),
-        (&["scale", "cluster", "demo", "-w", "default-group", "--max-replicas", "1"], 2),
-        (&["scale", "cluster", "demo", "-w", "no-such-group", "-r", "1"], 3),
+        (
+            &[
+                "scale",
+                "cluster",
+                "demo",
+                "-w",
+                "default-group",
+                "--min-replicas",
+                "3",
+                "--max-replicas",
+                "2",
+            ],
+            2,
+        ),
+        (
+            &[
+                "scale",
+                "cluster",
+                "demo",
+                "-w",
+                "default-group",
+                "-r",
+                "5",
+                "--max-replicas",
+                "4",
+            ],
+            2,
+        ),
+        (
+            &[
+                "scale",
+                "cluster",
+                "demo",
+                "-w",
+                "default-group",
+                "--max-replicas",
+                "1",
+            ],
+            2,
+        ),
+        (
+            &["scale", "cluster", "demo", "-w", "no-such-group", "-r", "1"],
+            3,
+        ),
         (&["scale", "cluster", "demo", "-w", "default-group"], 2),
         (&["create", "cluster", "demo"], 3),
         (&["create", "workergroup", "default-group", "-c", "demo"], 3),
@@ -212,23 +283,45 @@ fn create_get_scale_and_delete_a_cluster() {
     assert_eq!(w.take_mutations(), Vec::<String>::new(), "nothing changed");
     assert_eq!(w.cluster("demo").unwrap()["spec"], before);
 
-    let said = w.stdout(&["create", "workergroup", "big", "-c", "demo", "--worker-cpu", "1"]);
-    assert!(said.contains("Updated Ray cluster default/demo with new worker group"), "{said}");
-    let groups = w.until(&["get", "workergroup", "big", "-c", "demo"], |t| t.contains("1/1"));
+    let said = w.stdout(&[
+        "create",
+        "workergroup",
+        "big",
+        "-c",
+        "demo",
+        "--worker-cpu",
+        "1",
+    ]);
+    assert!(
+        said.contains("Updated Ray cluster default/demo with new worker group"),
+        "{said}"
+    );
+    let groups = w.until(&["get", "workergroup", "big", "-c", "demo"], |t| {
+        t.contains("1/1")
+    });
     let big = &rows(&groups)[0];
     assert_eq!(
-        (big["MIN"].as_str(), big["MAX"].as_str(), big["REPLICAS"].as_str(), big["CPUS"].as_str()),
+        (
+            big["MIN"].as_str(),
+            big["MAX"].as_str(),
+            big["REPLICAS"].as_str(),
+            big["CPUS"].as_str()
+        ),
         ("1", "10", "1/1", "1")
     );
 
-    let json: Value = serde_json::from_str(&w.stdout(&["get", "cluster", "demo", "-o", "json"])).unwrap();
+    let json: Value =
+        serde_json::from_str(&w.stdout(&["get", "cluster", "demo", "-o", "json"])).unwrap();
     assert_eq!(json[0]["name"], "demo");
     let yaml = w.stdout(&["get", "nodes", "-c", "demo", "-o", "yaml"]);
     assert!(yaml.contains("workerGroup: big"), "{yaml}");
 
     let gone = w.stdout(&["delete", "demo", "-y", "--wait", "--timeout", "60s"]);
     assert!(gone.contains("Deleted raycluster demo"), "{gone}");
-    assert!(w.cluster("demo").is_none(), "--wait returns once it is gone");
+    assert!(
+        w.cluster("demo").is_none(),
+        "--wait returns once it is gone"
+    );
     assert_eq!(rows(&w.stdout(&["get", "cluster"])).len(), 0);
     assert_eq!(w.code(&["get", "cluster", "demo"]), 3, "not found");
 }
@@ -237,11 +330,16 @@ fn create_get_scale_and_delete_a_cluster() {
 fn version_names_the_operator_image_tag() {
     let Some(w) = World::new() else { return };
     let out = w.stdout(&["version"]);
-    let values = std::fs::read_to_string(root().join("tests/fixtures/charts/kuberay-operator/values.yaml")).unwrap();
+    let values =
+        std::fs::read_to_string(root().join("tests/fixtures/charts/kuberay-operator/values.yaml"))
+            .unwrap();
     let values: serde_yaml::Value = serde_yaml::from_str(&values).unwrap();
     let tag = values["image"]["tag"].as_str().unwrap().to_string();
     assert!(out.starts_with("kubectl ray plugin version: "), "{out}");
-    assert!(out.contains(&format!("KubeRay operator version: {tag}")), "{out}");
+    assert!(
+        out.contains(&format!("KubeRay operator version: {tag}")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -271,7 +369,10 @@ fn get_over_many_clusters_is_one_kubectl_call() {
     // figure is the read's alone.
     let settle = Instant::now();
     while settle.elapsed() < Duration::from_secs(60)
-        && w.emu.list("ray.io", "rayclusters", None).iter().any(|c| c["status"]["state"] != "suspended")
+        && w.emu
+            .list("ray.io", "rayclusters", None)
+            .iter()
+            .any(|c| c["status"]["state"] != "suspended")
     {
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -282,7 +383,11 @@ fn get_over_many_clusters_is_one_kubectl_call() {
         took.push(start.elapsed());
         assert_eq!(rows(&table).len(), N, "every cluster, one row each");
         assert!(table.contains("c499   team"), "its namespace shown");
-        assert_eq!(w.kubectl_calls(), 1, "one kubectl process for {N} RayClusters");
+        assert_eq!(
+            w.kubectl_calls(),
+            1,
+            "one kubectl process for {N} RayClusters"
+        );
     }
     // Figures for the notes, not timed assertions: ours, and kubectl's
     // own read of the same list.
@@ -291,11 +396,19 @@ fn get_over_many_clusters_is_one_kubectl_call() {
     let plain = w
         .emu
         .kubectl()
-        .args(["get", "rayclusters.ray.io", "--all-namespaces", "--output=json"])
+        .args([
+            "get",
+            "rayclusters.ray.io",
+            "--all-namespaces",
+            "--output=json",
+        ])
         .output()
         .unwrap();
     assert!(plain.status.success());
-    eprintln!("kubectl get rayclusters.ray.io -A -o json alone: {:?}", start.elapsed());
+    eprintln!(
+        "kubectl get rayclusters.ray.io -A -o json alone: {:?}",
+        start.elapsed()
+    );
 
     let groups = w.stdout(&["get", "workergroup", "-A"]);
     assert_eq!(rows(&groups).len(), N);

@@ -35,7 +35,11 @@ fn create_cluster_with_kuberay_defaults() {
     let r = run(w, &["create", "cluster", "demo", "--dry-run"]);
     snap("kuberay_create_cluster_defaults", &r);
     assert_eq!(r.code, 0);
-    assert_eq!(mutations(&r), Vec::<String>::new(), "a plan runs queries only");
+    assert_eq!(
+        mutations(&r),
+        Vec::<String>::new(),
+        "a plan runs queries only"
+    );
 }
 
 #[test]
@@ -48,9 +52,21 @@ fn create_cluster_in_a_project() {
         w,
         project(),
         &[
-            "create", "cluster", "demo", "--dry-run", "--worker-replicas", "2", "--worker-cpu",
-            "1", "--head-ray-start-params", "num-cpus=0,dashboard-host=0.0.0.0", "--labels",
-            "app=ray", "--autoscaler", "v2", "--wait",
+            "create",
+            "cluster",
+            "demo",
+            "--dry-run",
+            "--worker-replicas",
+            "2",
+            "--worker-cpu",
+            "1",
+            "--head-ray-start-params",
+            "num-cpus=0,dashboard-host=0.0.0.0",
+            "--labels",
+            "app=ray",
+            "--autoscaler",
+            "v2",
+            "--wait",
         ],
     );
     snap("kuberay_create_cluster_project", &r);
@@ -74,7 +90,16 @@ fn create_workergroup_patches_after_testing_the_version() {
     cluster_present(&w, "local-cpu-only", true);
     let r = run(
         w,
-        &["create", "workergroup", "big", "-c", "local-cpu-only", "--dry-run", "--worker-cpu", "4"],
+        &[
+            "create",
+            "workergroup",
+            "big",
+            "-c",
+            "local-cpu-only",
+            "--dry-run",
+            "--worker-cpu",
+            "4",
+        ],
     );
     snap("kuberay_create_workergroup", &r);
     assert_eq!(r.code, 0);
@@ -91,17 +116,45 @@ fn scale_patches_only_what_changes() {
     w.on(&get_cluster("demo"), ok(&c.to_string()));
     let r = run(
         w.clone(),
-        &["scale", "cluster", "demo", "-w", "cpu", "-r", "3", "--max-replicas", "4", "--dry-run"],
+        &[
+            "scale",
+            "cluster",
+            "demo",
+            "-w",
+            "cpu",
+            "-r",
+            "3",
+            "--max-replicas",
+            "4",
+            "--dry-run",
+        ],
     );
     snap("kuberay_scale", &r);
     assert_eq!(r.code, 0);
-    let r = run(w.clone(), &["scale", "cluster", "demo", "-w", "cpu", "-r", "5"]);
+    let r = run(
+        w.clone(),
+        &["scale", "cluster", "demo", "-w", "cpu", "-r", "5"],
+    );
     assert_eq!(r.code, 2, "above the group's maximum: {:?}", r.ui);
-    let r = run(w.clone(), &["scale", "cluster", "demo", "-w", "cpu", "--min-replicas", "2"]);
+    let r = run(
+        w.clone(),
+        &[
+            "scale",
+            "cluster",
+            "demo",
+            "-w",
+            "cpu",
+            "--min-replicas",
+            "2",
+        ],
+    );
     assert_eq!(r.code, 2, "the minimum above the replicas: {:?}", r.ui);
     let r = run(w, &["scale", "cluster", "demo", "-w", "gpu", "-r", "1"]);
     assert_eq!(r.code, 3, "no such group: {:?}", r.ui);
-    assert!(r.ui.iter().any(|l| l.contains("Available worker groups: cpu")));
+    assert!(
+        r.ui.iter()
+            .any(|l| l.contains("Available worker groups: cpu"))
+    );
 }
 
 #[test]
@@ -123,7 +176,10 @@ fn get_token_reads_the_cluster_and_its_secret() {
         "metadata": {"name": "secure"}, "data": {"auth_token": "c2VjcmV0LXRva2Vu"}});
     w.on(&get_secret("secure"), ok(&secret.to_string()));
     let r = run(w, &["get", "token", "secure"]);
-    assert_eq!((r.code, r.ui.clone()), (0, vec!["secret-token".to_string()]));
+    assert_eq!(
+        (r.code, r.ui.clone()),
+        (0, vec!["secret-token".to_string()])
+    );
     let w = World::new();
     cluster_present(&w, "local-cpu-only", true);
     let r = run(w, &["get", "token", "local-cpu-only"]);

@@ -176,7 +176,11 @@ pub fn pod_resources(pod_spec: &Value) -> BTreeMap<String, Quantity> {
     for container in pod_spec["containers"].as_array().into_iter().flatten() {
         let mut own: BTreeMap<String, Quantity> = BTreeMap::new();
         for kind in ["requests", "limits"] {
-            for (name, value) in container["resources"][kind].as_object().into_iter().flatten() {
+            for (name, value) in container["resources"][kind]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
                 if let Some(q) = Quantity::of_json(value) {
                     own.entry(name.clone()).or_insert(q);
                 }

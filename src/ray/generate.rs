@@ -139,7 +139,11 @@ fn string_map(map: &BTreeMap<String, String>) -> Value {
 }
 
 /// A pod template around one container, with the project's extras.
-fn template(mut container: Value, selectors: &BTreeMap<String, String>, project: Option<&Project>) -> Value {
+fn template(
+    mut container: Value,
+    selectors: &BTreeMap<String, String>,
+    project: Option<&Project>,
+) -> Value {
     let mut spec = json!({"containers": []});
     if !selectors.is_empty() {
         spec["nodeSelector"] = string_map(selectors);
@@ -150,8 +154,7 @@ fn template(mut container: Value, selectors: &BTreeMap<String, String>, project:
             container["volumeMounts"] = json!([{"name": "dshm", "mountPath": "/dev/shm"}]);
         }
         if p.wandb {
-            container["envFrom"] =
-                json!([{"secretRef": {"name": WANDB_SECRET, "optional": true}}]);
+            container["envFrom"] = json!([{"secretRef": {"name": WANDB_SECRET, "optional": true}}]);
         }
         if let Some(secret) = &p.pull_secret {
             spec["imagePullSecrets"] = json!([{"name": secret}]);
@@ -253,7 +256,10 @@ mod tests {
         let p = Project::of("europe-west4-docker.pkg.dev/p/images/kas");
         let t = template(json!({"name": "c"}), &BTreeMap::new(), Some(&p));
         assert_eq!(t["spec"]["imagePullSecrets"][0]["name"], "pull");
-        assert_eq!(t["spec"]["containers"][0]["volumeMounts"][0]["mountPath"], "/dev/shm");
+        assert_eq!(
+            t["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
+            "/dev/shm"
+        );
         assert_eq!(
             t["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"],
             "wandb-secret"

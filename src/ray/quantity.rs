@@ -55,9 +55,16 @@ impl Quantity {
         let nano_units = whole.checked_mul(1_000_000_000)?.checked_add(nanos)?;
         let (factor_nanos, binary): (i128, bool) = match suffix {
             "" => (1, false),
-            "m" => return Some(Self::signed(nano_units / 1_000_000, negative, false)),
-            "n" => return Some(Self::signed(nano_units / 1_000_000_000_000, negative, false)),
-            "u" => return Some(Self::signed(nano_units / 1_000_000_000, negative, false)),
+            // Thousandths, millionths, billionths of one: in thousandths.
+            "m" => return Some(Self::signed(nano_units / 1_000_000_000, negative, false)),
+            "u" => {
+                let milli = nano_units / 1_000_000_000_000;
+                return Some(Self::signed(milli, negative, false));
+            }
+            "n" => {
+                let milli = nano_units / 1_000_000_000_000_000;
+                return Some(Self::signed(milli, negative, false));
+            }
             s => {
                 if let Some((_, p)) = BINARY.iter().find(|(n, _)| *n == s) {
                     (1024i128.pow(*p), true)
@@ -178,7 +185,10 @@ mod tests {
         let cpu = Quantity::parse("500m").unwrap().times(3);
         assert_eq!(cpu.to_string(), "1500m");
         let total = Quantity::ZERO.add(Quantity::parse("1Gi").unwrap());
-        assert_eq!(total.add(Quantity::parse("1Gi").unwrap()).to_string(), "2Gi");
+        assert_eq!(
+            total.add(Quantity::parse("1Gi").unwrap()).to_string(),
+            "2Gi"
+        );
         assert_eq!(Quantity::parse("2").unwrap().times(2).to_string(), "4");
     }
 }

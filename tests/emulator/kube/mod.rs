@@ -15,7 +15,6 @@ mod api;
 mod bulk;
 mod catalog;
 mod controllers;
-mod defaults;
 mod discovery;
 mod error;
 mod exec;

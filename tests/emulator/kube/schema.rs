@@ -65,7 +65,7 @@ pub fn check(state: &State, ty: &ResourceType, obj: &Value) -> Result<(), ApiErr
 }
 
 /// The schema of the CRD that defines `ty`, for its storage version.
-pub(super) fn schema_of(state: &State, ty: &ResourceType) -> Option<Value> {
+fn schema_of(state: &State, ty: &ResourceType) -> Option<Value> {
     if ty.group.is_empty() || ty.group == "apps" || ty.group.ends_with(".k8s.io") {
         return None;
     }

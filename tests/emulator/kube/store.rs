@@ -225,7 +225,6 @@ impl State {
             obj.as_object_mut().expect("object").remove("status");
         }
         admission::on_create(self, ty, &mut obj)?;
-        super::defaults::apply(self, ty, &mut obj);
         super::schema::check(self, ty, &obj)?;
         if dry_run {
             return Ok(obj);
@@ -347,7 +346,6 @@ impl State {
         }
         admission::on_update(ty, &mut next)?;
         admission::check_update(ty, &old, &next)?;
-        super::defaults::apply(self, ty, &mut next);
         super::schema::check(self, ty, &next)?;
         if spec_of(&next) != spec_of(&old) {
             let generation = old

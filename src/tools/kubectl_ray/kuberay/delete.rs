@@ -89,7 +89,9 @@ fn parse(arg: &str) -> Result<(Kind, String)> {
     }
     let kind = kind.to_lowercase();
     let found = KINDS.iter().find(|k| {
-        kind == k.word || kind == format!("{}s", k.word) || kind == k.resource
+        kind == k.word
+            || kind == format!("{}s", k.word)
+            || kind == k.resource
             || kind == k.resource.trim_end_matches(".ray.io")
     });
     match found {

@@ -27,11 +27,26 @@ pub const WORDS: &[&str] = &["get", "list", "version", "create", "delete", "scal
 
 /// What each of KubeRay's words does, for completion.
 pub const WORD_HELP: &[(&str, &str)] = &[
-    ("get", "show RayClusters, worker groups, nodes or a cluster's token (KubeRay's `get`)"),
-    ("create", "make a RayCluster or a worker group from flags (KubeRay's `create`)"),
-    ("scale", "set a worker group's replicas and bounds (KubeRay's `scale cluster`)"),
-    ("delete", "delete RayClusters, RayJobs, RayServices (KubeRay's `delete`)"),
-    ("version", "this plugin's version and the KubeRay operator's"),
+    (
+        "get",
+        "show RayClusters, worker groups, nodes or a cluster's token (KubeRay's `get`)",
+    ),
+    (
+        "create",
+        "make a RayCluster or a worker group from flags (KubeRay's `create`)",
+    ),
+    (
+        "scale",
+        "set a worker group's replicas and bounds (KubeRay's `scale cluster`)",
+    ),
+    (
+        "delete",
+        "delete RayClusters, RayJobs, RayServices (KubeRay's `delete`)",
+    ),
+    (
+        "version",
+        "this plugin's version and the KubeRay operator's",
+    ),
 ];
 
 /// The flags every KubeRay word takes: kubectl's connection flags and
@@ -209,7 +224,12 @@ where
         }
         Word::Version(_) => {
             let command = version::Version { target };
-            driver::execute(command, &global.common(false), make_ctx, &usage(&["version"]))
+            driver::execute(
+                command,
+                &global.common(false),
+                make_ctx,
+                &usage(&["version"]),
+            )
         }
     }
 }
@@ -228,8 +248,14 @@ mod tests {
 
     #[test]
     fn the_first_word_skips_flags_and_their_values() {
-        assert_eq!(first(&["-n", "x", "get", "cluster"]).as_deref(), Some("get"));
-        assert_eq!(first(&["--context=lab", "delete", "a"]).as_deref(), Some("delete"));
+        assert_eq!(
+            first(&["-n", "x", "get", "cluster"]).as_deref(),
+            Some("get")
+        );
+        assert_eq!(
+            first(&["--context=lab", "delete", "a"]).as_deref(),
+            Some("delete")
+        );
         assert_eq!(first(&["+", "get"]), None);
         assert_eq!(first(&["--dry-run", "-"]), None);
         assert_eq!(first(&["up", "f.yaml"]).as_deref(), Some("up"));

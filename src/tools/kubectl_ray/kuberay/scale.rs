@@ -41,7 +41,12 @@ pub struct Args {
     #[arg(value_name = "RAYCLUSTER")]
     cluster: String,
     /// The worker group
-    #[arg(long = "worker-group", short = 'w', value_name = "WORKERGROUP", required = true)]
+    #[arg(
+        long = "worker-group",
+        short = 'w',
+        value_name = "WORKERGROUP",
+        required = true
+    )]
     group: String,
     /// Its replicas
     #[arg(long, short = 'r', value_name = "N", allow_negative_numbers = true)]
@@ -93,7 +98,11 @@ impl Command for Scale {
                     .into(),
             ));
         }
-        for (flag, v) in [("--replicas", r), ("--min-replicas", min), ("--max-replicas", max)] {
+        for (flag, v) in [
+            ("--replicas", r),
+            ("--min-replicas", min),
+            ("--max-replicas", max),
+        ] {
             if v.is_some_and(|n| n < 0) {
                 return Err(usage(format!("{flag} must be a non-negative integer")));
             }
@@ -107,7 +116,9 @@ impl Command for Scale {
         }
         if let Some(n) = r {
             if let Some(lo) = min.filter(|lo| n < *lo) {
-                return Err(usage(format!("--replicas ({n}) cannot be less than --min-replicas ({lo})")));
+                return Err(usage(format!(
+                    "--replicas ({n}) cannot be less than --min-replicas ({lo})"
+                )));
             }
             if let Some(hi) = max.filter(|hi| n > *hi) {
                 return Err(usage(format!(
@@ -128,9 +139,9 @@ impl Command for Scale {
             Lookup::Missing => {
                 bail!("RayCluster {name} not found: `kubectl ray get cluster` lists them")
             }
-            Lookup::UnknownKind => bail!(
-                "this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`"
-            ),
+            Lookup::UnknownKind => {
+                bail!("this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`")
+            }
         };
         let cluster: RayCluster = serde_json::from_value(raw.clone())?;
         let place = match &cluster.metadata.namespace {
@@ -203,4 +214,3 @@ impl Command for Scale {
         Ok(Outcome::Done)
     }
 }
-

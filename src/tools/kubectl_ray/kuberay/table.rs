@@ -180,7 +180,10 @@ mod tests {
     fn a_table_as_kubectl_prints_it() {
         let cols = [col("NAME", "name"), col("CPUS", "cpus"), col("AGE", "age")];
         let rows = vec![vec![json!("demo"), json!(2), json!("5m")]];
-        assert_eq!(render(&cols, &rows), "NAME   CPUS   AGE\ndemo   2      5m\n");
+        assert_eq!(
+            render(&cols, &rows),
+            "NAME   CPUS   AGE\ndemo   2      5m\n"
+        );
     }
 
     #[test]

@@ -159,8 +159,10 @@ impl Command for CreateCluster {
                 name: generate::DEFAULT_GROUP.to_string(),
                 image: image.clone(),
                 replicas: i64::from(a.worker_replicas),
-                min_replicas: None,
-                max_replicas: None,
+                // KubeRay leaves them to the CRD's defaults; written out
+                // so that they read the same everywhere.
+                min_replicas: Some(0),
+                max_replicas: Some(i64::from(i32::MAX)),
                 num_of_hosts: Some(i64::from(a.num_of_hosts)),
                 sizes: Sizes {
                     cpu: a.worker_cpu.clone(),
@@ -203,7 +205,11 @@ impl Command for CreateCluster {
         if a.worker_replicas < 0 {
             bail!(UsageError("--worker-replicas cannot be negative".into()));
         }
-        check_tpu(&a.worker_tpu, a.num_of_hosts, &merged(&a.worker_node_selectors))?;
+        check_tpu(
+            &a.worker_tpu,
+            a.num_of_hosts,
+            &merged(&a.worker_node_selectors),
+        )?;
         let problems = ray::validate::problems(&generate::raycluster(&self.cluster));
         if !problems.is_empty() {
             bail!(UsageError(format!(
@@ -224,9 +230,9 @@ impl Command for CreateCluster {
                  (`kubectl ray delete {name}`)",
                 ray::describe(&existing)
             ),
-            Lookup::UnknownKind => bail!(
-                "this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`"
-            ),
+            Lookup::UnknownKind => {
+                bail!("this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`")
+            }
             Lookup::Missing => {}
         }
         let manifest = generate::raycluster(&self.cluster);
@@ -263,4 +269,3 @@ impl Command for CreateCluster {
         Ok(Outcome::Done)
     }
 }
-

@@ -16,8 +16,8 @@ use crate::app::cli::{Ctx, Outcome, UsageError};
 use crate::app::converge;
 use crate::app::driver::Command;
 use crate::clis::kubectl::{Kubectl, Lookup, Ns, Target};
-use crate::ray::generate::{self, Group, Project, Sizes};
 use crate::ray::RAYCLUSTERS;
+use crate::ray::generate::{self, Group, Project, Sizes};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -34,7 +34,12 @@ pub struct Args {
     #[arg(value_name = "WORKERGROUP")]
     group: String,
     /// The RayCluster to add it to
-    #[arg(long = "ray-cluster", short = 'c', value_name = "RAYCLUSTER", required = true)]
+    #[arg(
+        long = "ray-cluster",
+        short = 'c',
+        value_name = "RAYCLUSTER",
+        required = true
+    )]
     cluster: String,
     /// The Ray version of the default image
     #[arg(long, default_value = generate::RAY_VERSION)]
@@ -137,7 +142,11 @@ impl Command for CreateWorkerGroup {
         ] {
             check_quantity(flag, value)?;
         }
-        let (min, max, n) = (a.worker_min_replicas, a.worker_max_replicas, a.worker_replicas);
+        let (min, max, n) = (
+            a.worker_min_replicas,
+            a.worker_max_replicas,
+            a.worker_replicas,
+        );
         if min < 0 || max < 0 || n < 0 {
             bail!(UsageError("replicas cannot be negative".into()));
         }
@@ -152,7 +161,11 @@ impl Command for CreateWorkerGroup {
                  --worker-max-replicas ({max})"
             )));
         }
-        check_tpu(&a.worker_tpu, a.num_of_hosts, &merged(&a.worker_node_selectors))
+        check_tpu(
+            &a.worker_tpu,
+            a.num_of_hosts,
+            &merged(&a.worker_node_selectors),
+        )
     }
 
     fn run(&self, ctx: &Ctx) -> Result<Outcome> {
@@ -164,9 +177,9 @@ impl Command for CreateWorkerGroup {
             Lookup::Missing => {
                 bail!("RayCluster {name} not found: `kubectl ray get cluster` lists them")
             }
-            Lookup::UnknownKind => bail!(
-                "this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`"
-            ),
+            Lookup::UnknownKind => {
+                bail!("this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`")
+            }
         };
         let groups = cluster["spec"]["workerGroupSpecs"].as_array().cloned();
         if groups
@@ -195,7 +208,11 @@ impl Command for CreateWorkerGroup {
             Some(list) => list.push(spec),
             None => cluster["spec"]["workerGroupSpecs"] = json!([spec]),
         }
-        if self.project.as_ref().is_some_and(|p| p.pull_secret.is_some()) {
+        if self
+            .project
+            .as_ref()
+            .is_some_and(|p| p.pull_secret.is_some())
+        {
             let yaml = serde_yaml::to_string(&cluster)?;
             let file = ClusterFile::parse(Path::new(name.as_str()), &yaml)?;
             converge::up(&ctx.run, pull_secret::pieces(ctx, &kubectl, &file, ns)?)?;

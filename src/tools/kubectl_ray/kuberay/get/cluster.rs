@@ -64,7 +64,11 @@ fn row(c: &RayCluster) -> Vec<Value> {
         json!(shown(&s.desired_gpu)),
         json!(shown(&s.desired_tpu)),
         json!(shown(&s.desired_memory)),
-        json!(c.relevant_condition().map(|c| c.kind.clone()).unwrap_or_default()),
+        json!(
+            c.relevant_condition()
+                .map(|c| c.kind.clone())
+                .unwrap_or_default()
+        ),
         json!(s.state),
         json!(table::age(c.metadata.creation_timestamp.as_deref())),
     ]
@@ -73,7 +77,11 @@ fn row(c: &RayCluster) -> Vec<Value> {
 impl Command for GetCluster {
     fn run(&self, ctx: &Ctx) -> Result<Outcome> {
         let kubectl = Kubectl::new(&ctx.run, &self.target);
-        let fields = self.args.name.as_ref().map(|n| format!("metadata.name={n}"));
+        let fields = self
+            .args
+            .name
+            .as_ref()
+            .map(|n| format!("metadata.name={n}"));
         let clusters = kubectl
             .list_all::<RayCluster>(RAYCLUSTERS, None, fields.as_deref(), self.args.listing.ns())?
             .ok_or_else(not_installed)?;

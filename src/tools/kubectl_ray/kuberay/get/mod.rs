@@ -69,9 +69,7 @@ pub fn where_(target: &Target, all: bool) -> String {
 }
 
 pub fn not_installed() -> anyhow::Error {
-    anyhow::anyhow!(
-        "this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`"
-    )
+    anyhow::anyhow!("this cluster has no RayCluster kind: install KubeRay with `kubectl ray ++`")
 }
 
 pub fn run(

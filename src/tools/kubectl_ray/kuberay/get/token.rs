@@ -11,8 +11,8 @@ use crate::app::cli::{Ctx, Outcome};
 use crate::app::driver::Command;
 use crate::clis::kubectl::{Kubectl, Lookup, Ns, Secret, Target};
 use crate::exec::base64;
-use crate::ray::cluster::RayCluster;
 use crate::ray::RAYCLUSTERS;
+use crate::ray::cluster::RayCluster;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -50,12 +50,16 @@ impl Command for GetToken {
         let kubectl = Kubectl::new(&ctx.run, &self.target);
         let cluster: RayCluster = match kubectl.lookup(RAYCLUSTERS, name, Ns::Current)? {
             Lookup::Found(c) => c,
-            Lookup::Missing => bail!("RayCluster {name} not found: `kubectl ray get cluster` lists them"),
+            Lookup::Missing => {
+                bail!("RayCluster {name} not found: `kubectl ray get cluster` lists them")
+            }
             Lookup::UnknownKind => return Err(not_installed()),
         };
         let auth = cluster.spec.auth_options.as_ref();
         if auth.is_none_or(|a| a.mode != "token") {
-            bail!("RayCluster {name} was not configured to use authentication tokens (spec.authOptions.mode is not `token`)");
+            bail!(
+                "RayCluster {name} was not configured to use authentication tokens (spec.authOptions.mode is not `token`)"
+            );
         }
         let secret_name = auth
             .and_then(|a| a.secret_name.clone())

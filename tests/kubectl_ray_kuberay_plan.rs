@@ -15,9 +15,10 @@ fn snap(name: &str, r: &support::world::Run) {
 
 /// A kas.yaml was found: the project's defaults apply.
 fn project() -> Config {
-    let mut config = Config::default();
-    config.root = Some("/home/test/kas".into());
-    config
+    Config {
+        root: Some("/home/test/kas".into()),
+        ..Config::default()
+    }
 }
 
 fn mutations(r: &support::world::Run) -> Vec<String> {

@@ -187,7 +187,7 @@ pub fn pod_resources(pod_spec: &Value) -> BTreeMap<String, Quantity> {
             }
         }
         for (name, q) in own {
-            let sum = total.get(&name).copied().unwrap_or_default().add(q);
+            let sum = total.get(&name).copied().unwrap_or_default().plus(q);
             total.insert(name, sum);
         }
     }

@@ -106,7 +106,7 @@ impl Quantity {
         self.milli < 0
     }
 
-    pub fn add(self, other: Quantity) -> Quantity {
+    pub fn plus(self, other: Quantity) -> Quantity {
         Quantity {
             milli: self.milli + other.milli,
             // The first non-zero one decides the format, as in Go.
@@ -184,9 +184,9 @@ mod tests {
         assert_eq!(mem.times(3).to_string(), "12Gi");
         let cpu = Quantity::parse("500m").unwrap().times(3);
         assert_eq!(cpu.to_string(), "1500m");
-        let total = Quantity::ZERO.add(Quantity::parse("1Gi").unwrap());
+        let total = Quantity::ZERO.plus(Quantity::parse("1Gi").unwrap());
         assert_eq!(
-            total.add(Quantity::parse("1Gi").unwrap()).to_string(),
+            total.plus(Quantity::parse("1Gi").unwrap()).to_string(),
             "2Gi"
         );
         assert_eq!(Quantity::parse("2").unwrap().times(2).to_string(), "4");

@@ -131,6 +131,9 @@ kubectl ray = yaml/k8s/local-cpu-only.yaml        # exit 0 when it is Ready
 kubectl ray - yaml/k8s/local-cpu-only.yaml --context kind-ray
 kubectl ray convert legacy-cluster.yaml > cluster.yaml
 kubectl ray == -o json
+kubectl ray get cluster -A                        # KubeRay's plugin commands work too:
+kubectl ray create cluster demo --wait            #   get, create, scale, delete, version
+kubectl ray scale cluster demo -w default-group -r 2   # (kubectl ray get --help, ...)
 ";
 
 /// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.

@@ -417,3 +417,195 @@ fn get_over_many_clusters_is_one_kubectl_call() {
     let _ = w.stdout(&["get", "nodes", "-A"]);
     assert_eq!(w.kubectl_calls(), 1);
 }
+
+/// The command lines of KubeRay's v1.7 plugin (its help examples and
+/// flags) for `create`, `get`, `scale`, `delete` and `version`, each run
+/// against the emulator with the exit status it must give.
+#[test]
+fn kuberay_command_lines_are_taken() {
+    let Some(w) = World::new() else { return };
+    let ns = serde_json::json!({"metadata": {"name": "my-namespace"}});
+    w.emu.create_many("", "namespaces", vec![ns]).unwrap();
+    let tpu = "cloud.google.com/gke-tpu-accelerator=tpu-v5-lite-podslice,cloud.google.com/gke-tpu-topology=1x1";
+    let lines: &[(&str, i32)] = &[
+        ("version", 0),
+        ("create cluster sample-cluster", 0),
+        (
+            "create cluster c2 --ray-version 2.52.0 --image rayproject/ray:2.52.0 --head-cpu 1 --head-memory 5Gi --head-ephemeral-storage 10Gi --worker-replicas 3 --worker-cpu 1 --worker-memory 5Gi --worker-ephemeral-storage 10Gi",
+            0,
+        ),
+        (
+            "create cluster c3 --labels app=ray,env=dev --annotations ttl-hours=24,owner=chthulu",
+            0,
+        ),
+        (
+            &format!("create cluster c4 --worker-tpu 1 --worker-node-selectors {tpu}"),
+            0,
+        ),
+        ("create cluster c5 --file ray-cluster-config.yaml", 2),
+        (
+            "create cluster c6 --autoscaler v2 --head-ray-start-params dashboard-host=0.0.0.0,num-cpus=2 --worker-ray-start-params metrics-export-port=8080 --num-of-hosts 2 --head-gpu 0 --worker-gpu 0",
+            0,
+        ),
+        (
+            "create cluster c7 --head-node-selectors cloud.google.com/gke-nodepool=my-node-pool --worker-node-selectors cloud.google.com/gke-accelerator=nvidia-l4 --wait --timeout 5m0s",
+            0,
+        ),
+        ("create cluster c8 --dry-run", 0),
+        ("create cluster my-raycluster -n my-namespace --wait", 0),
+        (
+            "create workergroup example-group --ray-cluster sample-cluster",
+            0,
+        ),
+        (
+            "create workergroup example-group2 --ray-cluster sample-cluster --image rayproject/ray:2.52.0 --worker-cpu 2 --worker-memory 5Gi",
+            0,
+        ),
+        (
+            &format!(
+                "create workergroup example-tpu-group --ray-cluster sample-cluster --worker-tpu 1 --worker-node-selectors {tpu}"
+            ),
+            0,
+        ),
+        (
+            "create workergroup g4 -c sample-cluster --worker-replicas 2 --num-of-hosts 1 --worker-min-replicas 1 --worker-max-replicas 3 --worker-gpu 0 --worker-tpu 0 --ray-version 2.52.0 --worker-ray-start-params num-cpus=2",
+            0,
+        ),
+        ("get cluster", 0),
+        ("get cluster sample-cluster", 0),
+        ("get clusters --all-namespaces", 0),
+        ("list cluster -A", 0),
+        ("get workergroup", 0),
+        ("get workergroup --all-namespaces", 0),
+        ("get workergroup --namespace my-namespace", 0),
+        (
+            "get workergroup --ray-cluster my-raycluster --all-namespaces",
+            0,
+        ),
+        (
+            "get workergroup --namespace my-namespace --ray-cluster my-raycluster",
+            0,
+        ),
+        (
+            "get workergroup default-group --namespace my-namespace --ray-cluster my-raycluster",
+            0,
+        ),
+        ("get workergroups -c sample-cluster", 0),
+        ("get node", 0),
+        ("get nodes --all-namespaces", 0),
+        ("get node --namespace my-namespace", 0),
+        ("get node --ray-cluster my-raycluster --all-namespaces", 0),
+        (
+            "get node --namespace my-namespace --ray-cluster my-raycluster",
+            0,
+        ),
+        (
+            "get node no-such-pod --namespace my-namespace --ray-cluster my-raycluster",
+            3,
+        ),
+        ("get token sample-cluster", 3),
+        (
+            "scale cluster sample-cluster --worker-group default-group --replicas 3",
+            0,
+        ),
+        (
+            "scale cluster sample-cluster --worker-group default-group --max-replicas 10",
+            0,
+        ),
+        (
+            "scale cluster sample-cluster --worker-group default-group --min-replicas 2 --max-replicas 6",
+            0,
+        ),
+        (
+            "scale cluster sample-cluster --worker-group default-group --replicas 5 --min-replicas 3 --max-replicas 7",
+            0,
+        ),
+        ("scale cluster sample-cluster -w default-group -r 5", 0),
+        ("delete sample-raycluster", 3),
+        ("delete c2", 2),
+        ("delete c2 -y", 0),
+        ("delete raycluster/c3 -y", 0),
+        ("delete rayjob/sample-rayjob -y", 3),
+        ("delete rayservice/sample-rayservice -y", 3),
+        ("delete c4 c6 --yes --wait", 0),
+    ];
+    for (line, code) in lines {
+        let args: Vec<&str> = line.split(' ').collect();
+        assert_eq!(w.code(&args), *code, "kubectl ray {line}");
+    }
+    let pods = w.emu.list("", "pods", Some("my-namespace"));
+    let node = pods[0]["metadata"]["name"].as_str().unwrap();
+    let args = [
+        "get",
+        "node",
+        node,
+        "-n",
+        "my-namespace",
+        "-c",
+        "my-raycluster",
+    ];
+    assert_eq!(rows(&w.stdout(&args)).len(), 1);
+    assert!(w.cluster("c4").is_none() && w.cluster("c6").is_none());
+    assert!(w.cluster("c8").is_none(), "--dry-run made nothing");
+}
+
+/// A CRD of KubeRay's that the stand-in chart does not install, open
+/// schema: enough to store and delete such objects.
+fn crd(kind: &str, plural: &str) -> Value {
+    serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.ray.io")},
+        "spec": {"group": "ray.io", "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(), "listKind": format!("{kind}List")},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    })
+}
+
+#[test]
+fn delete_takes_rayjobs_and_rayservices_too() {
+    let Some(w) = World::new() else { return };
+    let crds = vec![crd("RayJob", "rayjobs"), crd("RayService", "rayservices")];
+    w.emu
+        .create_many("apiextensions.k8s.io", "customresourcedefinitions", crds)
+        .unwrap();
+    let start = Instant::now();
+    while w.emu.get("ray.io", "rayjobs", "default", "train").is_none()
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        let job = serde_json::json!({"apiVersion": "ray.io/v1", "kind": "RayJob",
+            "metadata": {"name": "train", "namespace": "default"}, "spec": {}});
+        let svc = serde_json::json!({"apiVersion": "ray.io/v1", "kind": "RayService",
+            "metadata": {"name": "serve", "namespace": "default"}, "spec": {}});
+        if w.emu.create_many("ray.io", "rayjobs", vec![job]).is_ok()
+            && w.emu
+                .create_many("ray.io", "rayservices", vec![svc])
+                .is_ok()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(w.emu.get("ray.io", "rayjobs", "default", "train").is_some());
+    let out = w.stdout(&["delete", "rayjob/train", "rayservice/serve", "-y", "--wait"]);
+    assert!(
+        out.contains("Deleted rayjob train") && out.contains("Deleted rayservice serve"),
+        "{out}"
+    );
+    assert!(w.emu.get("ray.io", "rayjobs", "default", "train").is_none());
+    assert!(
+        w.emu
+            .get("ray.io", "rayservices", "default", "serve")
+            .is_none()
+    );
+    assert_eq!(
+        w.code(&["delete", "RayJob/train", "-y"]),
+        3,
+        "gone: not found"
+    );
+    assert_eq!(
+        w.code(&["delete", "pods/x", "-y"]),
+        2,
+        "not one of KubeRay's kinds"
+    );
+}

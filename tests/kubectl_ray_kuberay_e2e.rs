@@ -609,3 +609,30 @@ fn delete_takes_rayjobs_and_rayservices_too() {
         "not one of KubeRay's kinds"
     );
 }
+
+#[test]
+fn get_token_prints_the_token_of_a_token_cluster() {
+    let Some(w) = World::new() else { return };
+    let cluster = serde_json::json!({"apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": {"name": "secure", "namespace": "default"},
+        "spec": {"authOptions": {"mode": "token"}, "headGroupSpec": {"rayStartParams": {},
+            "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.52.0"}]}}}}});
+    w.emu
+        .create_many("ray.io", "rayclusters", vec![cluster])
+        .unwrap();
+    // What KubeRay's operator keeps: the token under auth_token.
+    let secret = serde_json::json!({"metadata": {"name": "secure", "namespace": "default"},
+        "type": "Opaque", "data": {"auth_token": "czNjcjN0LXJheS10b2tlbg=="}});
+    w.emu.create_many("", "secrets", vec![secret]).unwrap();
+    w.kubectl_calls();
+    assert_eq!(w.stdout(&["get", "token", "secure"]), "s3cr3t-ray-token\n");
+    assert_eq!(
+        w.kubectl_calls(),
+        1,
+        "the cluster and its secret in one call"
+    );
+    let json: Value =
+        serde_json::from_str(&w.stdout(&["get", "token", "secure", "-o", "json"])).unwrap();
+    assert_eq!(json[0]["token"], "s3cr3t-ray-token");
+    assert_eq!(w.code(&["get", "token", "nobody"]), 3);
+}

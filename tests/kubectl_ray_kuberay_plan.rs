@@ -168,21 +168,39 @@ fn delete_plans_without_asking() {
 }
 
 #[test]
-fn get_token_reads_the_cluster_and_its_secret() {
+fn get_token_reads_the_cluster_and_its_secret_at_once() {
     let w = World::new();
     let mut c = raycluster("secure", "default", false);
     c["spec"]["authOptions"] = serde_json::json!({"mode": "token"});
-    w.on(&get_cluster("secure"), ok(&c.to_string()));
     let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "secure"}, "data": {"auth_token": "c2VjcmV0LXRva2Vu"}});
-    w.on(&get_secret("secure"), ok(&secret.to_string()));
+    let both = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [c, secret]});
+    let line = "kubectl get rayclusters.ray.io/secure secrets/secure --output=json";
+    w.on(line, ok(&both.to_string()));
     let r = run(w, &["get", "token", "secure"]);
     assert_eq!(
         (r.code, r.ui.clone()),
         (0, vec!["secret-token".to_string()])
     );
+    assert_eq!(r.world.lines(), [line], "one kubectl call");
+
     let w = World::new();
-    cluster_present(&w, "local-cpu-only", true);
+    let plain = raycluster("local-cpu-only", "default", false);
+    let answer = kas_infra::exec::runner::Output {
+        code: Some(1),
+        stdout: plain.to_string(),
+        stderr: "Error from server (NotFound): secrets \"local-cpu-only\" not found\n".into(),
+    };
+    w.on(
+        "kubectl get rayclusters.ray.io/local-cpu-only secrets/local-cpu-only",
+        answer,
+    );
     let r = run(w, &["get", "token", "local-cpu-only"]);
-    assert_eq!(r.code, 3, "no token authentication: {:?}", r.ui);
+    assert_eq!(r.code, 3, "{:?}", r.ui);
+    assert!(
+        r.ui.iter()
+            .any(|l| l.contains("not configured to use authentication tokens")),
+        "{:?}",
+        r.ui
+    );
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::exec::cmd::Cmd;
 use crate::exec::runner::{CmdFailed, Output, Runner};
@@ -183,6 +184,36 @@ impl Kubectl<'_> {
             return Ok(None);
         }
         Err(failed(&cmd, out))
+    }
+
+    /// Those of the objects `refs` (`TYPE/NAME` each) that exist, read
+    /// with one kubectl call; `None` when a kind is unknown to the cluster.
+    pub fn get_each(&self, refs: &[String], ns: Ns<'_>) -> Result<Option<Vec<Value>>> {
+        let mut words = vec!["get".to_string()];
+        words.extend(refs.iter().cloned());
+        words.push("--output=json".into());
+        let cmd = self.query(words, ns);
+        let out = self.run.run(&cmd)?;
+        if is_unknown_kind(&out) {
+            return Ok(None);
+        }
+        // kubectl prints those it found, and fails for the others.
+        let only_missing = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| l.contains("(NotFound)"));
+        if !out.success() && !only_missing {
+            return Err(failed(&cmd, out));
+        }
+        if out.stdout.trim().is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let value: Value = parse(&cmd, &out.stdout)?;
+        Ok(Some(match value["kind"].as_str() {
+            Some("List") => value["items"].as_array().cloned().unwrap_or_default(),
+            _ => vec![value],
+        }))
     }
 
     /// `kubectl create` of a manifest given on standard input (a plan

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use super::super::table::{self, Column, col};
-use super::{Listing, not_installed, where_};
+use super::{Listing, not_installed, place};
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::driver::Command;
 use crate::clis::kubectl::{Kubectl, Target};
@@ -90,7 +90,7 @@ impl Command for GetCluster {
         {
             bail!(
                 "Ray cluster {name} not found {}",
-                where_(&self.target, self.args.listing.all_namespaces)
+                place(&self.target, self.args.listing.all_namespaces)
             );
         }
         let rows: Vec<Vec<Value>> = clusters.iter().map(row).collect();

@@ -60,7 +60,7 @@ impl Listing {
 }
 
 /// "in namespace X", "in any namespace", as KubeRay says where it looked.
-pub fn where_(target: &Target, all: bool) -> String {
+pub fn place(target: &Target, all: bool) -> String {
     match (&target.namespace, all) {
         (_, true) => "in any namespace".to_string(),
         (Some(ns), false) => format!("in namespace {ns}"),

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use super::super::table::{self, Column, col};
-use super::{Listing, where_};
+use super::{Listing, place};
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::driver::Command;
 use crate::clis::kubectl::{Kubectl, Target};
@@ -77,7 +77,7 @@ impl Command for GetNodes {
             };
             bail!(
                 "Ray node {node} not found {} {in_cluster}",
-                where_(&self.target, a.listing.all_namespaces)
+                place(&self.target, a.listing.all_namespaces)
             );
         }
         let rows: Vec<Vec<Value>> = pods

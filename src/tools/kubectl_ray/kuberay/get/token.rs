@@ -1,15 +1,16 @@
 //! `kubectl ray get token CLUSTER`: the Ray auth token of a RayCluster
 //! that uses token authentication (`spec.authOptions.mode: token`), from
-//! the secret KubeRay keeps it in. The token goes to standard output only.
+//! the secret KubeRay keeps it in; the cluster and the secret in one
+//! kubectl call. The token goes to standard output only.
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use super::super::table::{self, col};
-use super::{Listing, not_installed};
+use super::not_installed;
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::driver::Command;
-use crate::clis::kubectl::{Kubectl, Lookup, Ns, Secret, Target};
+use crate::clis::kubectl::{Kubectl, Ns, Secret, Target};
 use crate::exec::base64;
 use crate::ray::RAYCLUSTERS;
 use crate::ray::cluster::RayCluster;
@@ -44,29 +45,46 @@ impl GetToken {
     }
 }
 
+fn secret_of(items: &[Value], name: &str) -> Result<Option<Secret>> {
+    let found = items
+        .iter()
+        .find(|i| i["kind"] == "Secret" && i["metadata"]["name"] == name);
+    Ok(found
+        .map(|s| serde_json::from_value(s.clone()))
+        .transpose()?)
+}
+
 impl Command for GetToken {
     fn run(&self, ctx: &Ctx) -> Result<Outcome> {
         let name = &self.args.cluster;
         let kubectl = Kubectl::new(&ctx.run, &self.target);
-        let cluster: RayCluster = match kubectl.lookup(RAYCLUSTERS, name, Ns::Current)? {
-            Lookup::Found(c) => c,
-            Lookup::Missing => {
-                bail!("RayCluster {name} not found: `kubectl ray get cluster` lists them")
-            }
-            Lookup::UnknownKind => return Err(not_installed()),
+        let ns = Ns::Current;
+        // KubeRay keeps the token in a secret named after the cluster.
+        let refs = [format!("{RAYCLUSTERS}/{name}"), format!("secrets/{name}")];
+        let items = kubectl.get_each(&refs, ns)?.ok_or_else(not_installed)?;
+        let Some(cluster) = items.iter().find(|i| i["kind"] == "RayCluster") else {
+            bail!("RayCluster {name} not found: `kubectl ray get cluster` lists them");
         };
+        let cluster: RayCluster = serde_json::from_value(cluster.clone())?;
         let auth = cluster.spec.auth_options.as_ref();
         if auth.is_none_or(|a| a.mode != "token") {
             bail!(
-                "RayCluster {name} was not configured to use authentication tokens (spec.authOptions.mode is not `token`)"
+                "RayCluster {name} was not configured to use authentication tokens \
+                 (spec.authOptions.mode is not `token`)"
             );
         }
         let secret_name = auth
             .and_then(|a| a.secret_name.clone())
             .unwrap_or_else(|| name.clone());
-        let secret: Secret = kubectl
-            .get("secrets", &secret_name, Ns::Current)?
-            .with_context(|| format!("the secret {secret_name} of RayCluster {name} is missing: the KubeRay operator makes it"))?;
+        let secret = match secret_of(&items, &secret_name)? {
+            Some(s) => Some(s),
+            // A secret named otherwise (authOptions.secretName): one more read.
+            None if &secret_name != name => kubectl.get("secrets", &secret_name, ns)?,
+            None => None,
+        };
+        let secret = secret.with_context(|| {
+            format!("the secret {secret_name} of RayCluster {name} is missing: the KubeRay operator makes it")
+        })?;
         let token = secret
             .data
             .get(KEY)
@@ -76,13 +94,8 @@ impl Command for GetToken {
         match self.args.output {
             table::Output::Text => ctx.ui.say(&token),
             other => {
-                let listing = Listing {
-                    all_namespaces: false,
-                    output: other,
-                };
                 let cols = [col("CLUSTER", "cluster"), col("TOKEN", "token")];
-                let rows: Vec<Vec<Value>> = vec![vec![json!(name), json!(token)]];
-                table::print(ctx, listing.output, &cols, &rows)?;
+                table::print(ctx, other, &cols, &[vec![json!(name), json!(token)]])?;
             }
         }
         Ok(Outcome::Done)

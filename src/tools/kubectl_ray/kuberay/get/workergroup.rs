@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use super::super::table::{self, Column, col};
-use super::{Listing, not_installed, where_};
+use super::{Listing, not_installed, place};
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::driver::Command;
 use crate::clis::kubectl::{Kubectl, Target};
@@ -79,7 +79,7 @@ impl Command for GetWorkerGroups {
             .collect::<Result<_, _>>()?;
         let wanted = |c: &&RayCluster| a.cluster.as_ref().is_none_or(|n| &c.metadata.name == n);
         let clusters: Vec<&RayCluster> = clusters.iter().filter(wanted).collect();
-        let place = where_(&self.target, a.listing.all_namespaces);
+        let place = super::place(&self.target, a.listing.all_namespaces);
         if let Some(name) = &a.cluster
             && clusters.is_empty()
         {

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use super::super::table::{self, Column, col};
-use super::{Listing, not_installed, place};
+use super::{Listing, not_installed};
 use crate::app::cli::{Ctx, Outcome};
 use crate::app::driver::Command;
 use crate::clis::kubectl::{Kubectl, Target};

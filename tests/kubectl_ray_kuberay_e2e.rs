@@ -636,3 +636,31 @@ fn get_token_prints_the_token_of_a_token_cluster() {
     assert_eq!(json[0]["token"], "s3cr3t-ray-token");
     assert_eq!(w.code(&["get", "token", "nobody"]), 3);
 }
+
+#[test]
+fn completion_offers_kuberay_words_clusters_and_groups() {
+    let Some(w) = World::new() else { return };
+    assert_eq!(w.code(&["create", "cluster", "demo"]), 0);
+    let complete = |words: &[&str]| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_kubectl_complete-ray"))
+            .args(words)
+            .envs(w.emu.env())
+            .env("PATH", w.kubectl.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect()
+    };
+    let top = complete(&[""]);
+    for word in ["get", "create", "scale", "delete", "version", "+", "=="] {
+        assert!(top.contains(&word.to_string()), "{word} in {top:?}");
+    }
+    assert!(complete(&["get", "workergroup", "-c", ""]).contains(&"demo".to_string()));
+    assert!(
+        complete(&["scale", "cluster", "demo", "-w", ""]).contains(&"default-group".to_string())
+    );
+    assert!(complete(&["delete", ""]).contains(&"demo".to_string()));
+    assert!(complete(&["get", ""]).contains(&"node".to_string()));
+}

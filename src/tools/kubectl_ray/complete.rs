@@ -90,6 +90,10 @@ fn word(typed: &Typed) -> Answer {
     let words: Vec<&str> = typed.words.iter().map(String::as_str).collect();
     let lookup = || Lookup::new(typed.target());
     match words.as_slice() {
+        // The values of KubeRay's flags, which the operations' clap
+        // definition does not know (so they come as words).
+        [_, .., "-c" | "--ray-cluster"] => Answer::values(lookup().names(RAYCLUSTERS, Ns::Current)),
+        [_, .., "-w" | "--worker-group"] => Answer::only(worker_groups(&lookup())),
         [] => Answer::only(operations()),
         ["operator"] => Answer::only(vec![
             Candidate::new("status", "exit 0 when the operator is installed (==)"),

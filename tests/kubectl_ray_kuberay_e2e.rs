@@ -565,7 +565,22 @@ fn crd(kind: &str, plural: &str) -> Value {
 #[test]
 fn delete_takes_rayjobs_and_rayservices_too() {
     let Some(w) = World::new() else { return };
-    let crds = vec![crd("RayJob", "rayjobs"), crd("RayService", "rayservices")];
+    // Made here unless the chart brought them.
+    let crds: Vec<Value> = [("RayJob", "rayjobs"), ("RayService", "rayservices")]
+        .into_iter()
+        .filter(|(_, plural)| {
+            let name = format!("{plural}.ray.io");
+            w.emu
+                .get(
+                    "apiextensions.k8s.io",
+                    "customresourcedefinitions",
+                    "",
+                    &name,
+                )
+                .is_none()
+        })
+        .map(|(kind, plural)| crd(kind, plural))
+        .collect();
     w.emu
         .create_many("apiextensions.k8s.io", "customresourcedefinitions", crds)
         .unwrap();

@@ -34,7 +34,8 @@ pub struct Project {
 }
 
 impl Project {
-    /// What a project with `config` adds to pods running `image`.
+    /// What this project adds to pods running `image` (the pull secret
+    /// only for an image in a registry).
     pub fn of(image: &str) -> Project {
         Project {
             pull_secret: docker::registry_host(image).map(|_| PULL_SECRET.to_string()),

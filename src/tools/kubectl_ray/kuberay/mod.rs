@@ -95,6 +95,20 @@ impl Global {
     }
 }
 
+const GET_EXAMPLES: &str = "\
+Examples:
+  kubectl ray get cluster -A                  # every RayCluster
+  kubectl ray get workergroup -c demo         # the worker groups of demo
+  kubectl ray get nodes -c demo -o json       # its pods, as JSON
+  kubectl ray get token demo                  # its auth token
+";
+
+const CREATE_EXAMPLES: &str = "\
+Examples:
+  kubectl ray create cluster demo --worker-replicas 2 --wait
+  kubectl ray create workergroup big -c demo --worker-cpu 4 --worker-memory 8Gi
+";
+
 #[derive(clap::Parser, Debug)]
 #[command(
     name = "kubectl-ray",
@@ -114,16 +128,21 @@ struct Cli {
 #[derive(clap::Subcommand, Debug)]
 enum Word {
     /// Show RayClusters, worker groups, Ray nodes or a cluster's auth token
-    #[command(visible_alias = "list")]
+    #[command(visible_alias = "list", after_help = GET_EXAMPLES)]
     Get(get::GetArgs),
     /// Create a RayCluster, or a worker group in one
+    #[command(after_help = CREATE_EXAMPLES)]
     Create(create::CreateArgs),
     /// Set a worker group's replicas, minimum and maximum
+    #[command(after_help = scale::EXAMPLES)]
     Scale(scale::ScaleArgs),
     /// Delete RayClusters, RayJobs and RayServices
     #[command(after_help = delete::EXAMPLES)]
     Delete(delete::DeleteArgs),
     /// This plugin's version and the KubeRay operator's image tag
+    #[command(
+        after_help = "Examples:\n  kubectl ray version --context prod   # the operator of another cluster\n"
+    )]
     Version(version::VersionArgs),
     // Job, Log, Session: KubeRay's `job submit`, `log` and `session` go
     // here (another branch adds them).

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::exec::cmd::Cmd;
 use crate::exec::runner::{CmdFailed, Output, Runner};
@@ -151,6 +152,97 @@ impl<'a> Kubectl<'a> {
     }
 }
 
+/// The calls of the KubeRay-style commands (`get`, `create`, `scale`,
+/// `delete`): several kinds in one list, field selectors, manifests on
+/// standard input, JSON patches.
+impl Kubectl<'_> {
+    /// Every object of the comma-separated `resources` (one kubectl call
+    /// however many kinds) matching the selectors; `None` when a kind is
+    /// unknown to the cluster.
+    pub fn list_all<T: DeserializeOwned>(
+        &self,
+        resources: &str,
+        labels: Option<&str>,
+        fields: Option<&str>,
+        ns: Ns<'_>,
+    ) -> Result<Option<Vec<T>>> {
+        let mut words = vec!["get".to_string(), resources.to_string()];
+        if let Some(sel) = labels {
+            words.push(format!("--selector={sel}"));
+        }
+        if let Some(sel) = fields {
+            words.push(format!("--field-selector={sel}"));
+        }
+        words.push("--output=json".into());
+        let cmd = self.query(words, ns);
+        let out = self.run.run(&cmd)?;
+        if out.success() {
+            let list: List<T> = parse(&cmd, &out.stdout)?;
+            return Ok(Some(list.items));
+        }
+        if is_unknown_kind(&out) {
+            return Ok(None);
+        }
+        Err(failed(&cmd, out))
+    }
+
+    /// Those of the objects `refs` (`TYPE/NAME` each) that exist, read
+    /// with one kubectl call; `None` when a kind is unknown to the cluster.
+    pub fn get_each(&self, refs: &[String], ns: Ns<'_>) -> Result<Option<Vec<Value>>> {
+        let mut words = vec!["get".to_string()];
+        words.extend(refs.iter().cloned());
+        words.push("--output=json".into());
+        let cmd = self.query(words, ns);
+        let out = self.run.run(&cmd)?;
+        if is_unknown_kind(&out) {
+            return Ok(None);
+        }
+        // kubectl prints those it found, and fails for the others.
+        let only_missing = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| l.contains("(NotFound)"));
+        if !out.success() && !only_missing {
+            return Err(failed(&cmd, out));
+        }
+        if out.stdout.trim().is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let value: Value = parse(&cmd, &out.stdout)?;
+        Ok(Some(match value["kind"].as_str() {
+            Some("List") => value["items"].as_array().cloned().unwrap_or_default(),
+            _ => vec![value],
+        }))
+    }
+
+    /// `kubectl create` of a manifest given on standard input (a plan
+    /// shows it whole).
+    pub fn create_manifest(&self, manifest: &str, ns: Ns<'_>) -> Cmd {
+        self.mutation(["create", "--filename=-"], ns)
+            .shown_stdin(manifest)
+    }
+
+    /// A JSON patch (RFC 6902) of one object.
+    pub fn json_patch(&self, resource: &str, name: &str, patch: &str, ns: Ns<'_>) -> Cmd {
+        self.mutation(
+            [
+                "patch".to_string(),
+                resource.to_string(),
+                name.to_string(),
+                "--type=json".to_string(),
+                format!("--patch={patch}"),
+            ],
+            ns,
+        )
+    }
+
+    /// Deletes one object without waiting for it to go.
+    pub fn delete_no_wait(&self, resource: &str, name: &str, ns: Ns<'_>) -> Cmd {
+        self.mutation(["delete", resource, name, "--wait=false"], ns)
+    }
+}
+
 fn parse<T: DeserializeOwned>(cmd: &Cmd, text: &str) -> Result<T> {
     serde_json::from_str(text)
         .map_err(|e| anyhow::anyhow!("could not read the JSON that `{cmd}` printed: {e}"))
@@ -202,6 +294,7 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     pub finalizers: Vec<String>,
     pub deletion_timestamp: Option<String>,
+    pub creation_timestamp: Option<String>,
 }
 
 /// Any object when only its metadata matters.

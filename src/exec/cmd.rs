@@ -43,6 +43,8 @@ pub struct Cmd {
     stdio: Stdio,
     /// What a streamed command is doing, for its spinner.
     doing: Option<String>,
+    /// Standard input a plan prints in full (a manifest to create).
+    shown: bool,
 }
 
 impl Cmd {
@@ -66,6 +68,7 @@ impl Cmd {
             effect,
             stdio: Stdio::Captured,
             doing: None,
+            shown: false,
         }
     }
 
@@ -129,6 +132,23 @@ impl Cmd {
     pub fn secret_stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cmd {
         self.stdin = Some((bytes.into(), true));
         self
+    }
+
+    /// Standard input that holds no secret and that a plan shows whole,
+    /// as a here-document: the manifest a `create` would send.
+    pub fn shown_stdin(mut self, text: impl Into<String>) -> Cmd {
+        self.stdin = Some((text.into().into_bytes(), false));
+        self.shown = true;
+        self
+    }
+
+    /// The line and the text of a [`Cmd::shown_stdin`] command.
+    pub fn here_document(&self) -> Option<(String, String)> {
+        let (bytes, _) = self.stdin.as_ref().filter(|_| self.shown)?;
+        let mut bare = self.clone();
+        bare.stdin = None;
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        Some((format!("{bare} <<'EOF'"), text))
     }
 
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Cmd {

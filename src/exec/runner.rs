@@ -176,7 +176,14 @@ impl Runner {
     /// plans what it would have done with it.
     pub fn produce(&self, cmd: &Cmd) -> Result<Option<Output>> {
         if self.planning && !cmd.is_query() {
-            self.ui.plan(&cmd.to_string());
+            match cmd.here_document() {
+                Some((line, text)) => {
+                    self.ui.plan(&line);
+                    self.ui.say(&text);
+                    self.ui.plan("EOF");
+                }
+                None => self.ui.plan(&cmd.to_string()),
+            }
             return Ok(None);
         }
         if self.verbose {

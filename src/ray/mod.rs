@@ -2,8 +2,11 @@
 //! resource (spelled once here), its head pods and their readiness, and
 //! its deletion.
 
+pub mod cluster;
 pub mod delete;
+pub mod generate;
 pub mod head;
+pub mod quantity;
 pub mod validate;
 
 use std::collections::BTreeSet;

@@ -78,6 +78,11 @@ fn operations() -> Vec<Candidate> {
         "operator",
         "the KubeRay operator: status, install, uninstall",
     ));
+    out.extend(
+        super::kuberay::WORD_HELP
+            .iter()
+            .map(|(word, help)| Candidate::new(*word, *help)),
+    );
     out
 }
 
@@ -85,6 +90,10 @@ fn word(typed: &Typed) -> Answer {
     let words: Vec<&str> = typed.words.iter().map(String::as_str).collect();
     let lookup = || Lookup::new(typed.target());
     match words.as_slice() {
+        // The values of KubeRay's flags, which the operations' clap
+        // definition does not know (so they come as words).
+        [_, .., "-c" | "--ray-cluster"] => Answer::values(lookup().names(RAYCLUSTERS, Ns::Current)),
+        [_, .., "-w" | "--worker-group"] => Answer::only(worker_groups(&lookup())),
         [] => Answer::only(operations()),
         ["operator"] => Answer::only(vec![
             Candidate::new("status", "exit 0 when the operator is installed (==)"),
@@ -94,7 +103,14 @@ fn word(typed: &Typed) -> Answer {
         ["get"] => Answer::only(vec![
             Candidate::new("cluster", "RayClusters"),
             Candidate::new("workergroup", "their worker groups"),
+            Candidate::new("node", "their Ray nodes (pods)"),
+            Candidate::new("token", "a RayCluster's auth token"),
         ]),
+        ["create"] => Answer::only(vec![
+            Candidate::new("cluster", "a RayCluster from flags"),
+            Candidate::new("workergroup", "a worker group in a RayCluster"),
+        ]),
+        ["get", "token"] => Answer::values(lookup().names(RAYCLUSTERS, Ns::Current)),
         ["get", "cluster"] | ["delete"] | ["log"] | ["session"] | ["scale", "cluster"] => {
             Answer::values(lookup().names(RAYCLUSTERS, Ns::Current))
         }
@@ -171,7 +187,8 @@ mod tests {
     fn operations_first_then_files_then_nothing() {
         let top = offered(&[""]);
         for op in [
-            "==", "++", "--", "=", "+", "-", "convert", "status", "operator",
+            "==", "++", "--", "=", "+", "-", "convert", "status", "operator", "get", "create",
+            "scale", "delete", "version",
         ] {
             assert!(values(&top).contains(&op), "{op}");
         }

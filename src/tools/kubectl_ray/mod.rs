@@ -8,6 +8,7 @@
 mod cluster;
 pub mod complete;
 mod convert;
+mod kuberay;
 mod manifest;
 mod operator;
 mod options;
@@ -132,6 +133,9 @@ kubectl ray = yaml/k8s/local-cpu-only.yaml        # exit 0 when it is Ready
 kubectl ray - yaml/k8s/local-cpu-only.yaml --context kind-ray
 kubectl ray convert legacy-cluster.yaml > cluster.yaml
 kubectl ray == -o json
+kubectl ray get cluster -A                        # KubeRay's plugin commands work too:
+kubectl ray create cluster demo --wait            #   get, create, scale, delete, version
+kubectl ray scale cluster demo -w default-group -r 2   # (kubectl ray get --help, ...)
 ";
 
 /// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.
@@ -160,6 +164,14 @@ fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {
 /// Runs with `argv` (program name first) and a context maker; the exit
 /// status. The binary and the tests both come through here.
 pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+    // KubeRay's own command lines (`get cluster`, `delete NAME`, ...) first.
+    let mut make_ctx = Some(make_ctx);
+    if let Some(code) = kuberay::dispatch(&argv, &mut make_ctx) {
+        return code;
+    }
+    let Some(make_ctx) = make_ctx else {
+        return EXIT_USAGE;
+    };
     let argv = operator_words(argv);
     // Without an operation, clap would take a misspelt one for the FILE.
     if let Some(word) = TOOL.stray_word(&argv) {

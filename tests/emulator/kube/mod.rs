@@ -12,6 +12,7 @@
 
 mod admission;
 mod api;
+mod bulk;
 mod catalog;
 mod controllers;
 mod discovery;

@@ -1,0 +1,287 @@
+//! The command lines of KubeRay's own kubectl plugin (`kubectl ray get
+//! cluster`, `create cluster`, `scale cluster`, `delete`, `version`, ...),
+//! with the same flags, meaning and table columns, beside this plugin's
+//! `+ = - == ++ -- convert`. [`dispatch`] takes a command line whose first
+//! word is one of KubeRay's and leaves every other to the symbol grammar.
+
+mod create;
+mod delete;
+mod get;
+mod scale;
+mod table;
+mod version;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::app::cli::{Common, Ctx, EXIT_USAGE, Format, VERSION};
+use crate::app::driver;
+use crate::clis::kubectl::Target;
+
+/// KubeRay's words this module answers (`list` is `get`'s alias).
+/// `job`, `log` and `session` join them with their commands.
+pub const WORDS: &[&str] = &["get", "list", "version", "create", "delete", "scale"];
+
+/// What each of KubeRay's words does, for completion.
+pub const WORD_HELP: &[(&str, &str)] = &[
+    (
+        "get",
+        "show RayClusters, worker groups, nodes or a cluster's token (KubeRay's `get`)",
+    ),
+    (
+        "create",
+        "make a RayCluster or a worker group from flags (KubeRay's `create`)",
+    ),
+    (
+        "scale",
+        "set a worker group's replicas and bounds (KubeRay's `scale cluster`)",
+    ),
+    (
+        "delete",
+        "delete RayClusters, RayJobs, RayServices (KubeRay's `delete`)",
+    ),
+    (
+        "version",
+        "this plugin's version and the KubeRay operator's",
+    ),
+];
+
+/// The flags every KubeRay word takes: kubectl's connection flags and
+/// this project's own.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Global {
+    /// The kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
+    /// The namespace (default: the context's)
+    #[arg(long, short = 'n', value_name = "NAME", global = true)]
+    pub namespace: Option<String>,
+    /// Run the read-only queries, print the changes instead of making them
+    /// (`create cluster --dry-run`: with the RayCluster YAML in full)
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Print each command as it runs
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// The project file (default: the nearest kas.yaml above this folder, or $KAS_CONFIG)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl Global {
+    pub fn target(&self) -> Target {
+        Target {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+
+    fn common(&self, quiet: bool) -> Common {
+        Common {
+            dry_run: self.dry_run,
+            verbose: self.verbose,
+            config: self.config.clone(),
+            configuration: None,
+            output: Format::Text,
+            quiet,
+        }
+    }
+}
+
+const GET_EXAMPLES: &str = "\
+Examples:
+  kubectl ray get cluster -A                  # every RayCluster
+  kubectl ray get workergroup -c demo         # the worker groups of demo
+  kubectl ray get nodes -c demo -o json       # its pods, as JSON
+  kubectl ray get token demo                  # its auth token
+";
+
+const CREATE_EXAMPLES: &str = "\
+Examples:
+  kubectl ray create cluster demo --worker-replicas 2 --wait
+  kubectl ray create workergroup big -c demo --worker-cpu 4 --worker-memory 8Gi
+";
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "kubectl-ray",
+    bin_name = "kubectl ray",
+    version = VERSION,
+    about = "KubeRay's kubectl plugin commands (also: kubectl ray --help for + = - == ++ --)",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    word: Word,
+}
+
+/// KubeRay's top-level words.
+#[derive(clap::Subcommand, Debug)]
+enum Word {
+    /// Show RayClusters, worker groups, Ray nodes or a cluster's auth token
+    #[command(visible_alias = "list", after_help = GET_EXAMPLES)]
+    Get(get::GetArgs),
+    /// Create a RayCluster, or a worker group in one
+    #[command(after_help = CREATE_EXAMPLES)]
+    Create(create::CreateArgs),
+    /// Set a worker group's replicas, minimum and maximum
+    #[command(after_help = scale::EXAMPLES)]
+    Scale(scale::ScaleArgs),
+    /// Delete RayClusters, RayJobs and RayServices
+    #[command(after_help = delete::EXAMPLES)]
+    Delete(delete::DeleteArgs),
+    /// This plugin's version and the KubeRay operator's image tag
+    #[command(
+        after_help = "Examples:\n  kubectl ray version --context prod   # the operator of another cluster\n"
+    )]
+    Version(version::VersionArgs),
+    // Job, Log, Session: KubeRay's `job submit`, `log` and `session` go
+    // here (another branch adds them).
+}
+
+/// Runs `argv` when its first word is one of KubeRay's, taking the
+/// context maker out of `make_ctx`; `None` (and `make_ctx` untouched) for
+/// any other command line.
+pub fn dispatch<F>(argv: &[OsString], make_ctx: &mut Option<F>) -> Option<u8>
+where
+    F: FnOnce(&Common) -> Result<Ctx>,
+{
+    let word = first_word(argv)?;
+    if !WORDS.contains(&word.as_str()) {
+        return None;
+    }
+    let make_ctx = make_ctx.take()?;
+    Some(run(argv, make_ctx))
+}
+
+/// The flags (of either grammar) that take the next word as their value.
+const TAKES_VALUE: &[&str] = &[
+    "-n",
+    "--namespace",
+    "--context",
+    "--kubeconfig",
+    "--config",
+    "--configuration",
+    "-o",
+    "--output",
+    "--timeout",
+];
+
+/// The first word that is no flag and no flag's value; `None` when an
+/// operation symbol of the other grammar comes first.
+fn first_word(argv: &[OsString]) -> Option<String> {
+    let mut words = argv.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if ["-", "--", "+", "++", "=", "=="].contains(&word.as_ref()) {
+            return None;
+        }
+        if !word.starts_with('-') {
+            return Some(word.into_owned());
+        }
+        if !word.contains('=') && TAKES_VALUE.contains(&word.as_ref()) {
+            words.next();
+        }
+    }
+    None
+}
+
+/// The usage line of the subcommand at `path` (`["get", "cluster"]`).
+fn usage(path: &[&str]) -> String {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut here = cmd;
+    for name in path {
+        match here.find_subcommand(name) {
+            Some(sub) => here = sub.clone(),
+            None => break,
+        }
+    }
+    here.render_usage().to_string()
+}
+
+fn run<F>(argv: &[OsString], make_ctx: F) -> u8
+where
+    F: FnOnce(&Common) -> Result<Ctx>,
+{
+    let matches = match Cli::command().try_get_matches_from(argv) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_USAGE;
+        }
+    };
+    let global = cli.global;
+    let target = global.target();
+    match cli.word {
+        Word::Get(args) => get::run(args, target, &global.common(false), make_ctx),
+        Word::Create(args) => create::run(args, target, &global.common(false), make_ctx),
+        Word::Scale(args) => {
+            let common = global.common(false);
+            let command = scale::Scale::new(args, target);
+            driver::execute(command, &common, make_ctx, &usage(&["scale", "cluster"]))
+        }
+        Word::Delete(args) => {
+            let common = global.common(args.yes);
+            let command = delete::Delete::new(args, target);
+            driver::execute(command, &common, make_ctx, &usage(&["delete"]))
+        }
+        Word::Version(_) => {
+            let command = version::Version { target };
+            driver::execute(
+                command,
+                &global.common(false),
+                make_ctx,
+                &usage(&["version"]),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(words: &[&str]) -> Option<String> {
+        let argv: Vec<OsString> = std::iter::once("kubectl-ray")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect();
+        first_word(&argv)
+    }
+
+    #[test]
+    fn the_first_word_skips_flags_and_their_values() {
+        assert_eq!(
+            first(&["-n", "x", "get", "cluster"]).as_deref(),
+            Some("get")
+        );
+        assert_eq!(
+            first(&["--context=lab", "delete", "a"]).as_deref(),
+            Some("delete")
+        );
+        assert_eq!(first(&["+", "get"]), None);
+        assert_eq!(first(&["--dry-run", "-"]), None);
+        assert_eq!(first(&["up", "f.yaml"]).as_deref(), Some("up"));
+    }
+
+    #[test]
+    fn the_command_line_definition_is_sound() {
+        Cli::command().debug_assert();
+    }
+}

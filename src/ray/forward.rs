@@ -30,7 +30,15 @@ pub fn args(kubectl: &Kubectl<'_>, cluster: &Cluster, pod: &str, ports: &[(u16, 
 
 /// Starts `kubectl` with `args`, without waiting. It is told to end with
 /// this process (Linux), so a forward never outlives what started it.
-pub fn spawn(kubectl: &Path, args: &[String], stdout: Stdio, stderr: Stdio) -> Result<Child> {
+/// In its `own_group`, the terminal's Ctrl-C does not reach it: the
+/// command that started it decides (a job asks whether to stop).
+pub fn spawn(
+    kubectl: &Path,
+    args: &[String],
+    stdout: Stdio,
+    stderr: Stdio,
+    own_group: bool,
+) -> Result<Child> {
     let mut cmd = std::process::Command::new(kubectl);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -39,14 +47,17 @@ pub fn spawn(kubectl: &Path, args: &[String], stdout: Stdio, stderr: Stdio) -> R
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;
-        // SAFETY: getpid before the fork; prctl, getppid and _exit are
-        // async-signal-safe.
+        // SAFETY: getpid before the fork; prctl, getppid, setpgid and
+        // _exit are async-signal-safe.
         let parent = unsafe { libc::getpid() };
         unsafe {
             cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
                 if libc::getppid() != parent {
                     libc::_exit(0);
+                }
+                if own_group {
+                    libc::setpgid(0, 0);
                 }
                 Ok(())
             });

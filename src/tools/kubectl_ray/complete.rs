@@ -78,6 +78,11 @@ fn operations() -> Vec<Candidate> {
         "operator",
         "the KubeRay operator: status, install, uninstall",
     ));
+    out.extend(
+        super::kuberay::WORD_HELP
+            .iter()
+            .map(|(word, help)| Candidate::new(*word, *help)),
+    );
     out
 }
 

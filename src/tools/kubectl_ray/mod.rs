@@ -8,6 +8,7 @@
 mod cluster;
 pub mod complete;
 mod convert;
+mod kuberay;
 mod manifest;
 mod operator;
 mod pull_secret;
@@ -158,6 +159,12 @@ fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {
 /// Runs with `argv` (program name first) and a context maker; the exit
 /// status. The binary and the tests both come through here.
 pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
+    // KubeRay's command lines (`job submit`, `log`, `session`) first.
+    let mut make_ctx = Some(make_ctx);
+    if let Some(code) = kuberay::dispatch(&argv, &mut make_ctx) {
+        return code;
+    }
+    let make_ctx = make_ctx.expect("left by dispatch");
     let argv = operator_words(argv);
     // Without an operation, clap would take a misspelt one for the FILE.
     if let Some(word) = TOOL.stray_word(&argv) {

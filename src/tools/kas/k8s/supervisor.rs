@@ -152,7 +152,7 @@ fn wait_for_head(kube: &Kube, cluster: &Cluster, poll: Duration) -> Result<Optio
 /// Runs `kubectl port-forward` until it ends (it ends with this process
 /// too, so a supervisor killed by hand leaves no kubectl holding the port).
 fn port_forward(kubectl: &std::path::Path, args: &[String]) -> Result<String> {
-    let mut child = forward::spawn(kubectl, args, Stdio::inherit(), Stdio::inherit())?;
+    let mut child = forward::spawn(kubectl, args, Stdio::inherit(), Stdio::inherit(), false)?;
     Ok(child.wait()?.to_string())
 }
 

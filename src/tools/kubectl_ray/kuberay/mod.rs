@@ -1,0 +1,224 @@
+//! The command lines of KubeRay's own kubectl plugin (`kubectl ray job
+//! submit`, `log`, `session`, ...), with the same flags and meaning,
+//! beside this plugin's `+ = - == ++ -- convert`. [`dispatch`] takes a
+//! command line whose first word is one of KubeRay's and leaves every
+//! other to the symbol grammar.
+
+mod job;
+mod log;
+mod resource;
+mod session;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::app::cli::{Common, Ctx, EXIT_USAGE, Format, VERSION};
+use crate::clis::kubectl::Target;
+
+/// KubeRay's words this module answers (`logs` is `log`'s alias).
+pub const WORDS: &[&str] = &["job", "log", "logs", "session"];
+
+/// What each of KubeRay's words does, for completion.
+pub const WORD_HELP: &[(&str, &str)] = &[
+    (
+        "job",
+        "submit a Ray job to a RayCluster and follow it; list, status, logs, stop (KubeRay's `job submit`)",
+    ),
+    (
+        "log",
+        "download a RayCluster's pod logs and Ray session logs (KubeRay's `log`)",
+    ),
+    (
+        "session",
+        "forward the dashboard and client ports of a RayCluster in the foreground (KubeRay's `session`)",
+    ),
+];
+
+/// The flags every KubeRay word takes: kubectl's connection flags and
+/// this project's own.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Global {
+    /// The kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
+    /// The namespace (default: the context's)
+    #[arg(long, short = 'n', value_name = "NAME", global = true)]
+    pub namespace: Option<String>,
+    /// Run the read-only queries, print the changes instead of making them
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Print each command as it runs
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// The project file (default: the nearest kas.yaml above this folder, or $KAS_CONFIG)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl Global {
+    pub fn target(&self) -> Target {
+        Target {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+
+    fn common(&self, quiet: bool) -> Common {
+        Common {
+            dry_run: self.dry_run,
+            verbose: self.verbose,
+            config: self.config.clone(),
+            configuration: None,
+            output: Format::Text,
+            quiet,
+        }
+    }
+}
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "kubectl-ray",
+    bin_name = "kubectl ray",
+    version = VERSION,
+    about = "KubeRay's kubectl plugin commands (also: kubectl ray --help for + = - == ++ --)",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    word: Word,
+}
+
+/// KubeRay's top-level words.
+#[derive(clap::Subcommand, Debug)]
+enum Word {
+    /// Submit Ray jobs to a RayCluster through its dashboard; list them, their status, logs; stop them
+    Job(job::JobArgs),
+    /// Download a Ray cluster's logs: each pod's output and Ray's session logs
+    #[command(visible_alias = "logs", after_help = log::EXAMPLES)]
+    Log(log::LogArgs),
+    /// Forward local ports to a Ray cluster's head (dashboard 8265, client 10001; RayService: serve 8000)
+    #[command(after_help = session::EXAMPLES)]
+    Session(session::SessionArgs),
+}
+
+/// Runs `argv` when its first word is one of KubeRay's, taking the
+/// context maker out of `make_ctx`; `None` (and `make_ctx` untouched) for
+/// any other command line.
+pub fn dispatch<F>(argv: &[OsString], make_ctx: &mut Option<F>) -> Option<u8>
+where
+    F: FnOnce(&Common) -> Result<Ctx>,
+{
+    let word = first_word(argv)?;
+    if !WORDS.contains(&word.as_str()) {
+        return None;
+    }
+    let make_ctx = make_ctx.take()?;
+    Some(run(argv, make_ctx))
+}
+
+/// The flags (of either grammar) that take the next word as their value.
+const TAKES_VALUE: &[&str] = &[
+    "-n",
+    "--namespace",
+    "--context",
+    "--kubeconfig",
+    "--config",
+    "--configuration",
+    "-o",
+    "--output",
+    "--timeout",
+];
+
+/// The first word that is no flag and no flag's value; `None` when an
+/// operation symbol of the other grammar comes first.
+fn first_word(argv: &[OsString]) -> Option<String> {
+    let mut words = argv.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if ["-", "--", "+", "++", "=", "=="].contains(&word.as_ref()) {
+            return None;
+        }
+        if !word.starts_with('-') {
+            return Some(word.into_owned());
+        }
+        if !word.contains('=') && TAKES_VALUE.contains(&word.as_ref()) {
+            words.next();
+        }
+    }
+    None
+}
+
+/// The usage line of the subcommand at `path` (`["job", "submit"]`).
+fn usage(path: &[&str]) -> String {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut here = cmd;
+    for name in path {
+        match here.find_subcommand(name) {
+            Some(sub) => here = sub.clone(),
+            None => break,
+        }
+    }
+    here.render_usage().to_string()
+}
+
+fn run<F>(argv: &[OsString], make_ctx: F) -> u8
+where
+    F: FnOnce(&Common) -> Result<Ctx>,
+{
+    let matches = match Cli::command().try_get_matches_from(argv) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_USAGE;
+        }
+    };
+    let global = cli.global;
+    let target = global.target();
+    match cli.word {
+        Word::Job(args) => job::run(args, target, &global.common(false), make_ctx),
+        Word::Log(args) => log::run(args, target, &global.common(false), make_ctx),
+        Word::Session(args) => session::run(args, target, &global.common(false), make_ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(words: &[&str]) -> Option<String> {
+        let argv: Vec<OsString> = std::iter::once("kubectl-ray")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect();
+        first_word(&argv)
+    }
+
+    #[test]
+    fn the_first_word_skips_flags_and_their_values() {
+        assert_eq!(first(&["-n", "x", "job", "submit"]).as_deref(), Some("job"));
+        assert_eq!(first(&["--context=lab", "session", "a"]).as_deref(), Some("session"));
+        assert_eq!(first(&["+", "log"]), None);
+        assert_eq!(first(&["up", "f.yaml"]).as_deref(), Some("up"));
+    }
+
+    #[test]
+    fn the_command_line_definition_is_sound() {
+        Cli::command().debug_assert();
+    }
+}

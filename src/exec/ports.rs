@@ -29,7 +29,11 @@ pub fn holder(port: u16) -> Option<String> {
     }
     let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
@@ -90,7 +94,10 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         assert!(port_taken(port));
         let who = holder(port).expect("this test's own process holds it");
-        assert!(who.contains(&format!("pid {}", std::process::id())), "{who}");
+        assert!(
+            who.contains(&format!("pid {}", std::process::id())),
+            "{who}"
+        );
         drop(listener);
         assert!(!port_taken(port));
         assert!(taken_message(port).contains("another program"));

@@ -15,13 +15,22 @@ use super::pick::Cluster;
 
 /// `kubectl port-forward --address=127.0.0.1 pod/POD LOCAL:REMOTE...`
 /// with the target's connection flags, as arguments for `kubectl`.
-pub fn args(kubectl: &Kubectl<'_>, cluster: &Cluster, pod: &str, ports: &[(u16, u16)]) -> Vec<String> {
+pub fn args(
+    kubectl: &Kubectl<'_>,
+    cluster: &Cluster,
+    pod: &str,
+    ports: &[(u16, u16)],
+) -> Vec<String> {
     let mut words = vec![
         "port-forward".to_string(),
         "--address=127.0.0.1".to_string(),
         format!("pod/{pod}"),
     ];
-    words.extend(ports.iter().map(|(local, remote)| format!("{local}:{remote}")));
+    words.extend(
+        ports
+            .iter()
+            .map(|(local, remote)| format!("{local}:{remote}")),
+    );
     kubectl
         .query(words, Ns::Named(&cluster.namespace))
         .get_args()

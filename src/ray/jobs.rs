@@ -144,10 +144,7 @@ impl Dashboard {
             }
         };
         let mut response = sent.map_err(|e| {
-            anyhow::anyhow!(
-                "could not reach the Ray dashboard at {}: {e}",
-                self.base
-            )
+            anyhow::anyhow!("could not reach the Ray dashboard at {}: {e}", self.base)
         })?;
         let status = response.status().as_u16();
         let body = response
@@ -159,13 +156,19 @@ impl Dashboard {
         Ok(Answer { status, body })
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<T> {
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T> {
         let answer = self.request(method, path, body)?;
         if answer.status != 200 {
             bail!("{}", failure(method, path, &answer));
         }
-        serde_json::from_str(&answer.body)
-            .with_context(|| format!("the Ray dashboard answered {method} {path} with unexpected JSON"))
+        serde_json::from_str(&answer.body).with_context(|| {
+            format!("the Ray dashboard answered {method} {path} with unexpected JSON")
+        })
     }
 
     /// `GET /api/version`: Ray's version on the cluster.
@@ -217,9 +220,9 @@ impl Dashboard {
         if answer.status != 200 {
             bail!("{}", failure("GET", &path, &answer));
         }
-        Ok(Some(serde_json::from_str(&answer.body).with_context(|| {
-            format!("the Ray dashboard answered GET {path} with unexpected JSON")
-        })?))
+        Ok(Some(serde_json::from_str(&answer.body).with_context(
+            || format!("the Ray dashboard answered GET {path} with unexpected JSON"),
+        )?))
     }
 
     /// `GET /api/jobs/{id}/logs`: the whole log so far.

@@ -196,40 +196,50 @@ fn folder(dir: &Path, rules: &Rules) -> Result<Package> {
     let mut excludes = vec![Matcher::new(&root, &rules.excludes, "the excludes")?];
     let mut hash = *b"00000000";
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    travel(&root, &mut excludes, rules.gitignore, &mut |path, is_dir| {
-        let rel = relative(path, &root);
-        let mut sha = Sha1::new();
-        sha.update(rel.as_bytes());
-        let content = if is_dir {
-            None
-        } else {
-            // Ray hashes an unreadable file by its name alone.
-            std::fs::read(path).ok()
-        };
-        if let Some(bytes) = &content {
-            sha.update(bytes);
-        }
-        for (h, d) in hash.iter_mut().zip(sha.finalize().iter()) {
-            *h ^= d;
-        }
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path)?.permissions());
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .unix_permissions(mode & 0o7777)
-            .large_file(content.as_ref().is_some_and(|c| c.len() >= u32::MAX as usize));
-        if is_dir {
-            let empty = std::fs::read_dir(path)?.next().is_none();
-            if empty && rel != "." {
-                zip.add_directory(format!("{rel}/"), options)?;
+    travel(
+        &root,
+        &mut excludes,
+        rules.gitignore,
+        &mut |path, is_dir| {
+            let rel = relative(path, &root);
+            let mut sha = Sha1::new();
+            sha.update(rel.as_bytes());
+            let content = if is_dir {
+                None
+            } else {
+                // Ray hashes an unreadable file by its name alone.
+                std::fs::read(path).ok()
+            };
+            if let Some(bytes) = &content {
+                sha.update(bytes);
             }
-        } else {
-            let bytes = content
-                .with_context(|| format!("could not read {} to package it", path.display()))?;
-            zip.start_file(rel, options)?;
-            zip.write_all(&bytes)?;
-        }
-        Ok(())
-    })?;
+            for (h, d) in hash.iter_mut().zip(sha.finalize().iter()) {
+                *h ^= d;
+            }
+            let mode =
+                std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path)?.permissions());
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .unix_permissions(mode & 0o7777)
+                .large_file(
+                    content
+                        .as_ref()
+                        .is_some_and(|c| c.len() >= u32::MAX as usize),
+                );
+            if is_dir {
+                let empty = std::fs::read_dir(path)?.next().is_none();
+                if empty && rel != "." {
+                    zip.add_directory(format!("{rel}/"), options)?;
+                }
+            } else {
+                let bytes = content
+                    .with_context(|| format!("could not read {} to package it", path.display()))?;
+                zip.start_file(rel, options)?;
+                zip.write_all(&bytes)?;
+            }
+            Ok(())
+        },
+    )?;
     let bytes = zip.finish()?.into_inner();
     Ok(Package {
         name: format!("{PREFIX}{}.zip", hex(&hash)),
@@ -255,7 +265,7 @@ mod tests {
     fn names(package: &Package) -> Vec<String> {
         let mut archive = zip::ZipArchive::new(Cursor::new(&package.bytes)).unwrap();
         let mut names: Vec<String> = (0..archive.len())
-            .map(|i| archive.by_index(i).unwrap().name().to_string())
+            .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
             .collect();
         names.sort();
         names
@@ -278,7 +288,13 @@ mod tests {
         let package = working_dir(d, &rules(&["__pycache__", "*.tmp"])).unwrap();
         assert_eq!(
             names(&package),
-            [".gitignore", "empty/", "script.py", "src/.rayignore", "src/a.py"]
+            [
+                ".gitignore",
+                "empty/",
+                "script.py",
+                "src/.rayignore",
+                "src/a.py"
+            ]
         );
         assert!(package.name.starts_with("_ray_pkg_") && package.name.ends_with(".zip"));
         assert_eq!(package.name.len(), "_ray_pkg_".len() + 16 + 4);
@@ -286,8 +302,14 @@ mod tests {
         let again = working_dir(d, &rules(&["__pycache__", "*.tmp"])).unwrap();
         assert_eq!(again.name, package.name);
         std::fs::write(d.join("data/big.bin"), "changed, but excluded").unwrap();
-        assert_eq!(working_dir(d, &rules(&["__pycache__"])).unwrap().name, package.name);
+        assert_eq!(
+            working_dir(d, &rules(&["__pycache__"])).unwrap().name,
+            package.name
+        );
         std::fs::write(d.join("script.py"), "print(2)\n").unwrap();
-        assert_ne!(working_dir(d, &rules(&["__pycache__"])).unwrap().name, package.name);
+        assert_ne!(
+            working_dir(d, &rules(&["__pycache__"])).unwrap().name,
+            package.name
+        );
     }
 }

@@ -614,7 +614,7 @@ mod tests {
 
     #[test]
     fn a_bound_port_is_taken() {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         assert!(port_taken(port));
         drop(listener);

@@ -19,10 +19,10 @@ use crate::exec::ui::Ui;
 
 use super::forward::{Record, Spec, port_taken, write_record};
 use super::head::Cluster;
-use crate::ray::forward;
-use std::process::Stdio;
 use super::{Kube, Options};
+use crate::ray::forward;
 use crate::tools::kas::project::Stdin;
+use std::process::Stdio;
 
 /// Runs until the cluster is gone; returns the process's exit status.
 pub fn supervise(spec_json: &str) -> u8 {

@@ -97,7 +97,10 @@ impl Command for Log {
         }
         if let Some(dir) = &self.args.out_dir {
             match std::fs::metadata(dir) {
-                Err(_) => bail!("the folder {} does not exist: create it first", dir.display()),
+                Err(_) => bail!(
+                    "the folder {} does not exist: create it first",
+                    dir.display()
+                ),
                 Ok(m) if !m.is_dir() => bail!("{} is not a folder", dir.display()),
                 Ok(_) => {}
             }
@@ -110,7 +113,8 @@ impl Command for Log {
         let kubectl = Kubectl::new(&ctx.run, &self.target);
         let cluster = resource.cluster(&kubectl)?;
         if self.args.link.is_some() {
-            ctx.ui.say(&gke_link(ctx, &kubectl, &cluster, self.args.node_type)?);
+            ctx.ui
+                .say(&gke_link(ctx, &kubectl, &cluster, self.args.node_type)?);
             return Ok(Outcome::Done);
         }
         let selector = match self.args.node_type {
@@ -128,17 +132,21 @@ impl Command for Log {
             Some(dir) => dir.clone(),
             None => {
                 let dir = PathBuf::from(&resource.name);
-                ctx.run.act(&format!("create the folder {}", dir.display()), || {
-                    std::fs::create_dir_all(&dir)
-                        .with_context(|| format!("could not create {}", dir.display()))
-                })?;
+                ctx.run
+                    .act(&format!("create the folder {}", dir.display()), || {
+                        std::fs::create_dir_all(&dir)
+                            .with_context(|| format!("could not create {}", dir.display()))
+                    })?;
                 dir
             }
         };
         for pod in &pods {
             let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            let container = pod["spec"]["containers"][0]["name"].as_str().unwrap_or_default();
-            ctx.ui.progress(&format!("downloading the logs of Ray pod {name}"));
+            let container = pod["spec"]["containers"][0]["name"]
+                .as_str()
+                .unwrap_or_default();
+            ctx.ui
+                .progress(&format!("downloading the logs of Ray pod {name}"));
             download(ctx, &kubectl, name, container, &dir.join(name))?;
         }
         ctx.ui.say(&format!(
@@ -152,20 +160,34 @@ impl Command for Log {
 }
 
 /// One pod's output and session logs into `dir`.
-fn download(ctx: &Ctx, kubectl: &Kubectl<'_>, pod: &str, container: &str, dir: &Path) -> Result<()> {
-    let logs = kubectl.query(["logs", pod, &format!("--container={container}")], Ns::Current);
-    let output = ctx.run.check(&logs)?.stdout;
-    ctx.run.act(&format!("write {}", dir.join("stdout.log").display()), || {
-        std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
-        std::fs::write(dir.join("stdout.log"), &output)
-            .with_context(|| format!("could not write in {}", dir.display()))
-    })?;
-    // tar's bytes travel as base64: kubectl's output is read as text.
-    let script = format!(
-        "cd {LOGS_IN_POD} && tar --warning=no-file-changed -cf - . | base64"
+fn download(
+    ctx: &Ctx,
+    kubectl: &Kubectl<'_>,
+    pod: &str,
+    container: &str,
+    dir: &Path,
+) -> Result<()> {
+    let logs = kubectl.query(
+        ["logs", pod, &format!("--container={container}")],
+        Ns::Current,
     );
+    let output = ctx.run.check(&logs)?.stdout;
+    ctx.run.act(
+        &format!("write {}", dir.join("stdout.log").display()),
+        || {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+            std::fs::write(dir.join("stdout.log"), &output)
+                .with_context(|| format!("could not write in {}", dir.display()))
+        },
+    )?;
+    // tar's bytes travel as base64: kubectl's output is read as text.
+    let script = format!("cd {LOGS_IN_POD} && tar --warning=no-file-changed -cf - . | base64");
     let exec = kubectl
-        .query(["exec", pod, &format!("--container={container}")], Ns::Current)
+        .query(
+            ["exec", pod, &format!("--container={container}")],
+            Ns::Current,
+        )
         .args(["--", "sh", "-c", &script]);
     let out = ctx.run.run(&exec)?;
     if !out.success() {
@@ -188,12 +210,22 @@ fn download(ctx: &Ctx, kubectl: &Kubectl<'_>, pod: &str, container: &str, dir: &
 }
 
 /// KubeRay's `--link gke`: a Cloud Logging query for the cluster's pods.
-fn gke_link(ctx: &Ctx, kubectl: &Kubectl<'_>, cluster: &str, node_type: NodeType) -> Result<String> {
+fn gke_link(
+    ctx: &Ctx,
+    kubectl: &Kubectl<'_>,
+    cluster: &str,
+    node_type: NodeType,
+) -> Result<String> {
     let ns = match &kubectl.target.namespace {
         Some(ns) => ns.clone(),
         None => {
             let view = kubectl.query(
-                ["config", "view", "--minify", "--output=jsonpath={..namespace}"],
+                [
+                    "config",
+                    "view",
+                    "--minify",
+                    "--output=jsonpath={..namespace}",
+                ],
                 Ns::Cluster,
             );
             let ns = ctx.run.check(&view)?.stdout.trim().to_string();
@@ -221,7 +253,10 @@ fn gke_link(ctx: &Ctx, kubectl: &Kubectl<'_>, cluster: &str, node_type: NodeType
             ctx.run.run(&current)?.stdout.trim().to_string()
         }
     };
-    match context.strip_prefix("gke_").and_then(|rest| rest.split('_').next()) {
+    match context
+        .strip_prefix("gke_")
+        .and_then(|rest| rest.split('_').next())
+    {
         Some(project) => url.push_str(&format!("?project={}", query_escape(project))),
         None => ctx.ui.warn(
             "the current kubectl context does not look like a GKE cluster's: the link may not work",

@@ -212,7 +212,10 @@ mod tests {
     #[test]
     fn the_first_word_skips_flags_and_their_values() {
         assert_eq!(first(&["-n", "x", "job", "submit"]).as_deref(), Some("job"));
-        assert_eq!(first(&["--context=lab", "session", "a"]).as_deref(), Some("session"));
+        assert_eq!(
+            first(&["--context=lab", "session", "a"]).as_deref(),
+            Some("session")
+        );
         assert_eq!(first(&["+", "log"]), None);
         assert_eq!(first(&["up", "f.yaml"]).as_deref(), Some("up"));
     }

@@ -68,7 +68,10 @@ impl Resource {
             ),
         };
         let Some(object) = kubectl.get::<Value>(resource, &self.name, Ns::Current)? else {
-            bail!("there is no {what} {} (or no {what} kind: is KubeRay installed?)", self.name);
+            bail!(
+                "there is no {what} {} (or no {what} kind: is KubeRay installed?)",
+                self.name
+            );
         };
         match object.pointer(field).and_then(Value::as_str) {
             Some(name) if !name.is_empty() => Ok(name.to_string()),

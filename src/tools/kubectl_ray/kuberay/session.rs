@@ -162,12 +162,14 @@ impl Command for Session {
             ));
             if !shown {
                 for p in &ports {
-                    ctx.ui.say(&format!("{}: http://localhost:{}", p.name, p.local));
+                    ctx.ui
+                        .say(&format!("{}: http://localhost:{}", p.name, p.local));
                 }
                 shown = true;
             }
             let started = Instant::now();
-            let mut child = forward::spawn(&program, &args, Stdio::null(), Stdio::inherit(), false)?;
+            let mut child =
+                forward::spawn(&program, &args, Stdio::null(), Stdio::inherit(), false)?;
             let status = child.wait()?;
             if started.elapsed() < Duration::from_secs(5) {
                 quick_failures += 1;
@@ -189,7 +191,12 @@ impl Command for Session {
 /// The namespace kubectl uses without `-n`: the context's, else default.
 fn current_namespace(ctx: &Ctx, kubectl: &Kubectl<'_>) -> Result<String> {
     let view = kubectl.query(
-        ["config", "view", "--minify", "--output=jsonpath={..namespace}"],
+        [
+            "config",
+            "view",
+            "--minify",
+            "--output=jsonpath={..namespace}",
+        ],
         crate::clis::kubectl::Ns::Cluster,
     );
     let ns = ctx.run.run(&view)?.stdout.trim().to_string();

@@ -32,7 +32,7 @@ pub fn follow(ctx: &Ctx, dashboard: &Dashboard, id: &str, poll: Duration) -> Res
         if details.is_terminal() {
             return ended(ctx, &details);
         }
-        std::thread::sleep(poll);
+        std::thread::sleep(poll.max(Duration::from_millis(100)));
         if interrupt::times() > seen {
             seen = interrupt::times();
             if stopping {
@@ -71,10 +71,15 @@ fn print_new(logs: &str, printed: usize) -> Result<usize> {
     Ok(logs.len())
 }
 
-/// How a finished job ended, as this command's outcome.
-pub fn ended(ctx: &Ctx, details: &JobDetails) -> Result<Outcome> {
+/// How a finished job ended, as this command's outcome. Ray's message
+/// without the log it repeats (just printed).
+fn ended(ctx: &Ctx, details: &JobDetails) -> Result<Outcome> {
     let id = details.id();
     let message = details.message.clone().unwrap_or_default();
+    let message = match message.split_once(", last available logs") {
+        Some((first, _)) => first.to_string(),
+        None => message,
+    };
     match details.status.as_str() {
         "SUCCEEDED" => {
             ctx.ui.progress(&format!("job {id} succeeded"));

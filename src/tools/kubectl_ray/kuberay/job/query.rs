@@ -81,9 +81,7 @@ pub struct Stop {
 fn job(dashboard: &Dashboard, id: &str) -> Result<JobDetails> {
     match dashboard.status(id)? {
         Some(job) => Ok(job),
-        None => bail!(
-            "there is no job {id} on this cluster (`kubectl ray job list` shows them)"
-        ),
+        None => bail!("there is no job {id} on this cluster (`kubectl ray job list` shows them)"),
     }
 }
 
@@ -143,7 +141,13 @@ impl Command for List {
             .collect();
         let head = ["ID", "TYPE", "STATUS", "START (UTC)", "ENTRYPOINT"];
         let widths: Vec<usize> = (0..4)
-            .map(|i| rows.iter().map(|r| r[i].len()).chain([head[i].len()]).max().unwrap_or(0))
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r[i].len())
+                    .chain([head[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let line = |cells: [&str; 5]| {
             let mut out = String::new();
@@ -221,7 +225,8 @@ impl Command for Stop {
         let id = &self.args.id;
         let before = job(dashboard, id)?;
         if before.is_terminal() {
-            ctx.ui.progress(&format!("job {id} has ended already: {}", before.status));
+            ctx.ui
+                .progress(&format!("job {id} has ended already: {}", before.status));
             return Ok(Outcome::Done);
         }
         dashboard.stop(id)?;

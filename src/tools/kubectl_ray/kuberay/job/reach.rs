@@ -154,7 +154,12 @@ impl Reach {
         })
     }
 
-    fn ready_head(&self, ctx: &Ctx, kubectl: &Kubectl<'_>, cluster: &pick::Cluster) -> Result<String> {
+    fn ready_head(
+        &self,
+        ctx: &Ctx,
+        kubectl: &Kubectl<'_>,
+        cluster: &pick::Cluster,
+    ) -> Result<String> {
         let ns = Ns::Named(&cluster.namespace);
         let patience = Patience {
             timeout: self.timeout,

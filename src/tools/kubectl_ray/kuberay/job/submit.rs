@@ -139,7 +139,10 @@ impl RayJobFlags {
             ("--worker-memory", self.worker_memory.is_some()),
             ("--worker-gpu", self.worker_gpu.is_some()),
             ("--head-node-selectors", self.head_node_selectors.is_some()),
-            ("--worker-node-selectors", self.worker_node_selectors.is_some()),
+            (
+                "--worker-node-selectors",
+                self.worker_node_selectors.is_some(),
+            ),
             (
                 "--ttl-seconds-after-finished",
                 self.ttl_seconds_after_finished.is_some(),
@@ -213,7 +216,10 @@ impl Submit {
                 match value {
                     Value::Object(map) => Some(map),
                     Value::Null => Some(Map::new()),
-                    _ => bail!("the runtime env file {} must hold a mapping", file.display()),
+                    _ => bail!(
+                        "the runtime env file {} must hold a mapping",
+                        file.display()
+                    ),
                 }
             }
             (None, Some(json)) => Some(object("--runtime-env-json", json)?),
@@ -234,7 +240,10 @@ impl Submit {
             let local_modules = map
                 .get("py_modules")
                 .and_then(Value::as_array)
-                .is_some_and(|m| m.iter().any(|v| v.as_str().is_some_and(|s| !s.contains("://"))));
+                .is_some_and(|m| {
+                    m.iter()
+                        .any(|v| v.as_str().is_some_and(|s| !s.contains("://")))
+                });
             if local_modules {
                 bail!(
                     "py_modules with local paths are not uploaded by this command yet: \
@@ -263,7 +272,11 @@ impl Command for Submit {
                 for (k, v) in map {
                     match v {
                         Value::String(s) => out.insert(k, s),
-                        _ => return Err(usage(format!("--metadata-json: the value of {k} must be a string"))),
+                        _ => {
+                            return Err(usage(format!(
+                                "--metadata-json: the value of {k} must be a string"
+                            )));
+                        }
                     };
                 }
                 Some(out)
@@ -360,11 +373,20 @@ impl Command for Submit {
 fn excludes(env: Option<&Map<String, Value>>) -> Vec<String> {
     env.and_then(|e| e.get("excludes"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-fn upload(ctx: &Ctx, dashboard: &Dashboard, package: &package::Package, dir: &std::path::Path) -> Result<()> {
+fn upload(
+    ctx: &Ctx,
+    dashboard: &Dashboard,
+    package: &package::Package,
+    dir: &std::path::Path,
+) -> Result<()> {
     let uploaded = dashboard.upload(package)?;
     let size = package.bytes.len();
     if uploaded {

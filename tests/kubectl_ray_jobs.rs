@@ -1,0 +1,506 @@
+//! `kubectl ray job submit|status|logs|list|stop` against a REAL Ray head
+//! that the test starts (`ray start --head --block` from the test Python
+//! venv, on free ports outside 10002–19999 and in its own temporary
+//! folder) and stops. The plugin talks to the dashboard with `--address`
+//! (KubeRay's flag that skips port-forwarding) and has no Ray on its PATH:
+//! the Jobs REST API and Ray's packaging are its own. The package name it
+//! uploads is checked against Ray's own Python function.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kas_test_support::{bin, free_port, need};
+
+/// The test venv's bin folder holding `ray`, or the skip-or-fail note.
+fn ray_bin() -> Option<PathBuf> {
+    let dir = std::env::var_os("KAS_TEST_PYTHON_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("KAS_CI_DIR").map(|d| PathBuf::from(d).join("python-venv/bin"))
+        });
+    match dir {
+        Some(dir) if dir.join("ray").is_file() => Some(dir),
+        _ => {
+            need::missing(
+                "these tests need Ray 2.60 (`ray` in KAS_TEST_PYTHON_BIN or $KAS_CI_DIR/python-venv/bin): \
+                 run `source .ci/setup-python.sh`",
+            );
+            None
+        }
+    }
+}
+
+/// A free port outside Ray's default worker range (10002–19999).
+fn port() -> u16 {
+    loop {
+        let p = free_port();
+        if !(10002..=19999).contains(&p) {
+            return p;
+        }
+    }
+}
+
+/// A Ray head on its own ports and folder; stopped (its whole process
+/// group) and removed when dropped.
+struct RayHead {
+    child: Child,
+    dashboard: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RayHead {
+    fn start(venv: &Path) -> RayHead {
+        // Short: Ray's socket paths must fit in 107 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("kj")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let dashboard = port();
+        let flag = |name: &str, value: String| format!("--{name}={value}");
+        let args = vec![
+            "start".to_string(),
+            "--head".into(),
+            "--block".into(),
+            flag("port", port().to_string()),
+            flag("dashboard-port", dashboard.to_string()),
+            "--dashboard-host=127.0.0.1".into(),
+            "--include-dashboard=true".into(),
+            flag("ray-client-server-port", port().to_string()),
+            flag("dashboard-agent-listen-port", port().to_string()),
+            flag("dashboard-agent-grpc-port", port().to_string()),
+            flag("node-manager-port", port().to_string()),
+            flag("object-manager-port", port().to_string()),
+            flag("runtime-env-agent-port", port().to_string()),
+            flag("metrics-export-port", port().to_string()),
+            "--min-worker-port=0".into(),
+            "--max-worker-port=0".into(),
+            "--node-ip-address=127.0.0.1".into(),
+            "--num-cpus=2".into(),
+            flag("temp-dir", dir.path().join("ray").display().to_string()),
+            "--disable-usage-stats".into(),
+        ];
+        let path = format!(
+            "{}:{}",
+            venv.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let log = std::fs::File::create(dir.path().join("start.log")).unwrap();
+        let mut cmd = Command::new(venv.join("ray"));
+        cmd.args(&args)
+            .env("PATH", path)
+            .env("RAY_USAGE_STATS_ENABLED", "0")
+            .env("TMPDIR", dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid is async-signal-safe. Its own group: the test
+        // stops Ray's every process at once.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("ray start");
+        let head = RayHead {
+            child,
+            dashboard,
+            dir,
+        };
+        head.wait_for_dashboard();
+        head
+    }
+
+    fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.dashboard)
+    }
+
+    fn wait_for_dashboard(&self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(120) {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.dashboard)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let req = "GET /api/version HTTP/1.0\r\nHost: x\r\n\r\n";
+                let mut answer = String::new();
+                if s.write_all(req.as_bytes()).is_ok()
+                    && s.read_to_string(&mut answer).is_ok()
+                    && answer.split_whitespace().nth(1) == Some("200")
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let log = std::fs::read_to_string(self.dir.path().join("start.log")).unwrap_or_default();
+        panic!("the Ray dashboard did not answer within 120 s; ray start said:\n{log}");
+    }
+}
+
+impl Drop for RayHead {
+    fn drop(&mut self) {
+        let group = self.child.id() as i32;
+        // SAFETY: signals to the process group this test started.
+        unsafe { libc::kill(-group, libc::SIGTERM) };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Whatever is left of the group (workers, agents).
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+/// `kubectl-ray ARGS` in `cwd`, with a PATH without Ray or Python's venv.
+fn kray(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(bin("kubectl-ray"))
+        .args(args)
+        .current_dir(cwd)
+        .env("PATH", "/usr/bin:/bin")
+        .env("KAS_POLL_MS", "200")
+        .env_remove("KAS_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Ray's own name for the package of `dir` with the default excludes and
+/// `extra`.
+fn rays_package_name(venv: &Path, dir: &Path, extra: &[&str]) -> String {
+    let code = format!(
+        "from ray._private.runtime_env.packaging import get_uri_for_directory\n\
+         from ray._private.ray_constants import get_runtime_env_default_excludes as d\n\
+         print(get_uri_for_directory({:?}, include_gitignore=True, excludes=d() + {:?}))",
+        dir.display().to_string(),
+        extra
+    );
+    let out = Command::new(venv.join("python"))
+        .args(["-c", &code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn jobs_on_a_real_ray_head() {
+    let Some(venv) = ray_bin() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    // A working directory with what Ray leaves out: the default excludes,
+    // .gitignore, .rayignore and the runtime env's excludes.
+    write(
+        &w.join("job/script.py"),
+        "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n",
+    );
+    write(
+        &w.join("job/fail.py"),
+        "raise ValueError('boom from the job')\n",
+    );
+    write(
+        &w.join("job/sleep.py"),
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(300)\n",
+    );
+    write(&w.join("job/__pycache__/x.pyc"), "cache");
+    write(&w.join("job/.gitignore"), "data/\n");
+    write(&w.join("job/data/big.bin"), "not uploaded");
+    write(&w.join("job/sub/.rayignore"), "*.log\n");
+    write(&w.join("job/sub/run.log"), "not uploaded");
+    write(&w.join("job/sub/keep.txt"), "uploaded");
+    write(&w.join("job/notes.tmp"), "excluded by the runtime env");
+    let head = RayHead::start(&venv);
+    let address = head.address();
+    let a = address.as_str();
+    let venv_ray = Command::new("sh")
+        .args(["-c", "command -v ray"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        !venv_ray.status.success(),
+        "no ray on the submitting side's PATH"
+    );
+
+    // Submit and follow: the job's output streams, exit 0.
+    let excludes = r#"{"excludes": ["*.tmp"]}"#;
+    let out = kray(
+        w,
+        &[
+            "job",
+            "submit",
+            "--address",
+            a,
+            "--working-dir",
+            "job",
+            "--runtime-env-json",
+            excludes,
+            "--",
+            "python",
+            "script.py",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("resources {") && stdout.contains("'CPU': 2.0"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("succeeded"), "{stderr}");
+    // The package is the one Ray itself would name.
+    let ray_name = rays_package_name(&venv, &w.join("job"), &["*.tmp"]);
+    assert!(
+        stderr.contains(&format!("uploaded job as {ray_name}")),
+        "Ray names it {ray_name}; we said:\n{stderr}"
+    );
+    // Submitting the same folder again finds the package there.
+    let out = kray(
+        w,
+        &[
+            "job",
+            "submit",
+            "--address",
+            a,
+            "--working-dir",
+            "job",
+            "--runtime-env-json",
+            excludes,
+            "--no-wait",
+            "--",
+            "python script.py",
+        ],
+    );
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("is on the cluster already"), "{stderr}");
+
+    // A job that raises: non-zero, with Ray's message; its traceback printed.
+    let out = kray(
+        w,
+        &[
+            "job",
+            "submit",
+            "--address",
+            a,
+            "--working-dir",
+            "job",
+            "--",
+            "python",
+            "fail.py",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("ValueError: boom from the job"), "{stdout}");
+    assert!(
+        stderr.contains("failed: Job entrypoint command failed with exit code 1"),
+        "{stderr}"
+    );
+
+    // --no-wait: the id at once; then status, logs and list see the job.
+    let out = kray(
+        w,
+        &[
+            "job",
+            "submit",
+            "--address",
+            a,
+            "--working-dir",
+            "job",
+            "--no-wait",
+            "--submission-id",
+            "kray-test-1",
+            "--metadata-json",
+            r#"{"owner": "test"}"#,
+            "--entrypoint-num-cpus",
+            "1",
+            "--",
+            "python",
+            "script.py",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "kray-test-1");
+    let start = Instant::now();
+    loop {
+        let out = kray(w, &["job", "status", "kray-test-1", "--address", a]);
+        let (stdout, _) = text(&out);
+        if out.status.code() == Some(0) {
+            assert!(stdout.contains("kray-test-1: SUCCEEDED"), "{stdout}");
+            break;
+        }
+        assert_eq!(out.status.code(), Some(1), "still running: {stdout}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "never succeeded"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = kray(w, &["job", "logs", "kray-test-1", "--address", a]);
+    assert!(text(&out).0.contains("resources {"), "{:?}", text(&out));
+    let out = kray(
+        w,
+        &["job", "status", "kray-test-1", "--address", a, "-o", "json"],
+    );
+    let status: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(status["metadata"]["owner"], "test");
+    let out = kray(w, &["job", "list", "--address", a]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("kray-test-1") && stdout.contains("SUCCEEDED"),
+        "{stdout}"
+    );
+
+    // Stop: a sleeping job ends STOPPED; following it says so, non-zero.
+    let out = kray(
+        w,
+        &[
+            "job",
+            "submit",
+            "--address",
+            a,
+            "--working-dir",
+            "job",
+            "--no-wait",
+            "--submission-id",
+            "kray-sleeper",
+            "--",
+            "python",
+            "sleep.py",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = kray(w, &["job", "stop", "kray-sleeper", "--address", a]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("job kray-sleeper: STOPPED"), "{stderr}");
+    let out = kray(
+        w,
+        &["job", "logs", "kray-sleeper", "--follow", "--address", a],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("job kray-sleeper was stopped"), "{stderr}");
+    let out = kray(w, &["job", "status", "no-such-job", "--address", a]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out).1.contains("there is no job no-such-job"));
+    drop(head);
+}
+
+#[test]
+fn kuberay_command_lines_outside_this_mode_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // KubeRay's RayJob mode: named, exit 2, nothing done.
+    for args in [
+        &[
+            "job",
+            "submit",
+            "-f",
+            "rayjob.yaml",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "x.py",
+        ][..],
+        &[
+            "job",
+            "submit",
+            "--name",
+            "rayjob-sample",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "x.py",
+        ],
+        &[
+            "job",
+            "submit",
+            "--dry-run",
+            "--address",
+            "http://127.0.0.1:1",
+            "--",
+            "python",
+            "x.py",
+        ],
+        &["job", "submit", "--address", "", "--", "python", "x.py"],
+        &[
+            "job",
+            "submit",
+            "--address",
+            "http://127.0.0.1:1",
+            "--metadata-json",
+            "[1]",
+            "--",
+            "x",
+        ],
+        &["job", "submit", "--address", "http://127.0.0.1:1"],
+        &["log", "pod/x"],
+        &["log", "demo", "--node-type", "gpu"],
+        &["log", "demo", "--link", "aws"],
+        &["session", "a/b/c"],
+    ] {
+        let out = kray(d, args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}\n{stderr}");
+    }
+    let out = kray(
+        d,
+        &[
+            "job",
+            "submit",
+            "--name",
+            "x",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "x.py",
+        ],
+    );
+    assert!(
+        text(&out).1.contains("RayJob mode") && text(&out).1.contains("-c CLUSTER"),
+        "{:?}",
+        text(&out)
+    );
+    // A dashboard that is not there: exit 3, saying where it looked.
+    let out = kray(
+        d,
+        &[
+            "job",
+            "list",
+            "--address",
+            &format!("http://127.0.0.1:{}", port()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out).1.contains("could not reach the Ray dashboard"),
+        "{:?}",
+        text(&out)
+    );
+}

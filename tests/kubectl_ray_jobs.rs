@@ -48,6 +48,7 @@ fn port() -> u16 {
 struct RayHead {
     child: Child,
     dashboard: u16,
+    client: u16,
     dir: tempfile::TempDir,
 }
 
@@ -59,6 +60,7 @@ impl RayHead {
             .tempdir_in("/tmp")
             .unwrap();
         let dashboard = port();
+        let client = port();
         let flag = |name: &str, value: String| format!("--{name}={value}");
         let args = vec![
             "start".to_string(),
@@ -68,7 +70,7 @@ impl RayHead {
             flag("dashboard-port", dashboard.to_string()),
             "--dashboard-host=127.0.0.1".into(),
             "--include-dashboard=true".into(),
-            flag("ray-client-server-port", port().to_string()),
+            flag("ray-client-server-port", client.to_string()),
             flag("dashboard-agent-listen-port", port().to_string()),
             flag("dashboard-agent-grpc-port", port().to_string()),
             flag("node-manager-port", port().to_string()),
@@ -109,6 +111,7 @@ impl RayHead {
         let head = RayHead {
             child,
             dashboard,
+            client,
             dir,
         };
         head.wait_for_dashboard();
@@ -503,4 +506,278 @@ fn kuberay_command_lines_outside_this_mode_are_usage_errors() {
         "{:?}",
         text(&out)
     );
+}
+
+/// A PATH without Ray: the test's own, less every folder holding `ray`.
+fn path_without_ray() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .filter(|dir| !dir.join("ray").exists())
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The Kubernetes API emulator, with the stand-in KubeRay chart in a
+/// kas.yaml, and a RayCluster `demo` whose head pod relays its ports 8265
+/// and 10001 to the real Ray head and whose container tells `exec` where
+/// Ray keeps its logs (RAY_TMPDIR, as Ray reads it).
+struct Kube {
+    emu: kas_emulator::kube::KubeEmulator,
+    dir: tempfile::TempDir,
+}
+
+impl Kube {
+    fn start(head: &RayHead) -> Option<Kube> {
+        if !need::tools(
+            &["kubectl", "helm"],
+            "the end-to-end tests of job, log and session need them: `source .ci/setup-helm.sh`",
+        ) {
+            return None;
+        }
+        let emu = kas_emulator::kube::KubeEmulator::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = kas_test_support::root();
+        std::fs::write(
+            dir.path().join("kas.yaml"),
+            format!(
+                "ray:\n  operator:\n    chart: {}\n    values: {}\n",
+                root.join("tests/fixtures/charts/kuberay-operator")
+                    .display(),
+                root.join("yaml/k8s/ray-operator.yaml").display()
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(root.join("yaml/k8s/local-cpu-only.yaml")).unwrap();
+        let mut cluster: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        cluster["metadata"]["name"] = "demo".into();
+        let template = &mut cluster["spec"]["headGroupSpec"]["template"];
+        template["metadata"] = serde_yaml::from_str(&format!(
+            "annotations:\n  emulator.kas.dev/forward-8265: 127.0.0.1:{}\n  \
+             emulator.kas.dev/forward-10001: 127.0.0.1:{}\n",
+            head.dashboard, head.client
+        ))
+        .unwrap();
+        template["spec"]["containers"][0]["env"] = serde_yaml::from_str(&format!(
+            "- name: RAY_TMPDIR\n  value: {}\n",
+            head.dir.path().display()
+        ))
+        .unwrap();
+        std::fs::write(
+            dir.path().join("demo.yaml"),
+            serde_yaml::to_string(&cluster).unwrap(),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let kube = Kube { emu, dir };
+        let out = kube.kray(&["+", "demo.yaml", "--timeout", "90s"]);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
+        Some(kube)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin("kubectl-ray"));
+        cmd.args(args)
+            .envs(self.emu.env())
+            .env("PATH", path_without_ray())
+            .env("HOME", self.dir.path().join("home"))
+            .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
+            .env("KAS_POLL_MS", "100")
+            .env("CLOUDSDK_CONFIG", self.dir.path().join("gcloud"))
+            .env("CLOUDSDK_AUTH_ACCESS_TOKEN", "ya29.kray-job")
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn kray(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        eprintln!(
+            "$ kubectl ray {} -> {:?}",
+            args.join(" "),
+            out.status.code()
+        );
+        out
+    }
+
+    fn head_pod(&self) -> String {
+        self.emu
+            .list("", "pods", Some("default"))
+            .into_iter()
+            .filter(|p| {
+                p["metadata"]["labels"]["ray.io/cluster"] == "demo"
+                    && p["metadata"]["labels"]["ray.io/node-type"] == "head"
+                    && p["metadata"]["deletionTimestamp"].is_null()
+            })
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .next()
+            .expect("a head pod")
+    }
+}
+
+fn text_of(out: &Output) -> (String, String) {
+    text(out)
+}
+
+/// The body of `GET /api/version` on 127.0.0.1:`port`, if it answers 200.
+fn version_on(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /api/version HTTP/1.0\r\nHost: x\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    (answer.split_whitespace().nth(1) == Some("200")).then(|| answer)
+}
+
+fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// A `kubectl ray session` running in the background, ended (with its
+/// kubectl) when dropped.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // SAFETY: the child this test started; Ctrl-C as a user would.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn job_log_and_session_through_kubectl_and_the_emulator() {
+    let Some(venv) = ray_bin() else { return };
+    let head = RayHead::start(&venv);
+    let Some(kube) = Kube::start(&head) else {
+        return;
+    };
+    let d = kube.dir.path();
+    write(
+        &d.join("job/script.py"),
+        "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n",
+    );
+
+    // job submit through a port-forward of the head pod (-c, and the only cluster).
+    let out = kube.kray(&[
+        "job",
+        "submit",
+        "-c",
+        "demo",
+        "--working-dir",
+        "job",
+        "--",
+        "python",
+        "script.py",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("resources {"), "{stdout}");
+    assert!(stderr.contains("to port 8265 of pod demo-head"), "{stderr}");
+    let out = kube.kray(&["job", "list"]);
+    assert!(text(&out).0.contains("SUCCEEDED"), "{:?}", text(&out));
+    let out = kube.kray(&["job", "list", "-c", "nope"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out).1.contains("there is no RayCluster nope"),
+        "{:?}",
+        text(&out)
+    );
+
+    // log: the head pod's output and Ray's session logs (raylet.out).
+    let pod = kube.head_pod();
+    kube.emu.append_log("default", &pod, "head pod output\n");
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    let out = kube.kray(&["log", "demo", "--out-dir", "logs", "--node-type", "head"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let got = d.join("logs").join(&pod);
+    assert_eq!(
+        std::fs::read_to_string(got.join("stdout.log")).unwrap(),
+        "head pod output\n"
+    );
+    assert!(
+        got.join("raylet.out").is_file(),
+        "{:?}",
+        std::fs::read_dir(&got).unwrap().collect::<Vec<_>>()
+    );
+    // Without --out-dir: ./demo (KubeRay's default).
+    let out = kube.kray(&["log", "raycluster/demo"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(d.join("demo").join(&pod).join("gcs_server.out").is_file());
+
+    // session: the dashboard answers on the local port, and again once the
+    // head pod is replaced.
+    let (dash, client) = (port(), port());
+    let taken = std::net::TcpListener::bind(("127.0.0.1", dash)).unwrap();
+    let out = kube.kray(&[
+        "session",
+        "demo",
+        "--dashboard-port",
+        &dash.to_string(),
+        "--client-port",
+        &client.to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let said = text(&out).1;
+    assert!(
+        said.contains(&format!("127.0.0.1:{dash} is already in use by"))
+            && said.contains(&format!("pid {}", std::process::id())),
+        "{said}"
+    );
+    drop(taken);
+    let session = Background(
+        kube.command(&[
+            "session",
+            "demo",
+            "--dashboard-port",
+            &dash.to_string(),
+            "--client-port",
+            &client.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    assert!(
+        within(Duration::from_secs(60), || version_on(dash)
+            .is_some_and(|v| v.contains("2.60.0"))),
+        "the session's 127.0.0.1:{dash} never answered /api/version"
+    );
+    assert!(
+        TcpStream::connect(("127.0.0.1", client)).is_ok(),
+        "the client port"
+    );
+    let out = kube
+        .emu
+        .kubectl()
+        .args(["delete", "pod", &pod, "--timeout=30s"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        within(Duration::from_secs(60), || kube.head_pod() != pod
+            && version_on(dash).is_some()),
+        "the session did not answer again from the new head pod"
+    );
+    drop(session);
+    assert!(
+        within(Duration::from_secs(10), || version_on(dash).is_none()),
+        "the session's kubectl outlived it"
+    );
+    drop(kube);
+    drop(head);
 }

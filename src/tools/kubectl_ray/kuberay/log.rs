@@ -1,8 +1,10 @@
 //! `log (RAYCLUSTER | TYPE/NAME) [--out-dir DIR] [--node-type all|head|worker]
 //! [--link gke]`, as KubeRay's: for each Ray pod, its first container's
 //! output as `DIR/POD/stdout.log` and Ray's session logs
-//! (`/tmp/ray/session_latest/logs` in the pod, through `kubectl exec` and
-//! tar) under `DIR/POD/`. Without `--out-dir`, DIR is `./NAME`.
+//! (`/tmp/ray/session_latest/logs` in the pod, or where Ray's own rule
+//! puts its temporary folder: `$RAY_TMPDIR`, else `$TMPDIR`, else /tmp;
+//! through `kubectl exec` and tar) under `DIR/POD/`. Without `--out-dir`,
+//! DIR is `./NAME`.
 
 use std::path::{Path, PathBuf};
 
@@ -31,8 +33,9 @@ Examples:
   kubectl ray log demo --link gke
 ";
 
-/// Where Ray keeps a node's logs in its pod.
-const LOGS_IN_POD: &str = "/tmp/ray/session_latest/logs";
+/// Where Ray keeps a node's logs in its pod (Ray's default temporary
+/// folder, as Ray finds it).
+const LOGS_IN_POD: &str = "${RAY_TMPDIR:-${TMPDIR:-/tmp}}/ray/session_latest/logs";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 #[value(rename_all = "lower")]
@@ -182,7 +185,7 @@ fn download(
         },
     )?;
     // tar's bytes travel as base64: kubectl's output is read as text.
-    let script = format!("cd {LOGS_IN_POD} && tar --warning=no-file-changed -cf - . | base64");
+    let script = format!("cd \"{LOGS_IN_POD}\" && tar --warning=no-file-changed -cf - . | base64");
     let exec = kubectl
         .query(
             ["exec", pod, &format!("--container={container}")],

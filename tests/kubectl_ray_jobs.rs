@@ -628,7 +628,8 @@ fn version_on(port: u16) -> Option<String> {
         .ok()?;
     let mut answer = String::new();
     s.read_to_string(&mut answer).ok()?;
-    (answer.split_whitespace().nth(1) == Some("200")).then(|| answer)
+    let ok = answer.split_whitespace().nth(1) == Some("200");
+    ok.then_some(answer)
 }
 
 fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {

@@ -7,11 +7,12 @@ use serde_json::Value;
 use crate::app::cli::UsageError;
 use crate::clis::kubectl::{Kubectl, Ns};
 
+/// A RayCluster, RayJob or RayService.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    RayCluster,
-    RayJob,
-    RayService,
+    Cluster,
+    Job,
+    Service,
 }
 
 /// What the argument names.
@@ -27,12 +28,12 @@ impl Resource {
     pub fn parse(text: &str) -> Result<Resource> {
         let parts: Vec<&str> = text.split('/').collect();
         let (kind, name) = match parts.as_slice() {
-            [name] => (Kind::RayCluster, *name),
+            [name] => (Kind::Cluster, *name),
             [kind, name] if !name.is_empty() => {
                 let kind = match kind.to_ascii_lowercase().as_str() {
-                    "raycluster" | "rayclusters" => Kind::RayCluster,
-                    "rayjob" | "rayjobs" => Kind::RayJob,
-                    "rayservice" | "rayservices" => Kind::RayService,
+                    "raycluster" | "rayclusters" => Kind::Cluster,
+                    "rayjob" | "rayjobs" => Kind::Job,
+                    "rayservice" | "rayservices" => Kind::Service,
                     _ => {
                         return Err(UsageError(format!(
                             "unsupported resource type: {kind} (raycluster, rayjob or rayservice)"
@@ -59,9 +60,9 @@ impl Resource {
     /// reports in its status.
     pub fn cluster(&self, kubectl: &Kubectl<'_>) -> Result<String> {
         let (resource, field, what) = match self.kind {
-            Kind::RayCluster => return Ok(self.name.clone()),
-            Kind::RayJob => ("rayjobs.ray.io", "/status/rayClusterName", "RayJob"),
-            Kind::RayService => (
+            Kind::Cluster => return Ok(self.name.clone()),
+            Kind::Job => ("rayjobs.ray.io", "/status/rayClusterName", "RayJob"),
+            Kind::Service => (
                 "rayservices.ray.io",
                 "/status/activeServiceStatus/rayClusterName",
                 "RayService",
@@ -89,9 +90,9 @@ mod tests {
 
     #[test]
     fn names_and_type_slash_name() {
-        assert_eq!(Resource::parse("demo").unwrap().kind, Kind::RayCluster);
+        assert_eq!(Resource::parse("demo").unwrap().kind, Kind::Cluster);
         let job = Resource::parse("RayJob/train").unwrap();
-        assert_eq!((job.kind, job.name.as_str()), (Kind::RayJob, "train"));
+        assert_eq!((job.kind, job.name.as_str()), (Kind::Job, "train"));
         assert!(Resource::parse("pod/x").is_err());
         assert!(Resource::parse("rayjob/").is_err());
         assert!(Resource::parse("a/b/c").is_err());

@@ -85,8 +85,8 @@ impl Session {
             remote: 8265,
         };
         match self.resource.as_ref().map(|r| r.kind) {
-            Some(Kind::RayJob) => vec![dashboard],
-            Some(Kind::RayService) => vec![
+            Some(Kind::Job) => vec![dashboard],
+            Some(Kind::Service) => vec![
                 dashboard,
                 AppPort {
                     name: "Ray Serve",

@@ -65,7 +65,7 @@ fn print_new(logs: &str, printed: usize) -> Result<usize> {
     };
     if start < logs.len() {
         let mut out = std::io::stdout().lock();
-        out.write_all(logs[start..].as_bytes())?;
+        out.write_all(&logs.as_bytes()[start..])?;
         out.flush()?;
     }
     Ok(logs.len())

@@ -26,7 +26,7 @@ pub struct JobArgs {
 enum JobWord {
     /// Submit a Ray job to a RayCluster and follow its logs until it ends
     #[command(after_help = submit::EXAMPLES)]
-    Submit(submit::SubmitArgs),
+    Submit(Box<submit::SubmitArgs>),
     /// List the jobs of a RayCluster
     List(query::ListArgs),
     /// Show a job's status (exit 0 once it succeeded, 1 while it runs, 3 when it failed or stopped)
@@ -44,7 +44,7 @@ where
     match args.word {
         JobWord::Submit(a) => {
             let u = usage(&["job", "submit"]);
-            driver::execute(submit::Submit::new(a, target), common, make_ctx, &u)
+            driver::execute(submit::Submit::new(*a, target), common, make_ctx, &u)
         }
         JobWord::List(a) => {
             let u = usage(&["job", "list"]);

@@ -406,6 +406,90 @@ fn jobs_on_a_real_ray_head() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("job kray-sleeper was stopped"), "{stderr}");
+    // Ctrl-C while following, without a terminal: the job keeps running
+    // (exit 130); on a terminal, answering y stops it (exit 3, stopped).
+    let submit = |id: &str| {
+        vec![
+            "job".to_string(),
+            "submit".into(),
+            "--address".into(),
+            address.clone(),
+            "--working-dir".into(),
+            "job".into(),
+            "--submission-id".into(),
+            id.to_string(),
+            "--".into(),
+            "python".into(),
+            "sleep.py".into(),
+        ]
+    };
+    let running = |id: &str| {
+        within(Duration::from_secs(60), || {
+            text(&kray(w, &["job", "logs", id, "--address", a]))
+                .0
+                .contains("sleeping")
+        })
+    };
+    let child = Command::new(bin("kubectl-ray"))
+        .args(submit("kray-piped"))
+        .current_dir(w)
+        .env("PATH", "/usr/bin:/bin")
+        .env("KAS_POLL_MS", "200")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(running("kray-piped"), "the job never ran");
+    // SAFETY: the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("job kray-piped keeps running"), "{stderr}");
+    let out = kray(w, &["job", "status", "kray-piped", "--address", a]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "still running: {:?}",
+        text(&out)
+    );
+    assert_eq!(
+        kray(w, &["job", "stop", "kray-piped", "--address", a])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let line = std::iter::once(bin("kubectl-ray").display().to_string())
+        .chain(submit("kray-tty"))
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(w)
+        .env("PATH", "/usr/bin:/bin")
+        .env("KAS_POLL_MS", "200")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keys = child.stdin.take().unwrap();
+    assert!(running("kray-tty"), "the job never ran");
+    keys.write_all(b"\x03").unwrap();
+    keys.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    keys.write_all(b"y\n").unwrap();
+    keys.flush().unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(keys);
+    let shown = format!("{}{}", text(&out).0, text(&out).1);
+    assert!(shown.contains("Stop job kray-tty?"), "{shown}");
+    assert!(shown.contains("job kray-tty was stopped"), "{shown}");
+    assert_eq!(out.status.code(), Some(3), "{shown}");
+
     let out = kray(w, &["job", "status", "no-such-job", "--address", a]);
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out).1.contains("there is no job no-such-job"));

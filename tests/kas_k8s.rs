@@ -7,8 +7,6 @@
 //! fails), every wait is bounded, and each test has its own state folder
 //! (`XDG_STATE_HOME`) and free ports on 127.0.0.1.
 
-use kas_emulator::kube;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,21 +14,12 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kas_test_support::recorder::Recorder;
+use kas_test_support::kube_world::KubeWorld;
 use kas_test_support::{free_port, need, root};
-use kube::KubeEmulator;
 
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 /// How long any one command may take before the test gives up on it.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(120);
-
-/// The CLIs these tests run, or a note that says what to install.
-fn tools_present() -> bool {
-    need::tools(
-        &["kubectl", "helm"],
-        "kubectl kas Kubernetes-mode tests need them (both: `source .ci/setup-helm.sh`)",
-    )
-}
 
 /// An HTTP server that answers every request with `body`.
 fn backend(body: &'static str) -> u16 {
@@ -100,115 +89,33 @@ fn pid_alive(pid: i32) -> bool {
     exists && !zombie
 }
 
-/// Kills every supervisor whose record is in `state`, and every pid it
-/// was told about, when it goes away (a failed assertion included).
-struct Supervisors {
-    forwards: PathBuf,
-    seen: std::sync::Mutex<Vec<i32>>,
-}
-
-impl Supervisors {
-    fn pids(&self) -> Vec<i32> {
-        let mut pids = Vec::new();
-        for entry in std::fs::read_dir(&self.forwards).into_iter().flatten() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "json") {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                let record = serde_json::from_str::<serde_json::Value>(&text);
-                if let Some(pid) = record.ok().and_then(|v| v["pid"].as_i64()) {
-                    pids.push(pid as i32);
-                }
-            }
-        }
-        self.seen.lock().unwrap().extend(pids.iter().copied());
-        pids
-    }
-}
-
-impl Drop for Supervisors {
-    fn drop(&mut self) {
-        let mut pids = self.pids();
-        pids.extend(self.seen.lock().unwrap().iter().copied());
-        for pid in pids {
-            if pid > 1 {
-                // SAFETY: plain signals to the supervisors this test started
-                // (each leads its own process group).
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-}
-
-/// An emulator with the operator's stand-in chart configured, a kas.yaml,
-/// a `kubectl` on PATH that logs its arguments, and a private state folder.
-/// Fields drop in order: the supervisors go before the emulator.
+/// The shared Kubernetes world, with kas.yaml's waits and the local port
+/// `. dash` forwards to (kas.ports.dashboard).
 struct World {
-    supervisors: Supervisors,
-    emu: KubeEmulator,
-    dir: tempfile::TempDir,
-    kubectl: Recorder,
-    /// kas.ports.dashboard: the local port `. dash` forwards to.
+    world: KubeWorld,
     dashboard: u16,
+}
+
+impl std::ops::Deref for World {
+    type Target = KubeWorld;
+    fn deref(&self) -> &KubeWorld {
+        &self.world
+    }
 }
 
 impl World {
     fn new() -> Option<World> {
-        if !tools_present() {
-            return None;
-        }
-        let emu = KubeEmulator::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let chart = root().join("tests/fixtures/charts/kuberay-operator");
-        let values = root().join("yaml/k8s/ray-operator.yaml");
         let dashboard = free_port();
-        std::fs::write(
-            dir.path().join("kas.yaml"),
-            format!(
-                "ray:\n  operator:\n    chart: {}\n    values: {}\n\
-                 kas:\n  server_wait_seconds: 30\n  ports:\n    dashboard: {dashboard}\n  \
-                 kubernetes:\n    head_wait_seconds: 60\n    forward_wait_seconds: 30\n",
-                chart.display(),
-                values.display()
-            ),
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let kubectl = Recorder::wrap(dir.path(), "kubectl");
-        let supervisors = Supervisors {
-            forwards: dir.path().join("state/kas/forwards"),
-            seen: Default::default(),
-        };
-        Some(World {
-            supervisors,
-            emu,
-            dir,
-            kubectl,
-            dashboard,
-        })
-    }
-
-    fn path(&self) -> String {
-        self.kubectl.path()
+        let world = KubeWorld::new(&format!(
+            "kas:\n  server_wait_seconds: 30\n  ports:\n    dashboard: {dashboard}\n  \
+             kubernetes:\n    head_wait_seconds: 60\n    forward_wait_seconds: 30\n"
+        ))?;
+        Some(World { world, dashboard })
     }
 
     fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.envs(self.emu.env())
-            .env("PATH", self.path())
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
-            .env("KAS_POLL_MS", "100")
-            .env("CLOUDSDK_CONFIG", self.dir.path().join("gcloud"))
-            .env("CLOUDSDK_AUTH_ACCESS_TOKEN", "ya29.kas-k8s")
-            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
-            .env_remove("WANDB_API_KEY")
-            .env_remove("BROWSER")
-            .env_remove("CI")
-            .current_dir(root());
+        let mut cmd = self.world.command(program);
+        cmd.env_remove("CI");
         cmd
     }
 
@@ -320,7 +227,7 @@ impl World {
     }
 
     fn record(&self, local: u16) -> Option<serde_json::Value> {
-        let path = self.supervisors.forwards.join(format!("{local}.json"));
+        let path = self.supervisors.forwards().join(format!("{local}.json"));
         let text = std::fs::read_to_string(path).ok()?;
         serde_json::from_str(&text).ok()
     }
@@ -1023,7 +930,7 @@ fn twenty_double_starts_leave_one_supervisor_each_and_kfwd_stop_leaves_none() {
     let Some(w) = World::new() else { return };
     let server = backend("dashboard");
     w.ray_up(&w.cluster_file("lab", &[(8265, server)]));
-    let forwards = w.supervisors.forwards.clone();
+    let forwards = w.supervisors.forwards().to_path_buf();
     let mut ports = Vec::new();
     for trial in 0..20 {
         let local = free_port();
@@ -1053,7 +960,7 @@ fn twenty_double_starts_leave_one_supervisor_each_and_kfwd_stop_leaves_none() {
         assert_eq!(already, 1, "trial {trial}: one start, one reuse");
         let pids = supervisors_of(&forwards, local);
         // Ended with the test even when they have no record (a lost race).
-        w.supervisors.seen.lock().unwrap().extend(&pids);
+        w.supervisors.remember(&pids);
         assert_eq!(pids.len(), 1, "trial {trial}: supervisors {pids:?}");
         let recorded = w.record(local).expect("a record")["pid"].as_i64().unwrap() as i32;
         assert_eq!(pids, [recorded], "trial {trial}: the one with the record");

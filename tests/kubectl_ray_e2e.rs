@@ -2,102 +2,46 @@
 //! and gcloud against the Kubernetes API emulator, with the stand-in
 //! KubeRay chart (`tests/fixtures/charts/kuberay-operator`).
 
-use kas_emulator::kube;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use kas_test_support::recorder::Recorder;
-use kas_test_support::{need, root};
-use kube::KubeEmulator;
+use kas_test_support::kube_world::{KubeWorld, TOKEN, tools_present};
+use kas_test_support::root;
 
-const TOKEN: &str = "ya29.e2e-access-token";
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 
-/// The CLIs these tests run, or a note that says what to install.
-fn tools_present() -> bool {
-    need::tools(
-        &["kubectl", "helm", "gcloud"],
-        "kubectl ray end-to-end tests need them (helm: .ci/setup-helm.sh; \
-         gcloud: the Google Cloud CLI)",
-    )
-}
+/// The shared Kubernetes world (emulator, kas.yaml with the stand-in
+/// chart, a throwaway gcloud configuration with a token, a recording
+/// `kubectl`), with this suite's questions about it.
+struct World(KubeWorld);
 
-/// An emulator, a kas.yaml that names the stand-in chart, a throwaway
-/// gcloud configuration with a token, and a `kubectl` on PATH that logs
-/// its arguments before running the real one.
-struct World {
-    emu: KubeEmulator,
-    dir: tempfile::TempDir,
-    kubectl: Recorder,
+impl std::ops::Deref for World {
+    type Target = KubeWorld;
+    fn deref(&self) -> &KubeWorld {
+        &self.0
+    }
 }
 
 impl World {
     fn new() -> Option<World> {
-        if !tools_present() {
-            return None;
-        }
-        let emu = KubeEmulator::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let chart = root().join("tests/fixtures/charts/kuberay-operator");
-        let values = root().join("yaml/k8s/ray-operator.yaml");
-        std::fs::write(
-            dir.path().join("kas.yaml"),
-            format!(
-                "ray:\n  operator:\n    chart: {}\n    values: {}\n",
-                chart.display(),
-                values.display()
-            ),
-        )
-        .unwrap();
-        let kubectl = Recorder::wrap(dir.path(), "kubectl");
-        Some(World { emu, dir, kubectl })
+        KubeWorld::new("").map(World)
     }
 
     fn kubectl_ray(&self, args: &[&str]) -> Output {
-        let path = self.kubectl.path();
         // Every wait is bounded, so a test that goes wrong still ends.
         let bound: &[&str] = if args.contains(&"--timeout") {
             &[]
         } else {
             &["--timeout", "90s"]
         };
-        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-ray"))
-            .args(args)
-            .args(bound)
-            .envs(self.emu.env())
-            .env("PATH", path)
-            .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
-            .env("KAS_POLL_MS", "100")
-            .env("CLOUDSDK_CONFIG", self.dir.path().join("gcloud"))
-            .env("CLOUDSDK_AUTH_ACCESS_TOKEN", TOKEN)
-            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
-            .current_dir(root())
-            .output()
-            .unwrap();
-        eprintln!(
-            "$ kubectl ray {} -> {:?}\n{}{}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let mut cmd = self.command(env!("CARGO_BIN_EXE_kubectl-ray"));
+        cmd.args(args).args(bound);
+        self.output(cmd, &format!("kubectl ray {}", args.join(" ")))
     }
 
     /// Runs and returns the exit status.
     fn code(&self, args: &[&str]) -> i32 {
         self.kubectl_ray(args).status.code().unwrap_or(-1)
-    }
-
-    /// The changing requests the emulator saw since the last call.
-    fn take_mutations(&self) -> Vec<String> {
-        let all = self.emu.requests();
-        self.emu.clear_requests();
-        all.into_iter()
-            .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
     }
 
     fn kubectl_argv(&self) -> String {
@@ -115,16 +59,6 @@ impl World {
 
     fn cluster(&self, name: &str) -> Option<serde_json::Value> {
         self.emu.get("ray.io", "rayclusters", "default", name)
-    }
-
-    fn head_pod(&self, name: &str) -> Option<serde_json::Value> {
-        self.emu
-            .list("", "pods", Some("default"))
-            .into_iter()
-            .find(|p| {
-                p["metadata"]["labels"]["ray.io/cluster"] == name
-                    && p["metadata"]["labels"]["ray.io/node-type"] == "head"
-            })
     }
 
     fn release_secrets(&self) -> usize {

@@ -3,76 +3,33 @@
 //! which asks the real kubectl about the Kubernetes API emulator (contexts,
 //! namespaces, RayClusters) and reads the live forwards' records.
 
-use kas_emulator::kube;
-use kas_test_support::{need, root};
+use kas_test_support::kube_world::KubeWorld;
+use kas_test_support::root;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kube::KubeEmulator;
-
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 
-fn tools_present() -> bool {
-    need::tools(
-        &["kubectl", "helm"],
-        "plugin completion tests need them (`source .ci/setup-helm.sh`)",
-    )
-}
+/// The shared Kubernetes world, with the plugins and their completion
+/// executables in its `bin/` as installed (`kubectl-ray`,
+/// `kubectl_complete-ray`, ...).
+struct World(KubeWorld);
 
-/// Kills the forward supervisors whose records are in the state folder
-/// (each leads its own process group), also when an assertion fails.
-struct Supervisors(PathBuf);
-
-impl Drop for Supervisors {
-    fn drop(&mut self) {
-        for entry in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let record = serde_json::from_str::<serde_json::Value>(&text);
-            let pid = record.ok().and_then(|v| v["pid"].as_i64()).unwrap_or(0);
-            if pid > 1 {
-                // SAFETY: plain signals to the supervisors this test started.
-                unsafe {
-                    libc::kill(-(pid as i32), libc::SIGKILL);
-                    libc::kill(pid as i32, libc::SIGKILL);
-                }
-            }
-        }
+impl std::ops::Deref for World {
+    type Target = KubeWorld;
+    fn deref(&self) -> &KubeWorld {
+        &self.0
     }
-}
-
-/// The emulator, and a PATH whose first folder holds the plugins and
-/// their completion executables as installed (`kubectl-ray`,
-/// `kubectl_complete-ray`, ...). Fields drop in order.
-struct World {
-    _supervisors: Supervisors,
-    emu: KubeEmulator,
-    dir: tempfile::TempDir,
 }
 
 impl World {
     fn new() -> Option<World> {
-        if !tools_present() {
-            return None;
-        }
-        let emu = KubeEmulator::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let chart = root().join("tests/fixtures/charts/kuberay-operator");
-        let values = root().join("yaml/k8s/ray-operator.yaml");
-        std::fs::write(
-            dir.path().join("kas.yaml"),
-            format!(
-                "ray:\n  operator:\n    chart: {}\n    values: {}\n\
-                 kas:\n  kubernetes:\n    head_wait_seconds: 60\n    forward_wait_seconds: 30\n",
-                chart.display(),
-                values.display()
-            ),
-        )
-        .unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let world = KubeWorld::new(
+            "kas:\n  kubernetes:\n    head_wait_seconds: 60\n    forward_wait_seconds: 30\n",
+        )?;
+        let bin = world.path().join("bin");
         for (name, exe) in [
             ("kubectl-ray", env!("CARGO_BIN_EXE_kubectl-ray")),
             ("kubectl-kas", env!("CARGO_BIN_EXE_kubectl-kas")),
@@ -87,33 +44,12 @@ impl World {
         ] {
             std::os::unix::fs::symlink(exe, bin.join(name)).unwrap();
         }
-        let supervisors = Supervisors(dir.path().join("state/kas/forwards"));
-        Some(World {
-            _supervisors: supervisors,
-            emu,
-            dir,
-        })
+        Some(World(world))
     }
 
     fn command(&self, program: &str, args: &[&str]) -> Command {
-        let path = format!(
-            "{}:{}",
-            self.dir.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .envs(self.emu.env())
-            .env("PATH", path)
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
-            .env("KAS_POLL_MS", "100")
-            .env("CLOUDSDK_CONFIG", self.dir.path().join("gcloud"))
-            .env("CLOUDSDK_AUTH_ACCESS_TOKEN", "ya29.completion-test")
-            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
-            .env_remove("WANDB_API_KEY")
-            .current_dir(root());
+        let mut cmd = self.0.command(program);
+        cmd.args(args);
         cmd
     }
 

@@ -3,6 +3,7 @@
 
 pub mod gcp;
 pub mod http;
+pub mod joined;
 pub mod kube;
 pub mod relay;
 pub mod signals;

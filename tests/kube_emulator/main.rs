@@ -9,4 +9,5 @@ mod support;
 mod deletion;
 mod objects;
 mod operator;
+mod rayjobs;
 mod streams;

@@ -60,7 +60,12 @@ fn helm_installs_waits_lists_and_uninstalls_the_stand_in_chart() {
     );
     kubectl(&emu, &["get", "clusterrolebinding", "kuberay-operator"]);
     let resources = kubectl(&emu, &["api-resources", "--api-group=ray.io", "-o", "name"]);
-    assert_eq!(resources.trim(), "rayclusters.ray.io");
+    let mut resources: Vec<&str> = resources.lines().collect();
+    resources.sort();
+    assert_eq!(
+        resources,
+        ["rayclusters.ray.io", "rayjobs.ray.io", "rayservices.ray.io"]
+    );
 
     // Helm keeps the release in a Secret it writes as protobuf.
     let log = emu.requests();
@@ -91,7 +96,14 @@ fn helm_installs_waits_lists_and_uninstalls_the_stand_in_chart() {
     kubectl(&emu, &["get", "crd", "rayclusters.ray.io"]);
     kubectl(
         &emu,
-        &["delete", "crd", "rayclusters.ray.io", "--timeout=20s"],
+        &[
+            "delete",
+            "crd",
+            "rayclusters.ray.io",
+            "rayjobs.ray.io",
+            "rayservices.ray.io",
+            "--timeout=20s",
+        ],
     );
     assert_eq!(
         kubectl(&emu, &["api-resources", "--api-group=ray.io", "-o", "name"]),

@@ -1,10 +1,13 @@
 //! What kas-infra's test suites share: the skip-or-fail rule for what a
 //! test needs ([`need`]), the repository, free ports and the package's
 //! binaries (here), scripted worlds for plan snapshots ([`world`],
-//! [`kube_answers`]), a PATH whose CLIs record their arguments
+//! [`kube_answers`]), a Kubernetes world over the emulator
+//! ([`kube_world`], feature `kube-world`), a PATH whose CLIs record their arguments
 //! ([`recorder`]), and the publish-wheel sandbox ([`wheel`]).
 
 pub mod kube_answers;
+#[cfg(feature = "kube-world")]
+pub mod kube_world;
 pub mod need;
 pub mod openapi;
 pub mod recorder;

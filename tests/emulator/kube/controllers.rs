@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::catalog::{self, ResourceType};
-use super::raycluster;
 use super::store::{DeleteOptions, Part, State, finalizers, is_established};
 use super::util::{now_rfc3339, random_suffix};
+use super::{raycluster, rayjob, rayservice};
 
 /// Annotation that keeps a pod Running but not Ready (to test waiting).
 pub const NOT_READY: &str = "emulator.kas.dev/not-ready";
@@ -52,6 +52,8 @@ pub fn reconcile(state: &mut State) {
     other_workloads(state);
     pods(state);
     raycluster::reconcile(state);
+    rayjob::reconcile(state);
+    rayservice::reconcile(state);
 }
 
 pub fn name_of(obj: &Value) -> String {

@@ -18,6 +18,10 @@ use super::websocket::{self, BINARY, CLOSE, PING, PONG};
 
 pub const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
+/// Pod annotation `emulator.kas.dev/env-NAME: VALUE`: exec commands in the
+/// pod also get `NAME=VALUE` (the Ray backing sets `RAY_ADDRESS` this way).
+pub const ENV_ANNOTATION_PREFIX: &str = "emulator.kas.dev/env-";
+
 #[derive(Clone, Debug)]
 pub struct Exec {
     pub pod: String,
@@ -214,7 +218,7 @@ pub fn from_query(pod: &Value, query: &[(String, String)]) -> Result<Exec, Strin
             })?,
         None => containers.first().ok_or("the pod has no containers")?,
     };
-    let env = container["env"]
+    let mut env: Vec<(String, String)> = container["env"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -226,6 +230,12 @@ pub fn from_query(pod: &Value, query: &[(String, String)]) -> Result<Exec, Strin
             ))
         })
         .collect();
+    if let Some(annotations) = pod["metadata"]["annotations"].as_object() {
+        env.extend(annotations.iter().filter_map(|(k, v)| {
+            let name = k.strip_prefix(ENV_ANNOTATION_PREFIX)?;
+            Some((name.to_string(), v.as_str()?.to_string()))
+        }));
+    }
     Ok(Exec {
         pod: pod["metadata"]["name"].as_str().unwrap_or("").to_string(),
         command,

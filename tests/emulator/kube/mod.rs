@@ -20,12 +20,16 @@ mod exec;
 mod faults;
 mod http;
 mod inflate;
+mod job_runner;
 mod openapi;
 mod patch;
 mod portforward;
 mod protobuf;
 mod quantity;
+pub mod ray_backing;
 mod raycluster;
+mod rayjob;
+mod rayservice;
 mod schema;
 mod select;
 mod spdy;
@@ -73,6 +77,8 @@ pub struct KubeEmulator {
     /// Removes `dir` when the emulator goes away.
     _temp: tempfile::TempDir,
     threads: Vec<JoinHandle<()>>,
+    /// Real Ray processes behind RayCluster pods ([`KubeEmulator::with_ray`]).
+    ray: Option<ray_backing::RayBacking>,
 }
 
 impl KubeEmulator {
@@ -111,6 +117,10 @@ impl KubeEmulator {
                 let shared = shared.clone();
                 std::thread::spawn(move || controllers::run(shared))
             },
+            {
+                let shared = shared.clone();
+                std::thread::spawn(move || job_runner::run(shared))
+            },
         ];
         let emulator = KubeEmulator {
             shared,
@@ -119,6 +129,7 @@ impl KubeEmulator {
             tls: None,
             _temp: temp,
             threads,
+            ray: None,
         };
         std::fs::create_dir_all(emulator.dir.join("kubectl-cache"))?;
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
@@ -144,6 +155,20 @@ impl KubeEmulator {
         });
         write_private(&emulator.kubeconfig(), &emulator.kubeconfig_text())?;
         Ok(emulator)
+    }
+
+    /// Backs RayCluster pods with real Ray nodes started by the `ray`
+    /// executable given (see `ray_backing.rs`): their pods turn Ready when
+    /// Ray is up, and exec and port-forward reach the real cluster.
+    pub fn with_ray(mut self, ray: &Path) -> Result<KubeEmulator> {
+        self.ray = Some(ray_backing::RayBacking::start(self.shared.clone(), ray)?);
+        self.shared.state.lock().expect("state lock").ray_backed = true;
+        Ok(self)
+    }
+
+    /// The folder of the Ray nodes' temporary folders (gone after a stop).
+    pub fn ray_root(&self) -> Option<PathBuf> {
+        self.ray.as_ref().map(|r| r.root().to_path_buf())
     }
 
     /// `127.0.0.1:PORT` of the HTTPS front, as GKE reports a cluster's

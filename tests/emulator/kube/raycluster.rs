@@ -115,7 +115,7 @@ fn scale(state: &mut State, cluster: &Value, group: &Group) {
             "head" => format!("{name}-head-"),
             _ => format!("{name}-{}-worker-", group.name),
         };
-        let pod = json!({
+        let mut pod = json!({
             "metadata": {
                 "generateName": prefix,
                 "labels": labels,
@@ -124,6 +124,13 @@ fn scale(state: &mut State, cluster: &Value, group: &Group) {
             },
             "spec": group.template["spec"],
         });
+        if state.ray_backed {
+            // Ready once its Ray node is up (ray_backing.rs).
+            if !pod["metadata"]["annotations"].is_object() {
+                pod["metadata"]["annotations"] = json!({});
+            }
+            pod["metadata"]["annotations"][super::controllers::NOT_READY] = json!("ray starting");
+        }
         let _ = state.create(&pod_ty, &namespace_of(cluster), pod, false);
     }
 }

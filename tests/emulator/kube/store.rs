@@ -77,6 +77,8 @@ pub struct State {
     pub logs: BTreeMap<(String, String), String>,
     /// Counts addresses handed out (cluster IPs, pod IPs).
     pub addresses: u32,
+    /// Ray pods start not Ready: real Ray processes back them (ray_backing.rs).
+    pub ray_backed: bool,
 }
 
 impl State {
@@ -91,6 +93,7 @@ impl State {
             shutdown: false,
             logs: BTreeMap::new(),
             addresses: 0,
+            ray_backed: false,
         };
         let ns = state.find_type("", "namespaces").expect("built in");
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {

@@ -501,18 +501,43 @@ fn kuberay_command_lines_outside_this_mode_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // KubeRay's RayJob mode: named, exit 2, nothing done.
+    write(
+        &d.join("k8s-mode.yaml"),
+        "apiVersion: ray.io/v1\nkind: RayJob\nmetadata: {name: j}\nspec: {submissionMode: K8sJobMode}\n",
+    );
     for args in [
         &[
             "job",
             "submit",
             "-f",
-            "rayjob.yaml",
+            "k8s-mode.yaml",
             "--working-dir",
             ".",
             "--",
             "python",
             "x.py",
         ][..],
+        &[
+            "job",
+            "submit",
+            "-f",
+            "k8s-mode.yaml",
+            "-c",
+            "demo",
+            "--",
+            "python",
+            "x.py",
+        ],
+        &[
+            "job",
+            "submit",
+            "--ttl-seconds-after-finished",
+            "10",
+            "-c",
+            "demo",
+            "--",
+            "x",
+        ],
         &[
             "job",
             "submit",
@@ -777,6 +802,45 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
         "{:?}",
         text(&out)
     );
+
+    // KubeRay's RayJob mode with a file: the RayJob is created with the
+    // submission id as its jobId, and the job runs on the cluster KubeRay
+    // (here the emulator's stand-in) makes for it.
+    let demo: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(d.join("demo.yaml")).unwrap()).unwrap();
+    let mut rayjob: serde_yaml::Value = serde_yaml::from_str(
+        "apiVersion: ray.io/v1\nkind: RayJob\nmetadata: {name: rj}\n\
+         spec: {submissionMode: InteractiveMode, entrypoint: ignored}\n",
+    )
+    .unwrap();
+    rayjob["spec"]["rayClusterSpec"] = demo["spec"].clone();
+    std::fs::write(
+        d.join("rayjob.yaml"),
+        serde_yaml::to_string(&rayjob).unwrap(),
+    )
+    .unwrap();
+    let out = kube.kray(&[
+        "job",
+        "submit",
+        "-f",
+        "rayjob.yaml",
+        "--working-dir",
+        "job",
+        "--submission-id",
+        "rj-1",
+        "--",
+        "python",
+        "script.py",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("resources {"), "{stdout}");
+    assert!(stderr.contains("Submitted RayJob rj."), "{stderr}");
+    let job = kube
+        .emu
+        .get("ray.io", "rayjobs", "default", "rj")
+        .expect("the RayJob");
+    assert_eq!(job["spec"]["jobId"], "rj-1");
 
     // log: the head pod's output and Ray's session logs (raylet.out).
     let pod = kube.head_pod();

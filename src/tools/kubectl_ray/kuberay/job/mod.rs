@@ -4,6 +4,7 @@
 
 mod follow;
 mod query;
+mod rayjob;
 mod reach;
 mod submit;
 

@@ -87,6 +87,17 @@ impl Reach {
 
     /// The dashboard, checked to answer `/api/version`.
     pub fn open(&self, ctx: &Ctx, target: &Target) -> Result<Reached> {
+        self.open_or(ctx, target, &|| Ok(()))
+    }
+
+    /// As [`Reach::open`]; `timed_out` runs first when the head pod is not
+    /// Ready in time (a RayJob's clean-up).
+    pub fn open_or(
+        &self,
+        ctx: &Ctx,
+        target: &Target,
+        timed_out: &dyn Fn() -> Result<()>,
+    ) -> Result<Reached> {
         if let Some(address) = &self.address {
             let dashboard = Dashboard::new(address, self.headers()?)?;
             let version = dashboard.version()?;
@@ -101,7 +112,7 @@ impl Reach {
         }
         let kubectl = Kubectl::new(&ctx.run, target);
         let cluster = pick::pick(ctx, &kubectl, self.cluster.as_deref(), "-c CLUSTER")?;
-        let pod = self.ready_head(ctx, &kubectl, &cluster)?;
+        let pod = self.ready_head(ctx, &kubectl, &cluster, timed_out)?;
         let local = crate::exec::ports::free_port().context("no free local port")?;
         let args = forward::args(&kubectl, &cluster, &pod, &[(local, 8265)]);
         if ctx.common.verbose {
@@ -159,6 +170,7 @@ impl Reach {
         ctx: &Ctx,
         kubectl: &Kubectl<'_>,
         cluster: &pick::Cluster,
+        timed_out: &dyn Fn() -> Result<()>,
     ) -> Result<String> {
         let ns = Ns::Named(&cluster.namespace);
         let patience = Patience {
@@ -171,6 +183,7 @@ impl Reach {
             Waited::Done(pod) => Ok(pod.metadata.name),
             Waited::Planned => Ok(format!("{}-head", cluster.name)),
             Waited::TimedOut => {
+                timed_out()?;
                 let state = match last.first() {
                     Some(pod) => pod.summary(),
                     None => "no head pod yet".to_string(),

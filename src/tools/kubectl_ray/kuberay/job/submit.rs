@@ -13,12 +13,13 @@ use serde_json::{Map, Value};
 use crate::app::cli::{Ctx, Outcome, UsageError};
 use crate::app::driver::Command;
 use crate::app::wait;
-use crate::clis::kubectl::Target;
+use crate::clis::kubectl::{Kubectl, Target};
 use crate::exec::cmd::quote;
 use crate::ray::jobs::{Dashboard, SubmitRequest};
 use crate::ray::package::{self, Rules};
 
 use super::follow;
+use super::rayjob;
 use super::reach::Reach;
 
 pub const EXAMPLES: &str = "\
@@ -89,12 +90,15 @@ pub struct SubmitArgs {
 /// KubeRay's RayJob mode: a RayJob resource made from a file or from
 /// these flags, whose cluster runs the job. Not supported yet.
 #[derive(clap::Args, Debug, Default)]
-#[command(next_help_heading = "RayJob mode (not supported yet: use -c CLUSTER)")]
+#[command(next_help_heading = "RayJob mode")]
 pub struct RayJobFlags {
-    /// A RayJob YAML file (submissionMode: InteractiveMode)
+    /// A RayJob YAML file (submissionMode: InteractiveMode), created with the submission id as its jobId; the job runs on its cluster
     #[arg(long, short = 'f', value_name = "FILE")]
     pub filename: Option<PathBuf>,
-    /// The name of a RayJob to generate
+    /// With -f: the RayJob's ttlSecondsAfterFinished (and shutdownAfterJobFinishes)
+    #[arg(long, value_name = "SECONDS")]
+    pub ttl_seconds_after_finished: Option<i32>,
+    /// The name of a RayJob to generate (not supported yet: write a RayJob file for -f)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     #[arg(long, value_name = "VERSION")]
@@ -119,15 +123,12 @@ pub struct RayJobFlags {
     pub head_node_selectors: Option<String>,
     #[arg(long, value_name = "K=V,...")]
     pub worker_node_selectors: Option<String>,
-    #[arg(long, value_name = "SECONDS")]
-    pub ttl_seconds_after_finished: Option<i32>,
 }
 
 impl RayJobFlags {
-    /// The first RayJob-mode flag given, as the user spelt it.
+    /// The first flag of a generated RayJob given, as the user spelt it.
     fn given(&self) -> Option<&'static str> {
-        let flags: [(&str, bool); 15] = [
-            ("-f/--filename", self.filename.is_some()),
+        let flags = [
             ("--name", self.name.is_some()),
             ("--ray-version", self.ray_version.is_some()),
             ("--image", self.image.is_some()),
@@ -160,6 +161,8 @@ pub struct Submit {
     request: SubmitRequest,
     /// The local working directory to package, if any.
     upload: Option<PathBuf>,
+    /// `-f`: the RayJob to create.
+    rayjob: Option<Value>,
 }
 
 impl Submit {
@@ -169,6 +172,7 @@ impl Submit {
             target,
             request: SubmitRequest::default(),
             upload: None,
+            rayjob: None,
         }
     }
 }
@@ -223,7 +227,11 @@ impl Submit {
                 }
             }
             (None, Some(json)) => Some(object("--runtime-env-json", json)?),
-            (None, None) => None,
+            // A RayJob file's runtimeEnvYAML, when no flag gives one.
+            (None, None) => match &self.rayjob {
+                Some(job) => rayjob::runtime_env(job)?,
+                None => None,
+            },
         };
         if let Some(dir) = &a.working_dir {
             env.get_or_insert_with(Map::new).insert(
@@ -257,11 +265,25 @@ impl Submit {
 
 impl Command for Submit {
     fn complete(&mut self, _ctx: &Ctx) -> Result<()> {
-        if let Some(flag) = self.args.rayjob.given() {
-            return Err(usage(format!(
-                "{flag} belongs to KubeRay's RayJob mode (a RayJob resource whose cluster runs the job), \
-                 which is not supported yet: submit to a running RayCluster with -c CLUSTER"
-            )));
+        let flags = &self.args.rayjob;
+        match (&flags.filename, flags.given()) {
+            (Some(file), _) => {
+                self.rayjob = Some(rayjob::load(file, flags.ttl_seconds_after_finished)?);
+            }
+            (None, Some(flag)) => {
+                return Err(usage(format!(
+                    "{flag} belongs to KubeRay's RayJob mode with a generated RayJob, which is not \
+                     supported yet: write a RayJob file (submissionMode: InteractiveMode) for -f, \
+                     or submit to a running RayCluster with -c CLUSTER"
+                )));
+            }
+            (None, None) if flags.ttl_seconds_after_finished.is_some() => {
+                return Err(usage(
+                    "--ttl-seconds-after-finished belongs to a RayJob: give its file with -f"
+                        .into(),
+                ));
+            }
+            (None, None) => {}
         }
         let runtime_env = self.runtime_env()?;
         let a = &self.args;
@@ -320,6 +342,11 @@ impl Command for Submit {
             ));
         }
         self.args.reach.validate()?;
+        if self.rayjob.is_some() && self.args.reach.cluster.is_some() {
+            return Err(usage(
+                "-f runs the job on its RayJob's own cluster: leave out -c/--cluster".into(),
+            ));
+        }
         if self.request.entrypoint.trim().is_empty() {
             return Err(usage("the entrypoint after `--` is empty".into()));
         }
@@ -343,9 +370,35 @@ impl Command for Submit {
     }
 
     fn run(&self, ctx: &Ctx) -> Result<Outcome> {
-        let reached = self.args.reach.open(ctx, &self.target)?;
-        let dashboard = &reached.dashboard;
         let mut request = self.request.clone();
+        let reached = match &self.rayjob {
+            None => self.args.reach.open(ctx, &self.target)?,
+            Some(job) => {
+                let id = match &request.submission_id {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = rayjob::submission_id()?;
+                        ctx.ui
+                            .progress(&format!("Generated submission ID for Ray job: {id}"));
+                        id
+                    }
+                };
+                request.submission_id = Some(id.clone());
+                let kubectl = Kubectl::new(&ctx.run, &self.target);
+                let name = rayjob::name(job);
+                rayjob::create(ctx, &kubectl, job, &id)?;
+                ctx.ui.progress(&format!("Submitted RayJob {name}."));
+                let cluster = rayjob::cluster_of(ctx, &kubectl, &name, self.args.reach.timeout)?;
+                ctx.ui
+                    .progress(&format!("RayJob {name} runs on RayCluster {cluster}"));
+                let mut reach = self.args.reach.clone();
+                if reach.address.is_none() {
+                    reach.cluster = Some(cluster);
+                }
+                reach.open_or(ctx, &self.target, &|| rayjob::delete(ctx, &kubectl, &name))?
+            }
+        };
+        let dashboard = &reached.dashboard;
         if let Some(dir) = &self.upload {
             let excludes = excludes(request.runtime_env.as_ref());
             let package = package::working_dir(dir, &Rules::new(&ctx.env, &excludes))?;

@@ -298,6 +298,50 @@ fn jobs_on_a_real_ray_head() {
     let (_, stderr) = text(&out);
     assert!(stderr.contains("is on the cluster already"), "{stderr}");
 
+    // KubeRay's "runtime env file that sets working_dir": uploaded from the
+    // file's working_dir, its env_vars reach the job.
+    write(
+        &w.join("env.yaml"),
+        "working_dir: job\nenv_vars:\n  GREETING: hello from the runtime env\n",
+    );
+    write(
+        &w.join("job/greet.py"),
+        "import os\nprint(os.environ['GREETING'])\n",
+    );
+    let out = kray(
+        w,
+        &[
+            "job",
+            "submit",
+            "--address",
+            a,
+            "--runtime-env",
+            "env.yaml",
+            "--",
+            "python",
+            "greet.py",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("hello from the runtime env"), "{stdout}");
+    let out = kray(
+        w,
+        &[
+            "job",
+            "submit",
+            "--address",
+            a,
+            "--runtime-env",
+            "env.yaml",
+            "--runtime-env-json",
+            "{}",
+            "--",
+            "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+
     // A job that raises: non-zero, with Ray's message; its traceback printed.
     let out = kray(
         w,
@@ -862,6 +906,97 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
     let out = kube.kray(&["log", "raycluster/demo"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert!(d.join("demo").join(&pod).join("gcs_server.out").is_file());
+
+    // KubeRay's other `log` lines: each exits 0 and writes each pod's
+    // output (workers too), or prints the GKE link.
+    let mut service: serde_yaml::Value = serde_yaml::from_str(
+        "apiVersion: ray.io/v1\nkind: RayService\nmetadata: {name: svc}\nspec: {}\n",
+    )
+    .unwrap();
+    service["spec"]["rayClusterConfig"] = demo["spec"].clone();
+    std::fs::write(d.join("svc.yaml"), serde_yaml::to_string(&service).unwrap()).unwrap();
+    let out = kube
+        .emu
+        .kubectl()
+        .args(["apply", "-f"])
+        .arg(d.join("svc.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        within(Duration::from_secs(60), || {
+            kube.emu
+                .get("ray.io", "rayservices", "default", "svc")
+                .is_some_and(|s| s["status"]["activeServiceStatus"]["rayClusterName"].is_string())
+        }),
+        "the RayService never named its cluster"
+    );
+    for (line, dir, pods) in [
+        ("log demo --node-type worker --out-dir w", "w", 1),
+        ("log demo --node-type all --out-dir a", "a", 2),
+        ("logs demo --out-dir l", "l", 2),
+        ("log rayjob/rj --out-dir j", "j", 2),
+        ("log RayService/svc --out-dir s", "s", 2),
+    ] {
+        std::fs::create_dir_all(d.join(dir)).unwrap();
+        let args: Vec<&str> = line.split(' ').collect();
+        let out = kube.kray(&args);
+        assert_eq!(out.status.code(), Some(0), "{line}: {:?}", text(&out));
+        let written = std::fs::read_dir(d.join(dir))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().join("stdout.log").is_file())
+            .count();
+        assert!(written >= pods, "{line}: {written} pods' logs");
+    }
+    let out = kube.kray(&["log", "demo", "--link", "gke"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(
+        text(&out).0.starts_with(
+            "https://console.cloud.google.com/logs/query;query=resource.type%3D%22k8s_container%22"
+        ),
+        "{:?}",
+        text(&out)
+    );
+
+    // session of a RayJob (the dashboard only) and a RayService (dashboard and Serve).
+    for (what, ports) in [
+        ("rayjob/rj", vec!["--dashboard-port"]),
+        ("rayservice/svc", vec!["--dashboard-port", "--serve-port"]),
+    ] {
+        let chosen: Vec<u16> = ports.iter().map(|_| port()).collect();
+        let mut args = vec!["session".to_string(), what.to_string()];
+        for (flag, p) in ports.iter().zip(&chosen) {
+            args.push(flag.to_string());
+            args.push(p.to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let session = Background(
+            kube.command(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(
+            within(Duration::from_secs(60), || version_on(chosen[0]).is_some()),
+            "session {what}: the dashboard never answered"
+        );
+        for p in &chosen[1..] {
+            assert!(
+                within(Duration::from_secs(10), || TcpStream::connect((
+                    "127.0.0.1",
+                    *p
+                ))
+                .is_ok()),
+                "session {what}: port {p}"
+            );
+        }
+        drop(session);
+    }
 
     // session: the dashboard answers on the local port, and again once the
     // head pod is replaced.

@@ -295,6 +295,42 @@ fn real_ray_follows_the_pods_of_a_raycluster() {
         "{text}"
     );
 
+    // A RayJob on this cluster (clusterSelector): the emulator's RayJob
+    // controller submits its entrypoint to the real dashboard and reports
+    // how Ray says it ended; no second Ray cluster is started.
+    for (name, code, job_status, deployment) in [
+        ("fine", "print(6 * 7)", "SUCCEEDED", "Complete"),
+        ("broken", "raise SystemExit(3)", "FAILED", "Failed"),
+    ] {
+        let file = w.dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: ray.io/v1\nkind: RayJob\nmetadata:\n  name: {name}\n  namespace: default\n\
+                 spec:\n  entrypoint: python -c '{code}'\n  clusterSelector:\n    ray.io/cluster: local-cpu-only\n"
+            ),
+        )
+        .unwrap();
+        assert!(
+            w.kubectl(&["apply", "-f", file.to_str().unwrap()])
+                .status
+                .success()
+        );
+        let job = || {
+            w.emu
+                .get("ray.io", "rayjobs", "default", name)
+                .unwrap_or_default()
+        };
+        assert!(
+            within(RAY_WAIT, || job()["status"]["jobDeploymentStatus"]
+                == deployment),
+            "RayJob {name}: {}",
+            job()["status"]
+        );
+        assert_eq!(job()["status"]["jobStatus"], job_status);
+        assert_eq!(job()["status"]["rayClusterName"], "local-cpu-only");
+    }
+
     // `kfwd 8265` reaches the real dashboard.
     let local = free_port();
     let out = w.kas(&["kfwd", "8265", &local.to_string()]);

@@ -728,6 +728,44 @@ impl Kube {
         Some(kube)
     }
 
+    /// The emulator backed by real Ray (each RayCluster pod a real Ray
+    /// node), with `demo` up: local-cpu-only.yaml renamed.
+    fn backed(venv: &Path) -> Option<Kube> {
+        if !need::tools(
+            &["kubectl", "helm"],
+            "the end-to-end tests of job, log and session need them: `source .ci/setup-helm.sh`",
+        ) {
+            return None;
+        }
+        let emu = kas_emulator::kube::KubeEmulator::start()
+            .unwrap()
+            .with_ray(&venv.join("ray"))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = kas_test_support::root();
+        std::fs::write(
+            dir.path().join("kas.yaml"),
+            format!(
+                "ray:\n  operator:\n    chart: {}\n    values: {}\n",
+                root.join("tests/fixtures/charts/kuberay-operator")
+                    .display(),
+                root.join("yaml/k8s/ray-operator.yaml").display()
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(root.join("yaml/k8s/local-cpu-only.yaml")).unwrap();
+        std::fs::write(
+            dir.path().join("demo.yaml"),
+            text.replace("name: local-cpu-only", "name: demo"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let kube = Kube { emu, dir };
+        let out = kube.kray(&["+", "demo.yaml", "--timeout", "150s"]);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
+        Some(kube)
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("kubectl-ray"));
         cmd.args(args)
@@ -1064,4 +1102,97 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
     );
     drop(kube);
     drop(head);
+}
+
+#[test]
+fn job_log_and_session_on_the_emulator_backed_by_real_ray() {
+    let Some(venv) = ray_bin() else { return };
+    let Some(kube) = Kube::backed(&venv) else {
+        return;
+    };
+    let d = kube.dir.path();
+    write(
+        &d.join("job/script.py"),
+        "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n",
+    );
+    // job submit through kubectl port-forward to the real head's dashboard.
+    let out = kube.kray(&[
+        "job",
+        "submit",
+        "-c",
+        "demo",
+        "--working-dir",
+        "job",
+        "--",
+        "python",
+        "script.py",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("resources {"), "{stdout}");
+
+    // log: the head's Ray logs, raylet.out among them.
+    let pod = kube.head_pod();
+    std::fs::create_dir_all(d.join("D")).unwrap();
+    let out = kube.kray(&["log", "demo", "--out-dir", "D"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let raylet = d.join("D").join(&pod).join("raylet.out");
+    assert!(
+        std::fs::metadata(&raylet).is_ok_and(|m| m.len() > 0),
+        "no {}",
+        raylet.display()
+    );
+
+    // session: 127.0.0.1:8265 (another free port when something else
+    // holds 8265 or 10001 on this machine) answers /api/version, and again
+    // once the head pod is replaced by a new real head.
+    let defaults =
+        !kas_infra::exec::ports::port_taken(8265) && !kas_infra::exec::ports::port_taken(10001);
+    let (dash, client) = if defaults {
+        (8265, 10001)
+    } else {
+        (port(), port())
+    };
+    let mut args = vec!["session".to_string(), "demo".into()];
+    if !defaults {
+        eprintln!("8265 or 10001 is taken here: the session uses {dash} and {client}");
+        args.extend(["--dashboard-port".into(), dash.to_string()]);
+        args.extend(["--client-port".into(), client.to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let session = Background(
+        kube.command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        within(Duration::from_secs(60), || {
+            version_on(dash).is_some_and(|v| v.contains("2.60.0"))
+        }),
+        "127.0.0.1:{dash} never answered /api/version"
+    );
+    let first = version_on(dash).unwrap();
+    let out = kube
+        .emu
+        .kubectl()
+        .args(["delete", "pod", &pod, "--timeout=60s"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A new head is a new Ray session: its session_name differs.
+    let session_of = |v: &str| v.split("session_name").nth(1).map(str::to_string);
+    assert!(
+        within(Duration::from_secs(180), || {
+            version_on(dash).is_some_and(|v| session_of(&v) != session_of(&first))
+        }),
+        "127.0.0.1:{dash} did not answer from the new head"
+    );
+    drop(session);
+    drop(kube);
 }

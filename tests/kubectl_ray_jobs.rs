@@ -1000,6 +1000,74 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
         text(&out)
     );
 
+    // kubectl's connection flags reach every kubectl call: a kubeconfig
+    // whose current context leads nowhere, the context named by --context,
+    // KUBECONFIG pointing at no file.
+    let config = std::fs::read_to_string(kube.emu.kubeconfig()).unwrap();
+    let lab = config
+        .replace("- name: emulator\n  context:", "- name: lab\n  context:")
+        .replace("current-context: emulator", "current-context: nowhere");
+    std::fs::write(d.join("lab.kubeconfig"), lab).unwrap();
+    let flags = [
+        "--kubeconfig",
+        "lab.kubeconfig",
+        "--context",
+        "lab",
+        "-n",
+        "default",
+    ];
+    let with_flags = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(flags);
+        let mut cmd = kube.command(&all);
+        cmd.env("KUBECONFIG", d.join("missing"));
+        cmd
+    };
+    let out = with_flags(&["job", "list", "-c", "demo"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
+    assert!(text(&out).0.contains("SUCCEEDED"));
+    std::fs::create_dir_all(d.join("k")).unwrap();
+    let out = with_flags(&["log", "demo", "--out-dir", "k", "--node-type", "head"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
+    assert!(
+        d.join("k")
+            .join(kube.head_pod())
+            .join("raylet.out")
+            .is_file()
+    );
+    let (p, q) = (port(), port());
+    let session = Background(
+        with_flags(&[
+            "session",
+            "demo",
+            "--dashboard-port",
+            &p.to_string(),
+            "--client-port",
+            &q.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    assert!(
+        within(Duration::from_secs(60), || version_on(p).is_some()),
+        "session with --kubeconfig/--context/-n never answered"
+    );
+    drop(session);
+    let out = kube
+        .command(&["job", "list", "-c", "demo"])
+        .env("KUBECONFIG", d.join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "without the flags, kubectl finds no cluster"
+    );
+
     // session of a RayJob (the dashboard only) and a RayService (dashboard and Serve).
     for (what, ports) in [
         ("rayjob/rj", vec!["--dashboard-port"]),

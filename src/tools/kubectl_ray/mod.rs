@@ -131,6 +131,9 @@ kubectl ray = yaml/k8s/local-cpu-only.yaml        # exit 0 when it is Ready
 kubectl ray - yaml/k8s/local-cpu-only.yaml --context kind-ray
 kubectl ray convert legacy-cluster.yaml > cluster.yaml
 kubectl ray == -o json
+kubectl ray job submit -c demo --working-dir . -- python x.py   # KubeRay's job submit, log, session
+kubectl ray log demo --out-dir logs                             #   (kubectl ray job --help, ...)
+kubectl ray session demo
 ";
 
 /// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.

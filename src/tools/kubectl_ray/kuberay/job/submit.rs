@@ -101,26 +101,37 @@ pub struct RayJobFlags {
     /// The name of a RayJob to generate (not supported yet: write a RayJob file for -f)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// With --name: the Ray version
     #[arg(long, value_name = "VERSION")]
     pub ray_version: Option<String>,
+    /// With --name: the container image
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+    /// With --name: the head's CPUs
     #[arg(long, value_name = "QUANTITY")]
     pub head_cpu: Option<String>,
+    /// With --name: the head's memory
     #[arg(long, value_name = "QUANTITY")]
     pub head_memory: Option<String>,
+    /// With --name: the head's GPUs
     #[arg(long, value_name = "QUANTITY")]
     pub head_gpu: Option<String>,
+    /// With --name: the workers
     #[arg(long, value_name = "N")]
     pub worker_replicas: Option<i32>,
+    /// With --name: each worker's CPUs
     #[arg(long, value_name = "QUANTITY")]
     pub worker_cpu: Option<String>,
+    /// With --name: each worker's memory
     #[arg(long, value_name = "QUANTITY")]
     pub worker_memory: Option<String>,
+    /// With --name: each worker's GPUs
     #[arg(long, value_name = "QUANTITY")]
     pub worker_gpu: Option<String>,
+    /// With --name: node selectors of the head pod
     #[arg(long, value_name = "K=V,...")]
     pub head_node_selectors: Option<String>,
+    /// With --name: node selectors of the worker pods
     #[arg(long, value_name = "K=V,...")]
     pub worker_node_selectors: Option<String>,
 }

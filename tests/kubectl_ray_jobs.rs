@@ -541,7 +541,7 @@ fn jobs_on_a_real_ray_head() {
 }
 
 #[test]
-fn kuberay_command_lines_outside_this_mode_are_usage_errors() {
+fn kuberay_command_line_mistakes_are_usage_errors_and_dry_run_prints_the_rayjob() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // KubeRay's RayJob mode: named, exit 2, nothing done.
@@ -585,10 +585,33 @@ fn kuberay_command_lines_outside_this_mode_are_usage_errors() {
         &[
             "job",
             "submit",
+            "--image",
+            "rayproject/ray:2.52.0",
+            "-c",
+            "demo",
+            "--",
+            "x",
+        ],
+        &[
+            "job",
+            "submit",
             "--name",
-            "rayjob-sample",
-            "--working-dir",
-            ".",
+            "x",
+            "--head-cpu",
+            "4GB",
+            "--",
+            "python",
+            "x.py",
+        ],
+        &[
+            "job", "submit", "--name", "x", "-c", "demo", "--", "python", "x.py",
+        ],
+        &[
+            "job",
+            "submit",
+            "--dry-run",
+            "-c",
+            "demo",
             "--",
             "python",
             "x.py",
@@ -626,22 +649,69 @@ fn kuberay_command_lines_outside_this_mode_are_usage_errors() {
     }
     let out = kray(
         d,
+        &["job", "submit", "--image", "x", "--", "python", "x.py"],
+    );
+    assert!(
+        text(&out).1.contains("name it with --name"),
+        "{:?}",
+        text(&out)
+    );
+    // KubeRay's --dry-run with --name: the generated RayJob, no cluster asked.
+    let out = kray(
+        d,
         &[
             "job",
             "submit",
+            "--dry-run",
             "--name",
-            "x",
-            "--working-dir",
-            ".",
+            "rayjob-sample",
+            "--ray-version",
+            "2.52.0",
+            "--image",
+            "rayproject/ray:2.52.0",
+            "--head-cpu",
+            "1",
+            "--head-memory",
+            "5Gi",
+            "--worker-replicas",
+            "3",
+            "--worker-cpu",
+            "1",
+            "--worker-memory",
+            "5Gi",
+            "--head-node-selectors",
+            "kubernetes.io/os=linux",
+            "--worker-gpu",
+            "1",
             "--",
             "python",
-            "x.py",
+            "my_script.py",
         ],
     );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let job: serde_json::Value = serde_yaml::from_str(&stdout).unwrap();
+    assert_eq!(job["kind"], "RayJob");
+    assert_eq!(job["spec"]["submissionMode"], "InteractiveMode");
+    assert_eq!(job["spec"]["entrypoint"], "python my_script.py");
     assert!(
-        text(&out).1.contains("RayJob mode") && text(&out).1.contains("-c CLUSTER"),
-        "{:?}",
-        text(&out)
+        job["spec"]["jobId"]
+            .as_str()
+            .unwrap()
+            .starts_with("raysubmit_")
+    );
+    let spec = &job["spec"]["rayClusterSpec"];
+    let head = &spec["headGroupSpec"]["template"]["spec"];
+    assert_eq!(
+        head["containers"][0]["resources"]["requests"]["memory"],
+        "5Gi"
+    );
+    assert_eq!(head["nodeSelector"]["kubernetes.io/os"], "linux");
+    let worker = &spec["workerGroupSpecs"][0];
+    assert_eq!(worker["replicas"], 3);
+    assert_eq!(
+        worker["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"],
+        "1"
     );
     // A dashboard that is not there: exit 3, saying where it looked.
     let out = kray(
@@ -1198,6 +1268,39 @@ fn job_log_and_session_on_the_emulator_backed_by_real_ray() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("resources {"), "{stdout}");
+
+    // KubeRay's --name: a generated RayJob (1 CPU head, no workers) whose
+    // real head runs the job.
+    let out = kube.kray(&[
+        "job",
+        "submit",
+        "--name",
+        "gen",
+        "--head-cpu",
+        "1",
+        "--head-memory",
+        "1Gi",
+        "--worker-replicas",
+        "0",
+        "--working-dir",
+        "job",
+        "--timeout",
+        "150s",
+        "--",
+        "python",
+        "script.py",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("resources {") && stdout.contains("'CPU': 1.0"),
+        "{stdout}"
+    );
+    let job = kube
+        .emu
+        .get("ray.io", "rayjobs", "default", "gen")
+        .expect("the RayJob");
+    assert_eq!(job["spec"]["submissionMode"], "InteractiveMode");
 
     // log: the head's Ray logs, raylet.out among them.
     let pod = kube.head_pod();

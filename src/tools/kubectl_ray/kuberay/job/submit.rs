@@ -98,7 +98,7 @@ pub struct RayJobFlags {
     /// With -f: the RayJob's ttlSecondsAfterFinished (and shutdownAfterJobFinishes)
     #[arg(long, value_name = "SECONDS")]
     pub ttl_seconds_after_finished: Option<i32>,
-    /// The name of a RayJob to generate (not supported yet: write a RayJob file for -f)
+    /// The name of a RayJob to generate from the flags below (KubeRay's defaults: 2 CPUs and 4Gi for the head and one worker); --dry-run prints it
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// With --name: the Ray version
@@ -137,10 +137,9 @@ pub struct RayJobFlags {
 }
 
 impl RayJobFlags {
-    /// The first flag of a generated RayJob given, as the user spelt it.
-    fn given(&self) -> Option<&'static str> {
+    /// The first flag that shapes a generated RayJob (beside --name).
+    fn shaping(&self) -> Option<&'static str> {
         let flags = [
-            ("--name", self.name.is_some()),
             ("--ray-version", self.ray_version.is_some()),
             ("--image", self.image.is_some()),
             ("--head-cpu", self.head_cpu.is_some()),
@@ -155,13 +154,67 @@ impl RayJobFlags {
                 "--worker-node-selectors",
                 self.worker_node_selectors.is_some(),
             ),
-            (
-                "--ttl-seconds-after-finished",
-                self.ttl_seconds_after_finished.is_some(),
-            ),
-            ("", false),
         ];
         flags.iter().find(|(_, on)| *on).map(|(f, _)| *f)
+    }
+
+    /// The generated RayJob's shape, KubeRay's defaults where no flag
+    /// gives one; quantities and selectors checked.
+    fn generated<'a>(
+        &'a self,
+        name: &'a str,
+        entrypoint: &'a str,
+    ) -> Result<rayjob::Generated<'a>> {
+        let or = |v: &'a Option<String>, d: &'a str| v.as_deref().unwrap_or(d);
+        let g = rayjob::Generated {
+            name,
+            entrypoint,
+            ray_version: or(&self.ray_version, rayjob::RAY_VERSION),
+            image: or(&self.image, rayjob::IMAGE),
+            head: rayjob::Sizes {
+                cpu: or(&self.head_cpu, "2"),
+                memory: or(&self.head_memory, "4Gi"),
+                gpu: or(&self.head_gpu, "0"),
+            },
+            worker: rayjob::Sizes {
+                cpu: or(&self.worker_cpu, "2"),
+                memory: or(&self.worker_memory, "4Gi"),
+                gpu: or(&self.worker_gpu, "0"),
+            },
+            worker_replicas: self.worker_replicas.unwrap_or(1),
+            head_selectors: rayjob::selectors(
+                "--head-node-selectors",
+                self.head_node_selectors.as_deref(),
+            )?,
+            worker_selectors: rayjob::selectors(
+                "--worker-node-selectors",
+                self.worker_node_selectors.as_deref(),
+            )?,
+            ttl: self.ttl_seconds_after_finished,
+        };
+        for (flag, q) in [
+            ("--head-cpu", g.head.cpu),
+            ("--head-memory", g.head.memory),
+            ("--head-gpu", g.head.gpu),
+            ("--worker-cpu", g.worker.cpu),
+            ("--worker-memory", g.worker.memory),
+            ("--worker-gpu", g.worker.gpu),
+        ] {
+            if !rayjob::quantity_ok(q) {
+                return Err(usage(format!(
+                    "{flag}: `{q}` is no resource quantity (2, 500m, 4Gi)"
+                )));
+            }
+        }
+        if g.worker_replicas < 0 {
+            return Err(usage("--worker-replicas must be 0 or more".into()));
+        }
+        if g.ttl.is_some_and(|t| t < 0) {
+            return Err(usage(
+                "--ttl-seconds-after-finished must be greater than or equal to 0".into(),
+            ));
+        }
+        Ok(g)
     }
 }
 
@@ -174,6 +227,8 @@ pub struct Submit {
     upload: Option<PathBuf>,
     /// `-f`: the RayJob to create.
     rayjob: Option<Value>,
+    /// `--name`: a RayJob to generate from the flags.
+    generate: bool,
 }
 
 impl Submit {
@@ -184,6 +239,7 @@ impl Submit {
             request: SubmitRequest::default(),
             upload: None,
             rayjob: None,
+            generate: false,
         }
     }
 }
@@ -277,24 +333,26 @@ impl Submit {
 impl Command for Submit {
     fn complete(&mut self, _ctx: &Ctx) -> Result<()> {
         let flags = &self.args.rayjob;
-        match (&flags.filename, flags.given()) {
+        match (&flags.filename, &flags.name) {
             (Some(file), _) => {
                 self.rayjob = Some(rayjob::load(file, flags.ttl_seconds_after_finished)?);
             }
-            (None, Some(flag)) => {
-                return Err(usage(format!(
-                    "{flag} belongs to KubeRay's RayJob mode with a generated RayJob, which is not \
-                     supported yet: write a RayJob file (submissionMode: InteractiveMode) for -f, \
-                     or submit to a running RayCluster with -c CLUSTER"
-                )));
+            (None, Some(name)) => {
+                if name.trim().is_empty() {
+                    return Err(usage("--name is empty".into()));
+                }
+                self.generate = true;
             }
-            (None, None) if flags.ttl_seconds_after_finished.is_some() => {
-                return Err(usage(
-                    "--ttl-seconds-after-finished belongs to a RayJob: give its file with -f"
-                        .into(),
-                ));
+            (None, None) => {
+                let shaping = flags.shaping().or(flags
+                    .ttl_seconds_after_finished
+                    .map(|_| "--ttl-seconds-after-finished"));
+                if let Some(flag) = shaping {
+                    return Err(usage(format!(
+                        "{flag} shapes a RayJob: name it with --name (or give its file with -f)"
+                    )));
+                }
             }
-            (None, None) => {}
         }
         let runtime_env = self.runtime_env()?;
         let a = &self.args;
@@ -346,17 +404,20 @@ impl Command for Submit {
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
-        if ctx.common.dry_run {
+        if ctx.common.dry_run && !self.generate {
             return Err(usage(
-                "--dry-run prints a generated RayJob in KubeRay's RayJob mode, which is not supported yet"
-                    .into(),
+                "--dry-run prints the RayJob that --name generates: give --name".into(),
             ));
         }
         self.args.reach.validate()?;
-        if self.rayjob.is_some() && self.args.reach.cluster.is_some() {
+        if (self.rayjob.is_some() || self.generate) && self.args.reach.cluster.is_some() {
             return Err(usage(
-                "-f runs the job on its RayJob's own cluster: leave out -c/--cluster".into(),
+                "a RayJob runs the job on its own cluster: leave out -c/--cluster".into(),
             ));
+        }
+        if self.generate {
+            let name = self.args.rayjob.name.as_deref().unwrap_or_default();
+            self.args.rayjob.generated(name, &self.request.entrypoint)?;
         }
         if self.request.entrypoint.trim().is_empty() {
             return Err(usage("the entrypoint after `--` is empty".into()));
@@ -382,32 +443,47 @@ impl Command for Submit {
 
     fn run(&self, ctx: &Ctx) -> Result<Outcome> {
         let mut request = self.request.clone();
-        let reached = match &self.rayjob {
-            None => self.args.reach.open(ctx, &self.target)?,
-            Some(job) => {
-                let id = match &request.submission_id {
-                    Some(id) => id.clone(),
-                    None => {
-                        let id = rayjob::submission_id()?;
-                        ctx.ui
-                            .progress(&format!("Generated submission ID for Ray job: {id}"));
-                        id
-                    }
-                };
-                request.submission_id = Some(id.clone());
-                let kubectl = Kubectl::new(&ctx.run, &self.target);
-                let name = rayjob::name(job);
-                rayjob::create(ctx, &kubectl, job, &id)?;
-                ctx.ui.progress(&format!("Submitted RayJob {name}."));
-                let cluster = rayjob::cluster_of(ctx, &kubectl, &name, self.args.reach.timeout)?;
-                ctx.ui
-                    .progress(&format!("RayJob {name} runs on RayCluster {cluster}"));
-                let mut reach = self.args.reach.clone();
-                if reach.address.is_none() {
-                    reach.cluster = Some(cluster);
+        let reached = if self.rayjob.is_none() && !self.generate {
+            self.args.reach.open(ctx, &self.target)?
+        } else {
+            let id = match &request.submission_id {
+                Some(id) => id.clone(),
+                None => {
+                    let id = rayjob::submission_id()?;
+                    ctx.ui
+                        .progress(&format!("Generated submission ID for Ray job: {id}"));
+                    id
                 }
-                reach.open_or(ctx, &self.target, &|| rayjob::delete(ctx, &kubectl, &name))?
+            };
+            request.submission_id = Some(id.clone());
+            let kubectl = Kubectl::new(&ctx.run, &self.target);
+            let name = match &self.rayjob {
+                Some(job) => {
+                    rayjob::create(ctx, &kubectl, job, &id)?;
+                    rayjob::name(job)
+                }
+                None => {
+                    let name = self.args.rayjob.name.as_deref().unwrap_or_default();
+                    let shape = self.args.rayjob.generated(name, &request.entrypoint)?;
+                    let job = rayjob::generate(&shape, &id);
+                    if ctx.common.dry_run {
+                        // KubeRay's --dry-run: the generated RayJob, nothing else.
+                        ctx.ui.say(&serde_yaml::to_string(&job)?);
+                        return Ok(Outcome::Done);
+                    }
+                    rayjob::apply(ctx, &kubectl, &job)?;
+                    name.to_string()
+                }
+            };
+            ctx.ui.progress(&format!("Submitted RayJob {name}."));
+            let cluster = rayjob::cluster_of(ctx, &kubectl, &name, self.args.reach.timeout)?;
+            ctx.ui
+                .progress(&format!("RayJob {name} runs on RayCluster {cluster}"));
+            let mut reach = self.args.reach.clone();
+            if reach.address.is_none() {
+                reach.cluster = Some(cluster);
             }
+            reach.open_or(ctx, &self.target, &|| rayjob::delete(ctx, &kubectl, &name))?
         };
         let dashboard = &reached.dashboard;
         if let Some(dir) = &self.upload {

@@ -947,6 +947,23 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
     assert!(stderr.contains("to port 8265 of pod demo-head"), "{stderr}");
     let out = kube.kray(&["job", "list"]);
     assert!(text(&out).0.contains("SUCCEEDED"), "{:?}", text(&out));
+    let (p, q) = (port().to_string(), port().to_string());
+    let out = kube.kray(&[
+        "session",
+        "nope",
+        "--dashboard-port",
+        &p,
+        "--client-port",
+        &q,
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out)
+            .1
+            .contains("there is no RayCluster nope in namespace default"),
+        "{:?}",
+        text(&out)
+    );
     let out = kube.kray(&["job", "list", "-c", "nope"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(

@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use crate::app::cli::{Common, Ctx, Outcome};
 use crate::app::driver::{self, Command};
 use crate::app::wait;
-use crate::clis::kubectl::{Kubectl, Target};
+use crate::clis::kubectl::{Kubectl, Lookup, Target};
 use crate::exec::ports;
 use crate::exec::programs::locate;
 use crate::ray::forward;
@@ -138,6 +138,18 @@ impl Command for Session {
             None => current_namespace(ctx, &kubectl)?,
         };
         let cluster = Cluster { name, namespace };
+        let ns = crate::clis::kubectl::Ns::Named(&cluster.namespace);
+        match crate::ray::lookup(&kubectl, &cluster.name, ns)? {
+            Lookup::Found(_) => {}
+            Lookup::Missing => bail!(
+                "there is no RayCluster {} in namespace {}",
+                cluster.name,
+                cluster.namespace
+            ),
+            Lookup::UnknownKind => bail!(
+                "this Kubernetes cluster does not know RayClusters (the KubeRay operator is not installed)"
+            ),
+        }
         let program = locate("kubectl")?;
         let poll = wait::interval(ctx)?.max(Duration::from_millis(200));
         let pairs: Vec<(u16, u16)> = ports.iter().map(|p| (p.local, p.remote)).collect();

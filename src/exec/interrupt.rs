@@ -48,3 +48,9 @@ pub fn interrupted() -> bool {
 pub fn second_ctrl_c_exits() {
     SECOND_EXITS.store(true, Ordering::SeqCst);
 }
+
+/// How many times Ctrl-C came since [`outlive_children_on_ctrl_c`]: a
+/// loop that asks what to do compares it with the count it last saw.
+pub fn times() -> usize {
+    CTRL_C.load(Ordering::SeqCst)
+}

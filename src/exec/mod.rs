@@ -5,6 +5,7 @@ pub mod cmd;
 pub mod environment;
 pub mod interrupt;
 pub mod lock;
+pub mod ports;
 pub mod programs;
 pub mod runner;
 pub mod stream;

@@ -1,11 +1,16 @@
 //! What both kubectl plugins know about a RayCluster on Kubernetes: its
-//! resource (spelled once here), its head pods and their readiness, and
-//! its deletion.
+//! resource (spelled once here), which one to act on, its head pods and
+//! their readiness, forwards to them, its deletion, and Ray's Jobs REST
+//! API with Ray's packaging of a working directory.
 
 pub mod cluster;
 pub mod delete;
+pub mod forward;
 pub mod generate;
 pub mod head;
+pub mod jobs;
+pub mod package;
+pub mod pick;
 pub mod quantity;
 pub mod validate;
 

@@ -115,6 +115,13 @@ fn word(typed: &Typed) -> Answer {
             Answer::values(lookup().names(RAYCLUSTERS, Ns::Current))
         }
         ["scale"] => Answer::only(vec![Candidate::new("cluster", "a RayCluster's workers")]),
+        ["job"] => Answer::only(vec![
+            Candidate::new("submit", "submit a Ray job and follow its logs"),
+            Candidate::new("list", "the jobs of a RayCluster"),
+            Candidate::new("status", "a job's status"),
+            Candidate::new("logs", "a job's logs (--follow)"),
+            Candidate::new("stop", "stop a job"),
+        ]),
         ["get", "workergroup"] => Answer::only(worker_groups(&lookup())),
         [op] if takes_file(op) => Answer::yaml_files(),
         _ => Answer::nothing(),

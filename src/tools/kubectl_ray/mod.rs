@@ -136,6 +136,9 @@ kubectl ray == -o json
 kubectl ray get cluster -A                        # KubeRay's plugin commands work too:
 kubectl ray create cluster demo --wait            #   get, create, scale, delete, version
 kubectl ray scale cluster demo -w default-group -r 2   # (kubectl ray get --help, ...)
+kubectl ray job submit -c demo --working-dir . -- python x.py   # KubeRay's job submit, log, session
+kubectl ray log demo --out-dir logs                             #   (kubectl ray job --help, ...)
+kubectl ray session demo
 ";
 
 /// The `operator status|install|uninstall` spelling of `==`, `++`, `--`.
@@ -164,7 +167,7 @@ fn operator_words(argv: Vec<OsString>) -> Vec<OsString> {
 /// Runs with `argv` (program name first) and a context maker; the exit
 /// status. The binary and the tests both come through here.
 pub fn drive(argv: Vec<OsString>, make_ctx: impl FnOnce(&Common) -> Result<Ctx>) -> u8 {
-    // KubeRay's own command lines (`get cluster`, `delete NAME`, ...) first.
+    // KubeRay's own command lines (`get cluster`, `job submit`, `log`, ...) first.
     let mut make_ctx = Some(make_ctx);
     if let Some(code) = kuberay::dispatch(&argv, &mut make_ctx) {
         return code;

@@ -15,7 +15,10 @@
 //!   head pod's ports 6379, 8265 and 10001 then forward to the real ones
 //!   (`emulator.kas.dev/forward-PORT`), and `kubectl exec` on any pod of the
 //!   cluster runs with `RAY_ADDRESS` and the Ray installation's folder
-//!   first on `PATH` (`emulator.kas.dev/env-NAME`).
+//!   first on `PATH` (`emulator.kas.dev/env-NAME`). A backed pod's Ray
+//!   folder is `NODE/ray`, and its exec gets `RAY_TMPDIR=NODE`: by Ray's
+//!   own rule (`$RAY_TMPDIR/ray`) the pod's Ray logs are where a real
+//!   pod's are by default (`/tmp/ray/session_latest/logs`).
 //! - A deleted pod's processes are killed (its whole session, and anything
 //!   else carrying its marker variable); a replacement pod gets a new
 //!   process. Workers follow their head: a new head means new workers.
@@ -452,15 +455,23 @@ impl Nodes {
             flag("num-cpus", &params.cpus),
             flag("memory", &params.memory),
             flag("object-store-memory", &OBJECT_STORE_BYTES),
-            flag("temp-dir", &dir.display()),
+            flag("temp-dir", &dir.join("ray").display()),
             "--disable-usage-stats".into(),
         ]);
         if params.gpus > 0 {
             args.push(flag("num-gpus", &params.gpus));
         }
         let mut cmd = Command::new(&self.ray);
+        // Ray's Python first on PATH, as in a Ray image: a job's
+        // entrypoint `python x.py` imports ray.
+        let path = format!(
+            "{}:{}",
+            self.ray.parent().unwrap_or(Path::new("/")).display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         cmd.args(&args)
             .current_dir(&dir)
+            .env("PATH", path)
             .env("RAY_USAGE_STATS_ENABLED", "0")
             // Ray's other temporary files stay in the node's folder too.
             .env("TMPDIR", &dir)
@@ -538,6 +549,9 @@ impl Nodes {
                 annotations.insert(env("RAY_ADDRESS"), format!("127.0.0.1:{}", h.gcs));
                 annotations.insert(env("RAY_USAGE_STATS_ENABLED"), "0".into());
                 annotations.insert(env("PATH"), path.clone());
+                if let Some(p) = own {
+                    annotations.insert(env("RAY_TMPDIR"), p.dir.display().to_string());
+                }
                 if pod.role == Role::Head && own.is_some_and(|p| p.up) {
                     for (pod_port, real) in [(6379, h.gcs), (8265, h.dashboard), (10001, h.client)]
                     {

@@ -8,7 +8,7 @@
 //! for one local port.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -379,10 +379,7 @@ fn answers(addr: &SocketAddr) -> bool {
     matches!(stream.read(&mut first), Ok(n) if n > 0)
 }
 
-/// Whether another program listens on 127.0.0.1:`port`.
-pub fn port_taken(port: u16) -> bool {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err()
-}
+pub use crate::exec::ports::port_taken;
 
 /// `kfwd`: the live forwards; records of dead ones are removed.
 pub fn list(kube: &Kube) -> Result<u8> {
@@ -617,7 +614,7 @@ mod tests {
 
     #[test]
     fn a_bound_port_is_taken() {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         assert!(port_taken(port));
         drop(listener);

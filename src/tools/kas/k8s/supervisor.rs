@@ -18,9 +18,11 @@ use crate::exec::runner::SystemExec;
 use crate::exec::ui::Ui;
 
 use super::forward::{Record, Spec, port_taken, write_record};
-use super::head::{self, Cluster};
+use super::head::Cluster;
 use super::{Kube, Options};
+use crate::ray::forward;
 use crate::tools::kas::project::Stdin;
+use std::process::Stdio;
 
 /// Runs until the cluster is gone; returns the process's exit status.
 pub fn supervise(spec_json: &str) -> u8 {
@@ -141,81 +143,21 @@ fn run(spec_json: &str) -> Result<()> {
     }
 }
 
-/// The Ready head pod, once there is one; `None` when the cluster is gone.
-/// While the API server does not answer (a laptop asleep, a VPN down),
-/// it is asked less and less often, up to every 30 seconds.
+/// The Ready head pod, once there is one; `None` when the cluster is gone
+/// (see [`forward::wait_for_head`]).
 fn wait_for_head(kube: &Kube, cluster: &Cluster, poll: Duration) -> Result<Option<String>> {
-    let mut said = false;
-    let mut errors = 0u32;
-    loop {
-        match head::head_pods(kube, cluster) {
-            Ok(pods) => {
-                errors = 0;
-                if let Some(pod) = pods.iter().find(|p| p.is_ready()) {
-                    return Ok(Some(pod.metadata.name.clone()));
-                }
-                if !said {
-                    say("waiting for a Ready head pod");
-                    said = true;
-                }
-                if matches!(head::exists(kube, cluster), Ok(false)) {
-                    return Ok(None);
-                }
-            }
-            Err(e) => {
-                errors += 1;
-                say(&format!("could not list the head pods: {e:#}"));
-            }
-        }
-        std::thread::sleep(backoff(poll, errors));
-    }
+    forward::wait_for_head(&kube.kubectl(), cluster, poll, &say)
 }
 
-/// `poll`, doubled for each failure in a row, at most 30 seconds.
-fn backoff(poll: Duration, errors: u32) -> Duration {
-    let factor = 1u32 << errors.min(10);
-    (poll * factor).min(Duration::from_secs(30)).max(poll)
-}
-
-/// Runs `kubectl port-forward` until it ends. It is told to end with this
-/// process (Linux), so a supervisor killed by hand leaves no kubectl
-/// holding the port.
+/// Runs `kubectl port-forward` until it ends (it ends with this process
+/// too, so a supervisor killed by hand leaves no kubectl holding the port).
 fn port_forward(kubectl: &std::path::Path, args: &[String]) -> Result<String> {
-    let mut cmd = std::process::Command::new(kubectl);
-    cmd.args(args).stdin(std::process::Stdio::null());
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: getpid before the fork; prctl, getppid and _exit are
-        // async-signal-safe.
-        let parent = unsafe { libc::getpid() };
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                if libc::getppid() != parent {
-                    libc::_exit(0);
-                }
-                Ok(())
-            });
-        }
-    }
-    let status = cmd
-        .status()
-        .with_context(|| format!("could not start {}", kubectl.display()))?;
-    Ok(status.to_string())
+    let mut child = forward::spawn(kubectl, args, Stdio::inherit(), Stdio::inherit(), false)?;
+    Ok(child.wait()?.to_string())
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn failures_slow_the_polling_down_to_30_seconds() {
-        use std::time::Duration;
-        let poll = Duration::from_secs(1);
-        assert_eq!(super::backoff(poll, 0), poll);
-        assert_eq!(super::backoff(poll, 3), Duration::from_secs(8));
-        assert_eq!(super::backoff(poll, 50), Duration::from_secs(30));
-    }
-
     #[test]
     fn clock_shows_utc_time_of_day() {
         assert_eq!(super::clock(86_400 + 3 * 3600 + 4 * 60 + 5), "03:04:05");

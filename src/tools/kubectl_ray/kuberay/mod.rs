@@ -1,13 +1,18 @@
 //! The command lines of KubeRay's own kubectl plugin (`kubectl ray get
-//! cluster`, `create cluster`, `scale cluster`, `delete`, `version`, ...),
-//! with the same flags, meaning and table columns, beside this plugin's
-//! `+ = - == ++ -- convert`. [`dispatch`] takes a command line whose first
-//! word is one of KubeRay's and leaves every other to the symbol grammar.
+//! cluster`, `create cluster`, `scale cluster`, `delete`, `version`, `job
+//! submit`, `log`, `session`, ...), with the same flags, meaning and table
+//! columns, beside this plugin's `+ = - == ++ -- convert`. [`dispatch`]
+//! takes a command line whose first word is one of KubeRay's and leaves
+//! every other to the symbol grammar.
 
 mod create;
 mod delete;
 mod get;
+mod job;
+mod log;
+mod resource;
 mod scale;
+mod session;
 mod table;
 mod version;
 
@@ -21,9 +26,11 @@ use crate::app::cli::{Common, Ctx, EXIT_USAGE, Format, VERSION};
 use crate::app::driver;
 use crate::clis::kubectl::Target;
 
-/// KubeRay's words this module answers (`list` is `get`'s alias).
-/// `job`, `log` and `session` join them with their commands.
-pub const WORDS: &[&str] = &["get", "list", "version", "create", "delete", "scale"];
+/// KubeRay's words this module answers (`list` is `get`'s alias, `logs`
+/// is `log`'s).
+pub const WORDS: &[&str] = &[
+    "get", "list", "version", "create", "delete", "scale", "job", "log", "logs", "session",
+];
 
 /// What each of KubeRay's words does, for completion.
 pub const WORD_HELP: &[(&str, &str)] = &[
@@ -46,6 +53,18 @@ pub const WORD_HELP: &[(&str, &str)] = &[
     (
         "version",
         "this plugin's version and the KubeRay operator's",
+    ),
+    (
+        "job",
+        "submit a Ray job to a RayCluster and follow it; list, status, logs, stop (KubeRay's `job submit`)",
+    ),
+    (
+        "log",
+        "download a RayCluster's pod logs and Ray session logs (KubeRay's `log`)",
+    ),
+    (
+        "session",
+        "forward the dashboard and client ports of a RayCluster in the foreground (KubeRay's `session`)",
     ),
 ];
 
@@ -144,8 +163,14 @@ enum Word {
         after_help = "Examples:\n  kubectl ray version --context prod   # the operator of another cluster\n"
     )]
     Version(version::VersionArgs),
-    // Job, Log, Session: KubeRay's `job submit`, `log` and `session` go
-    // here (another branch adds them).
+    /// Submit Ray jobs to a RayCluster through its dashboard; list them, their status, logs; stop them
+    Job(job::JobArgs),
+    /// Download a Ray cluster's logs: each pod's output and Ray's session logs
+    #[command(visible_alias = "logs", after_help = log::EXAMPLES)]
+    Log(log::LogArgs),
+    /// Forward local ports to a Ray cluster's head (dashboard 8265, client 10001; RayService: serve 8000)
+    #[command(after_help = session::EXAMPLES)]
+    Session(session::SessionArgs),
 }
 
 /// Runs `argv` when its first word is one of KubeRay's, taking the
@@ -250,6 +275,9 @@ where
                 &usage(&["version"]),
             )
         }
+        Word::Job(args) => job::run(args, target, &global.common(false), make_ctx),
+        Word::Log(args) => log::run(args, target, &global.common(false), make_ctx),
+        Word::Session(args) => session::run(args, target, &global.common(false), make_ctx),
     }
 }
 
@@ -277,6 +305,12 @@ mod tests {
         );
         assert_eq!(first(&["+", "get"]), None);
         assert_eq!(first(&["--dry-run", "-"]), None);
+        assert_eq!(first(&["-n", "x", "job", "submit"]).as_deref(), Some("job"));
+        assert_eq!(
+            first(&["--context=lab", "session", "a"]).as_deref(),
+            Some("session")
+        );
+        assert_eq!(first(&["+", "log"]), None);
         assert_eq!(first(&["up", "f.yaml"]).as_deref(), Some("up"));
     }
 

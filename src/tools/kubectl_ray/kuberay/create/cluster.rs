@@ -239,7 +239,11 @@ impl Command for CreateCluster {
         let yaml = serde_yaml::to_string(&manifest)?;
         // The pull secret, as `+` keeps it for a file naming it.
         let file = ClusterFile::parse(Path::new(name), &yaml)?;
-        converge::up(&ctx.run, pull_secret::pieces(ctx, &kubectl, &file, ns)?)?;
+        let reads = pull_secret::read(ctx, &kubectl, &file, ns);
+        converge::up(
+            &ctx.run,
+            pull_secret::pieces(ctx, &kubectl, &file, ns, reads)?,
+        )?;
         ctx.run.check(&kubectl.create_manifest(&yaml, ns))?;
         ctx.run.for_real(|| {
             ctx.ui.say(&format!("Created Ray cluster: {name}"));

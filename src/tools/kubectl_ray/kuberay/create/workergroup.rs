@@ -215,7 +215,11 @@ impl Command for CreateWorkerGroup {
         {
             let yaml = serde_yaml::to_string(&cluster)?;
             let file = ClusterFile::parse(Path::new(name.as_str()), &yaml)?;
-            converge::up(&ctx.run, pull_secret::pieces(ctx, &kubectl, &file, ns)?)?;
+            let reads = pull_secret::read(ctx, &kubectl, &file, ns);
+            converge::up(
+                &ctx.run,
+                pull_secret::pieces(ctx, &kubectl, &file, ns, reads)?,
+            )?;
         }
         ctx.run
             .check(&kubectl.json_patch(RAYCLUSTERS, name, &patch.to_string(), ns))?;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use kas_test_support::table::rows;
 use kas_test_support::{bin, free_port, need};
 
 /// The test venv's bin folder holding `ray`, or the skip-or-fail note.
@@ -799,7 +800,8 @@ impl Kube {
     }
 
     /// The emulator backed by real Ray (each RayCluster pod a real Ray
-    /// node), with `demo` up: local-cpu-only.yaml renamed.
+    /// node), with `demo` made by `create cluster demo --worker-replicas 1
+    /// --wait`.
     fn backed(venv: &Path) -> Option<Kube> {
         if !need::tools(
             &["kubectl", "helm"],
@@ -823,15 +825,21 @@ impl Kube {
             ),
         )
         .unwrap();
-        let text = std::fs::read_to_string(root.join("yaml/k8s/local-cpu-only.yaml")).unwrap();
-        std::fs::write(
-            dir.path().join("demo.yaml"),
-            text.replace("name: local-cpu-only", "name: demo"),
-        )
-        .unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         let kube = Kube { emu, dir };
-        let out = kube.kray(&["+", "demo.yaml", "--timeout", "150s"]);
+        let out = kube.kray(&["++"]);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
+        // KubeRay's own way to make it: one worker, real Ray nodes.
+        let out = kube.kray(&[
+            "create",
+            "cluster",
+            "demo",
+            "--worker-replicas",
+            "1",
+            "--wait",
+            "--timeout",
+            "150s",
+        ]);
         assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
         Some(kube)
     }
@@ -850,6 +858,27 @@ impl Kube {
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Standard output of a run that must succeed.
+    fn stdout(&self, args: &[&str]) -> String {
+        let out = self.kray(args);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
+        text_of(&out).0
+    }
+
+    /// The live Ray nodes `ray status` counts on the head pod, `None`
+    /// while it cannot tell yet.
+    fn ray_nodes(&self) -> Option<usize> {
+        let out = self
+            .emu
+            .kubectl()
+            .args(["exec", &self.head_pod(), "--", "sh", "-c", "ray status"])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let active = text.split("Active:").nth(1)?.split("Pending:").next()?;
+        Some(active.matches("node_").count())
     }
 
     fn kray(&self, args: &[&str]) -> Output {
@@ -1266,6 +1295,47 @@ fn job_log_and_session_on_the_emulator_backed_by_real_ray() {
         return;
     };
     let d = kube.dir.path();
+
+    // KubeRay's get and scale on real Ray nodes: `get cluster` shows the
+    // cluster `create cluster` made; `scale` to two workers makes three
+    // nodes for `get nodes` and for Ray itself, and 2/2 replicas.
+    let table = kube.stdout(&["get", "cluster"]);
+    let row = &rows(&table)[0];
+    assert_eq!(
+        [
+            &row["NAME"],
+            &row["DESIRED WORKERS"],
+            &row["AVAILABLE WORKERS"]
+        ],
+        ["demo", "1", "1"],
+        "{table}"
+    );
+    assert_eq!(
+        [&row["CONDITION"], &row["STATUS"]],
+        ["RayClusterProvisioned", "ready"],
+        "{table}"
+    );
+    let said = kube.stdout(&["scale", "cluster", "demo", "-w", "default-group", "-r", "2"]);
+    assert!(said.contains("Scaled Replicas: 1 to 2"), "{said}");
+    let mut nodes = String::new();
+    assert!(
+        within(Duration::from_secs(180), || {
+            nodes = kube.stdout(&["get", "nodes"]);
+            rows(&nodes).len() == 3
+        }),
+        "get nodes never showed three: {nodes}"
+    );
+    let mut counted = None;
+    assert!(
+        within(Duration::from_secs(180), || {
+            counted = kube.ray_nodes();
+            counted == Some(3)
+        }),
+        "`ray status` on the head never counted three nodes: {counted:?}"
+    );
+    let groups = kube.stdout(&["get", "workergroup"]);
+    assert_eq!(rows(&groups)[0]["REPLICAS"], "2/2", "{groups}");
+
     write(
         &d.join("job/script.py"),
         "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n",

@@ -3,77 +3,37 @@
 //! (whose RayCluster controller makes the pods and reports the status
 //! KubeRay's operator reports), set up as in `kubectl_ray_e2e.rs`.
 
-use kas_emulator::kube;
-
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use kas_test_support::recorder::Recorder;
-use kas_test_support::{need, root};
-use kube::KubeEmulator;
+use kas_test_support::kube_world::KubeWorld;
+use kas_test_support::root;
+use kas_test_support::table::rows;
 use serde_json::Value;
 
-fn tools_present() -> bool {
-    need::tools(
-        &["kubectl", "helm", "gcloud"],
-        "kubectl ray end-to-end tests need them (helm: .ci/setup-helm.sh; \
-         gcloud: the Google Cloud CLI)",
-    )
-}
+/// The shared Kubernetes world (emulator, kas.yaml naming the stand-in
+/// KubeRay chart, a gcloud token for the pull secret, a recording
+/// `kubectl`) with the operator installed.
+struct World(KubeWorld);
 
-/// An emulator with the stand-in KubeRay chart named in a kas.yaml, a
-/// gcloud token for the pull secret, and a recording `kubectl`.
-struct World {
-    emu: KubeEmulator,
-    dir: tempfile::TempDir,
-    kubectl: Recorder,
+impl std::ops::Deref for World {
+    type Target = KubeWorld;
+    fn deref(&self) -> &KubeWorld {
+        &self.0
+    }
 }
 
 impl World {
     fn new() -> Option<World> {
-        if !tools_present() {
-            return None;
-        }
-        let emu = KubeEmulator::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let chart = root().join("tests/fixtures/charts/kuberay-operator");
-        let values = root().join("yaml/k8s/ray-operator.yaml");
-        std::fs::write(
-            dir.path().join("kas.yaml"),
-            format!(
-                "ray:\n  operator:\n    chart: {}\n    values: {}\n",
-                chart.display(),
-                values.display()
-            ),
-        )
-        .unwrap();
-        let kubectl = Recorder::wrap(dir.path(), "kubectl");
-        let w = World { emu, dir, kubectl };
+        let w = World(KubeWorld::new("")?);
         assert_eq!(w.code(&["++"]), 0, "the operator installs");
         Some(w)
     }
 
     fn kubectl_ray(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-ray"))
-            .args(args)
-            .envs(self.emu.env())
-            .env("PATH", self.kubectl.path())
-            .env("KAS_CONFIG", self.dir.path().join("kas.yaml"))
-            .env("KAS_POLL_MS", "100")
-            .env("CLOUDSDK_CONFIG", self.dir.path().join("gcloud"))
-            .env("CLOUDSDK_AUTH_ACCESS_TOKEN", "ya29.e2e-access-token")
-            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
-            .current_dir(root())
-            .output()
-            .unwrap();
-        eprintln!(
-            "$ kubectl ray {} -> {:?}\n{}{}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let mut cmd = self.command(env!("CARGO_BIN_EXE_kubectl-ray"));
+        cmd.args(args);
+        self.output(cmd, &format!("kubectl ray {}", args.join(" ")))
     }
 
     fn code(&self, args: &[&str]) -> i32 {
@@ -99,16 +59,6 @@ impl World {
         n
     }
 
-    /// The changing requests the emulator saw since the last call.
-    fn take_mutations(&self) -> Vec<String> {
-        let all = self.emu.requests();
-        self.emu.clear_requests();
-        all.into_iter()
-            .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
-    }
-
     /// Reruns `args` until `ok` holds for its output (pods take a moment).
     fn until(&self, args: &[&str], ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
@@ -120,36 +70,6 @@ impl World {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-}
-
-/// The table's rows as maps from header to cell (headers are split on
-/// runs of 3+ spaces; a cell is where its header starts).
-fn rows(table: &str) -> Vec<std::collections::BTreeMap<String, String>> {
-    let mut lines = table.lines();
-    let header = lines.next().unwrap_or_default();
-    let mut starts = Vec::new();
-    let mut prev_space = 2;
-    for (i, c) in header.char_indices() {
-        if c != ' ' && prev_space >= 2 {
-            starts.push(i);
-        }
-        prev_space = if c == ' ' { prev_space + 1 } else { 0 };
-    }
-    let cut = |line: &str, i: usize| -> String {
-        let end = starts
-            .get(i + 1)
-            .copied()
-            .unwrap_or(line.len())
-            .min(line.len());
-        line.get(starts[i]..end).unwrap_or("").trim().to_string()
-    };
-    lines
-        .map(|line| {
-            (0..starts.len())
-                .map(|i| (cut(header, i), cut(line, i)))
-                .collect()
-        })
-        .collect()
 }
 
 #[test]

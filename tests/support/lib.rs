@@ -3,7 +3,8 @@
 //! binaries (here), scripted worlds for plan snapshots ([`world`],
 //! [`kube_answers`]), a Kubernetes world over the emulator
 //! ([`kube_world`], feature `kube-world`), a PATH whose CLIs record their arguments
-//! ([`recorder`]), and the publish-wheel sandbox ([`wheel`]).
+//! ([`recorder`]), the publish-wheel sandbox ([`wheel`]) and the rows of
+//! `kubectl ray get` tables ([`table`]).
 
 pub mod kube_answers;
 #[cfg(feature = "kube-world")]
@@ -12,6 +13,7 @@ pub mod need;
 pub mod openapi;
 pub mod recorder;
 pub mod shared;
+pub mod table;
 pub mod wheel;
 pub mod world;
 

@@ -154,9 +154,12 @@ impl Runner {
         }
     }
 
-    /// Whether this run only plans. Only the execution layer asks: the
-    /// layers above get planned values, not this flag.
-    pub(in crate::exec) fn planning(&self) -> bool {
+    /// Whether this run only plans. The layers above get planned values
+    /// (`for_real`, `planned_or`, waits planned as one line); they ask
+    /// this only where the plan is a printout of its own, as KubeRay's
+    /// `job submit --dry-run` prints the RayJob it would apply and nothing
+    /// else.
+    pub fn planning(&self) -> bool {
         self.planning
     }
 

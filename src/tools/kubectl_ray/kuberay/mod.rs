@@ -7,6 +7,7 @@
 
 mod create;
 mod delete;
+mod flags;
 mod get;
 mod job;
 mod log;

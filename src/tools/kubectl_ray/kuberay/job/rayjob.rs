@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::app::cli::{Ctx, UsageError};
 use crate::app::wait;
 use crate::clis::kubectl::{Kubectl, Ns};
+use crate::ray::generate::{self, NewCluster};
 
 /// The RayJob resource, as kubectl names it.
 const RAYJOBS: &str = "rayjobs.ray.io";
@@ -191,107 +192,23 @@ mod tests {
     }
 }
 
-/// KubeRay's defaults for a generated RayJob (`--ray-version`, `--image`).
-pub const RAY_VERSION: &str = "2.52.0";
-pub const IMAGE: &str = "rayproject/ray:2.52.0";
 /// The field manager of KubeRay's plugin, for server-side apply.
 const FIELD_MANAGER: &str = "ray-kubectl-plugin";
 
-/// What `--name` and its flags say about the RayJob to generate.
+/// What `--name` and its flags say about the RayJob to generate: its
+/// cluster as `create cluster` would make it with KubeRay's defaults.
 pub struct Generated<'a> {
     pub name: &'a str,
     pub entrypoint: &'a str,
-    pub ray_version: &'a str,
-    pub image: &'a str,
-    pub head: Sizes<'a>,
-    pub worker: Sizes<'a>,
-    pub worker_replicas: i32,
-    pub head_selectors: Map<String, Value>,
-    pub worker_selectors: Map<String, Value>,
+    pub cluster: NewCluster,
     pub ttl: Option<i32>,
-}
-
-/// CPU, memory and GPU quantities of a pod.
-pub struct Sizes<'a> {
-    pub cpu: &'a str,
-    pub memory: &'a str,
-    pub gpu: &'a str,
-}
-
-/// Whether a Kubernetes quantity (`2`, `500m`, `4Gi`, `1.5`) is well formed.
-pub fn quantity_ok(text: &str) -> bool {
-    const SUFFIXES: &[&str] = &[
-        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
-    ];
-    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let suffix = &text[digits.len()..];
-    !digits.is_empty()
-        && digits.parse::<f64>().is_ok_and(|n| n >= 0.0)
-        && SUFFIXES.contains(&suffix)
-}
-
-fn zero(text: &str) -> bool {
-    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    text.is_empty() || digits.parse::<f64>().is_ok_and(|n| n == 0.0)
-}
-
-/// Requests (CPU, memory, GPU) and limits (memory, GPU), the zero ones
-/// left out, as KubeRay's generator writes them.
-fn resources(sizes: &Sizes<'_>) -> Value {
-    let mut requests = Map::new();
-    let mut limits = Map::new();
-    for (key, value, limit) in [
-        ("cpu", sizes.cpu, false),
-        ("memory", sizes.memory, true),
-        ("nvidia.com/gpu", sizes.gpu, true),
-    ] {
-        if !zero(value) {
-            requests.insert(key.into(), value.into());
-            if limit {
-                limits.insert(key.into(), value.into());
-            }
-        }
-    }
-    serde_json::json!({"requests": requests, "limits": limits})
-}
-
-/// `k=v,k2=v2` as a node selector.
-pub fn selectors(flag: &str, text: Option<&str>) -> Result<Map<String, Value>> {
-    let mut out = Map::new();
-    for pair in text.unwrap_or("").split(',').filter(|p| !p.is_empty()) {
-        let Some((k, v)) = pair.split_once('=') else {
-            return Err(UsageError(format!("{flag}: `{pair}` is not KEY=VALUE")).into());
-        };
-        out.insert(k.trim().into(), v.trim().into());
-    }
-    Ok(out)
 }
 
 /// The RayJob KubeRay's plugin generates from `--name` and its flags:
 /// InteractiveMode, a head (`ray-head`, ports 6379, 8265, 10001) and one
 /// worker group `default-group` (`ray-worker`).
 pub fn generate(g: &Generated<'_>, id: &str) -> Value {
-    let mut head_spec = serde_json::json!({"containers": [{
-        "name": "ray-head",
-        "image": g.image,
-        "resources": resources(&g.head),
-        "ports": [
-            {"containerPort": 6379, "name": "gcs-server"},
-            {"containerPort": 8265, "name": "dashboard"},
-            {"containerPort": 10001, "name": "client"},
-        ],
-    }]});
-    if !g.head_selectors.is_empty() {
-        head_spec["nodeSelector"] = Value::Object(g.head_selectors.clone());
-    }
-    let mut worker_spec = serde_json::json!({"containers": [{
-        "name": "ray-worker",
-        "image": g.image,
-        "resources": resources(&g.worker),
-    }]});
-    if !g.worker_selectors.is_empty() {
-        worker_spec["nodeSelector"] = Value::Object(g.worker_selectors.clone());
-    }
+    let cluster = generate::raycluster(&g.cluster);
     serde_json::json!({
         "apiVersion": "ray.io/v1",
         "kind": "RayJob",
@@ -302,20 +219,7 @@ pub fn generate(g: &Generated<'_>, id: &str) -> Value {
             "jobId": id,
             "ttlSecondsAfterFinished": g.ttl.unwrap_or(0),
             "shutdownAfterJobFinishes": g.ttl.is_some(),
-            "rayClusterSpec": {
-                "rayVersion": g.ray_version,
-                "headGroupSpec": {"template": {"spec": head_spec}},
-                // minReplicas and maxReplicas as the API server defaults
-                // them (the CRD requires both): stated, so that what is
-                // stored does not hang on the server's defaulting.
-                "workerGroupSpecs": [{
-                    "groupName": "default-group",
-                    "replicas": g.worker_replicas,
-                    "minReplicas": 0,
-                    "maxReplicas": i32::MAX,
-                    "template": {"spec": worker_spec},
-                }],
-            },
+            "rayClusterSpec": cluster["spec"],
         },
     })
 }
@@ -342,45 +246,45 @@ mod generated_tests {
     use super::*;
 
     #[test]
-    fn zero_quantities_are_left_out_and_gpus_are_limits_too() {
+    fn the_rayjob_carries_its_cluster_id_and_ttl() {
+        let worker = generate::Group {
+            name: generate::DEFAULT_GROUP.into(),
+            replicas: 3,
+            sizes: generate::Sizes {
+                cpu: "500m".into(),
+                memory: "0".into(),
+                gpu: "1".into(),
+                ..generate::Sizes::default()
+            },
+            ..generate::Group::default()
+        };
         let g = Generated {
             name: "gen",
             entrypoint: "python x.py",
-            ray_version: RAY_VERSION,
-            image: IMAGE,
-            head: Sizes {
-                cpu: "2",
-                memory: "4Gi",
-                gpu: "0",
+            cluster: NewCluster {
+                name: "gen".into(),
+                head_node_selectors: [("c".to_string(), "d".to_string())].into(),
+                workers: vec![worker],
+                ..NewCluster::default()
             },
-            worker: Sizes {
-                cpu: "500m",
-                memory: "0",
-                gpu: "1",
-            },
-            worker_replicas: 3,
-            head_selectors: selectors("--head-node-selectors", Some("a=b,c=d")).unwrap(),
-            worker_selectors: Map::new(),
-            ttl: None,
+            ttl: Some(60),
         };
         let job = generate(&g, "raysubmit_x");
+        assert_eq!(job["kind"], "RayJob");
+        assert_eq!(job["spec"]["submissionMode"], "InteractiveMode");
+        assert_eq!(job["spec"]["jobId"], "raysubmit_x");
+        assert_eq!(job["spec"]["entrypoint"], "python x.py");
+        assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 60);
+        assert_eq!(job["spec"]["shutdownAfterJobFinishes"], true);
         let spec = &job["spec"]["rayClusterSpec"];
-        let head = &spec["headGroupSpec"]["template"]["spec"];
-        assert_eq!(head["containers"][0]["resources"]["requests"]["cpu"], "2");
         assert_eq!(
-            head["containers"][0]["resources"]["limits"]["memory"],
-            "4Gi"
+            spec["headGroupSpec"]["template"]["spec"]["nodeSelector"]["c"],
+            "d"
         );
-        assert!(head["containers"][0]["resources"]["limits"]["cpu"].is_null());
-        assert_eq!(head["nodeSelector"]["c"], "d");
         let worker = &spec["workerGroupSpecs"][0];
         assert_eq!(worker["replicas"], 3);
         let res = &worker["template"]["spec"]["containers"][0]["resources"];
         assert_eq!(res["limits"]["nvidia.com/gpu"], "1");
-        assert!(res["requests"]["memory"].is_null());
-        assert_eq!(job["spec"]["jobId"], "raysubmit_x");
-        assert!(quantity_ok("4Gi") && quantity_ok("500m") && quantity_ok("1.5"));
-        assert!(!quantity_ok("4GB") && !quantity_ok("") && !quantity_ok("-1"));
-        assert!(selectors("--x", Some("nokey")).is_err());
+        assert!(res["requests"]["memory"].is_null(), "zero left out");
     }
 }

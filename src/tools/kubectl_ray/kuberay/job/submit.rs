@@ -15,9 +15,11 @@ use crate::app::driver::Command;
 use crate::app::wait;
 use crate::clis::kubectl::{Kubectl, Target};
 use crate::exec::cmd::quote;
+use crate::ray::generate;
 use crate::ray::jobs::{Dashboard, SubmitRequest};
 use crate::ray::package::{self, Rules};
 
+use super::super::flags;
 use super::follow;
 use super::rayjob;
 use super::reach::Reach;
@@ -158,63 +160,79 @@ impl RayJobFlags {
         flags.iter().find(|(_, on)| *on).map(|(f, _)| *f)
     }
 
-    /// The generated RayJob's shape, KubeRay's defaults where no flag
-    /// gives one; quantities and selectors checked.
+    /// The generated RayJob's shape: its cluster as `create cluster`
+    /// makes it, with KubeRay's defaults where no flag gives one (one
+    /// worker; CPU a request, memory and GPUs requests and limits; the
+    /// worker group's bounds as the API server defaults them); quantities
+    /// and selectors checked.
     fn generated<'a>(
         &'a self,
         name: &'a str,
         entrypoint: &'a str,
     ) -> Result<rayjob::Generated<'a>> {
-        let or = |v: &'a Option<String>, d: &'a str| v.as_deref().unwrap_or(d);
-        let g = rayjob::Generated {
-            name,
-            entrypoint,
-            ray_version: or(&self.ray_version, rayjob::RAY_VERSION),
-            image: or(&self.image, rayjob::IMAGE),
-            head: rayjob::Sizes {
-                cpu: or(&self.head_cpu, "2"),
-                memory: or(&self.head_memory, "4Gi"),
-                gpu: or(&self.head_gpu, "0"),
-            },
-            worker: rayjob::Sizes {
-                cpu: or(&self.worker_cpu, "2"),
-                memory: or(&self.worker_memory, "4Gi"),
-                gpu: or(&self.worker_gpu, "0"),
-            },
-            worker_replicas: self.worker_replicas.unwrap_or(1),
-            head_selectors: rayjob::selectors(
-                "--head-node-selectors",
-                self.head_node_selectors.as_deref(),
-            )?,
-            worker_selectors: rayjob::selectors(
-                "--worker-node-selectors",
-                self.worker_node_selectors.as_deref(),
-            )?,
-            ttl: self.ttl_seconds_after_finished,
+        let or = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_string());
+        let sizes =
+            |flag: &str, cpu: &Option<String>, memory: &Option<String>, gpu: &Option<String>| {
+                let s = generate::Sizes {
+                    cpu: or(cpu, "2"),
+                    memory: or(memory, "4Gi"),
+                    gpu: or(gpu, "0"),
+                    ..generate::Sizes::default()
+                };
+                for (what, q) in [("cpu", &s.cpu), ("memory", &s.memory), ("gpu", &s.gpu)] {
+                    flags::check_quantity(&format!("{flag}-{what}"), q)?;
+                }
+                Ok::<_, anyhow::Error>(s)
+            };
+        let selectors = |flag: &str, text: &Option<String>| {
+            flags::parse_pairs(text.as_deref().unwrap_or(""))
+                .map(|p| p.0)
+                .map_err(|e| usage(format!("--{flag}: {e}")))
         };
-        for (flag, q) in [
-            ("--head-cpu", g.head.cpu),
-            ("--head-memory", g.head.memory),
-            ("--head-gpu", g.head.gpu),
-            ("--worker-cpu", g.worker.cpu),
-            ("--worker-memory", g.worker.memory),
-            ("--worker-gpu", g.worker.gpu),
-        ] {
-            if !rayjob::quantity_ok(q) {
-                return Err(usage(format!(
-                    "{flag}: `{q}` is no resource quantity (2, 500m, 4Gi)"
-                )));
-            }
-        }
-        if g.worker_replicas < 0 {
+        let replicas = self.worker_replicas.unwrap_or(1);
+        if replicas < 0 {
             return Err(usage("--worker-replicas must be 0 or more".into()));
         }
-        if g.ttl.is_some_and(|t| t < 0) {
+        if self.ttl_seconds_after_finished.is_some_and(|t| t < 0) {
             return Err(usage(
                 "--ttl-seconds-after-finished must be greater than or equal to 0".into(),
             ));
         }
-        Ok(g)
+        // KubeRay's default image is its Ray version's, whatever --ray-version says.
+        let image = self
+            .image
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", generate::IMAGE_REPOSITORY, generate::RAY_VERSION));
+        let worker = generate::Group {
+            name: generate::DEFAULT_GROUP.into(),
+            image: image.clone(),
+            replicas: replicas.into(),
+            min_replicas: Some(0),
+            max_replicas: Some(i32::MAX.into()),
+            sizes: sizes(
+                "worker",
+                &self.worker_cpu,
+                &self.worker_memory,
+                &self.worker_gpu,
+            )?,
+            node_selectors: selectors("worker-node-selectors", &self.worker_node_selectors)?,
+            ..generate::Group::default()
+        };
+        let cluster = generate::NewCluster {
+            name: name.into(),
+            ray_version: or(&self.ray_version, generate::RAY_VERSION),
+            image,
+            head: sizes("head", &self.head_cpu, &self.head_memory, &self.head_gpu)?,
+            head_node_selectors: selectors("head-node-selectors", &self.head_node_selectors)?,
+            workers: vec![worker],
+            ..generate::NewCluster::default()
+        };
+        Ok(rayjob::Generated {
+            name,
+            entrypoint,
+            cluster,
+            ttl: self.ttl_seconds_after_finished,
+        })
     }
 }
 
@@ -404,7 +422,7 @@ impl Command for Submit {
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
-        if ctx.common.dry_run && !self.generate {
+        if ctx.run.planning() && !self.generate {
             return Err(usage(
                 "--dry-run prints the RayJob that --name generates: give --name".into(),
             ));
@@ -466,7 +484,7 @@ impl Command for Submit {
                     let name = self.args.rayjob.name.as_deref().unwrap_or_default();
                     let shape = self.args.rayjob.generated(name, &request.entrypoint)?;
                     let job = rayjob::generate(&shape, &id);
-                    if ctx.common.dry_run {
+                    if ctx.run.planning() {
                         // KubeRay's --dry-run: the generated RayJob, nothing else.
                         ctx.ui.say(&serde_yaml::to_string(&job)?);
                         return Ok(Outcome::Done);

@@ -469,6 +469,20 @@ impl Config {
         Ok(())
     }
 
+    /// Where the project's images live as kas.yaml says it: `kas.registry`,
+    /// else `REGION-docker.pkg.dev/PROJECT/IMAGES` from its gcloud and
+    /// registry sections.
+    pub fn image_registry(&self) -> String {
+        if self.kas.registry.is_empty() {
+            format!(
+                "{}-docker.pkg.dev/{}/{}",
+                self.gcloud.region, self.gcloud.project, self.registry.images
+            )
+        } else {
+            self.kas.registry.trim_end_matches('/').to_string()
+        }
+    }
+
     /// The admin key file, with `~` expanded against `home`.
     pub fn admin_key_file(&self, home: &Path) -> PathBuf {
         let raw = if self.admin.key_file.is_empty() {

@@ -48,15 +48,7 @@ impl Project {
 /// The project's image as kas.yaml names it: `kas.registry/kas.image`, or
 /// `REGION-docker.pkg.dev/PROJECT/IMAGES/kas.image` from its gcloud section.
 pub fn project_image(config: &Config) -> String {
-    let registry = if config.kas.registry.is_empty() {
-        format!(
-            "{}-docker.pkg.dev/{}/{}",
-            config.gcloud.region, config.gcloud.project, config.registry.images
-        )
-    } else {
-        config.kas.registry.trim_end_matches('/').to_string()
-    };
-    format!("{registry}/{}", config.kas.image)
+    format!("{}/{}", config.image_registry(), config.kas.image)
 }
 
 /// What one kind of pod asks for; empty strings and zeros are left out.

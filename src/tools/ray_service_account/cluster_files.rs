@@ -29,14 +29,7 @@ pub struct Expected {
 impl Expected {
     pub fn of(config: &Config) -> Expected {
         let g = &config.gcloud;
-        let registry = if config.kas.registry.is_empty() {
-            format!(
-                "{}-docker.pkg.dev/{}/{}",
-                g.region, g.project, config.registry.images
-            )
-        } else {
-            config.kas.registry.trim_end_matches('/').to_string()
-        };
+        let registry = config.image_registry();
         let registry_host = registry.split('/').next().unwrap_or_default().to_string();
         Expected {
             project: g.project.clone(),

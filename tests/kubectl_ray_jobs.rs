@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use kas_test_support::table::rows;
 use kas_test_support::{bin, free_port, need};
 
+/// The job every cluster runs: Ray's view of the cluster it landed on.
+const SCRIPT: &str = "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n";
+
 /// The test venv's bin folder holding `ray`, or the skip-or-fail note.
 fn ray_bin() -> Option<PathBuf> {
     let dir = std::env::var_os("KAS_TEST_PYTHON_BIN")
@@ -216,10 +219,7 @@ fn jobs_on_a_real_ray_head() {
     let w = work.path();
     // A working directory with what Ray leaves out: the default excludes,
     // .gitignore, .rayignore and the runtime env's excludes.
-    write(
-        &w.join("job/script.py"),
-        "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n",
-    );
+    write(&w.join("job/script.py"), SCRIPT);
     write(
         &w.join("job/fail.py"),
         "raise ValueError('boom from the job')\n",
@@ -881,6 +881,37 @@ impl Kube {
         Some(active.matches("node_").count())
     }
 
+    /// `job submit -c demo --working-dir job -- python script.py`, which
+    /// must succeed and print the cluster's resources; its stdout, stderr.
+    fn submit_script(&self) -> (String, String) {
+        let out = self.kray(&[
+            "job",
+            "submit",
+            "-c",
+            "demo",
+            "--working-dir",
+            "job",
+            "--",
+            "python",
+            "script.py",
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(stdout.contains("resources {"), "{stdout}");
+        (stdout, stderr)
+    }
+
+    /// `args` (a `session`) running in the background until dropped.
+    fn background(&self, args: &[&str]) -> Background {
+        Background(
+            self.command(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
     fn kray(&self, args: &[&str]) -> Output {
         let out = self.command(args).output().unwrap();
         eprintln!(
@@ -953,26 +984,10 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
         return;
     };
     let d = kube.dir.path();
-    write(
-        &d.join("job/script.py"),
-        "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n",
-    );
+    write(&d.join("job/script.py"), SCRIPT);
 
     // job submit through a port-forward of the head pod (-c, and the only cluster).
-    let out = kube.kray(&[
-        "job",
-        "submit",
-        "-c",
-        "demo",
-        "--working-dir",
-        "job",
-        "--",
-        "python",
-        "script.py",
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("resources {"), "{stdout}");
+    let (_, stderr) = kube.submit_script();
     assert!(stderr.contains("to port 8265 of pod demo-head"), "{stderr}");
     let out = kube.kray(&["job", "list"]);
     assert!(text(&out).0.contains("SUCCEEDED"), "{:?}", text(&out));
@@ -1196,13 +1211,7 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
             args.push(p.to_string());
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let session = Background(
-            kube.command(&args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let session = kube.background(&args);
         assert!(
             within(Duration::from_secs(60), || version_on(chosen[0]).is_some()),
             "session {what}: the dashboard never answered"
@@ -1240,20 +1249,14 @@ fn job_log_and_session_through_kubectl_and_the_emulator() {
         "{said}"
     );
     drop(taken);
-    let session = Background(
-        kube.command(&[
-            "session",
-            "demo",
-            "--dashboard-port",
-            &dash.to_string(),
-            "--client-port",
-            &client.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
+    let session = kube.background(&[
+        "session",
+        "demo",
+        "--dashboard-port",
+        &dash.to_string(),
+        "--client-port",
+        &client.to_string(),
+    ]);
     assert!(
         within(Duration::from_secs(60), || version_on(dash)
             .is_some_and(|v| v.contains("2.60.0"))),
@@ -1336,25 +1339,9 @@ fn job_log_and_session_on_the_emulator_backed_by_real_ray() {
     let groups = kube.stdout(&["get", "workergroup"]);
     assert_eq!(rows(&groups)[0]["REPLICAS"], "2/2", "{groups}");
 
-    write(
-        &d.join("job/script.py"),
-        "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n",
-    );
+    write(&d.join("job/script.py"), SCRIPT);
     // job submit through kubectl port-forward to the real head's dashboard.
-    let out = kube.kray(&[
-        "job",
-        "submit",
-        "-c",
-        "demo",
-        "--working-dir",
-        "job",
-        "--",
-        "python",
-        "script.py",
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("resources {"), "{stdout}");
+    kube.submit_script();
 
     // KubeRay's --name: a generated RayJob (1 CPU head, no workers) whose
     // real head runs the job.
@@ -1418,13 +1405,7 @@ fn job_log_and_session_on_the_emulator_backed_by_real_ray() {
         args.extend(["--client-port".into(), client.to_string()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let session = Background(
-        kube.command(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let session = kube.background(&args);
     assert!(
         within(Duration::from_secs(60), || {
             version_on(dash).is_some_and(|v| v.contains("2.60.0"))

@@ -643,6 +643,19 @@ fn kuberay_command_line_mistakes_are_usage_errors_and_dry_run_prints_the_rayjob(
         &["log", "demo", "--node-type", "gpu"],
         &["log", "demo", "--link", "aws"],
         &["session", "a/b/c"],
+        // KubeRay's own documented example misspells --worker-gpu; its
+        // plugin refuses the line too.
+        &[
+            "job",
+            "submit",
+            "--name",
+            "x",
+            "--work-gpu",
+            "1",
+            "--",
+            "python",
+            "x.py",
+        ],
     ] {
         let out = kray(d, args);
         let (stdout, stderr) = text(&out);

@@ -83,7 +83,8 @@ pub struct Global {
     #[arg(long, short = 'n', value_name = "NAME", global = true)]
     pub namespace: Option<String>,
     /// Run the read-only queries, print the changes instead of making them
-    /// (`create cluster --dry-run`: with the RayCluster YAML in full)
+    /// (`create cluster --dry-run`: with the RayCluster YAML in full; `job
+    /// submit --dry-run --name`: the RayJob only)
     #[arg(long, global = true)]
     pub dry_run: bool,
     /// Print each command as it runs
@@ -318,5 +319,22 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_sound() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let here = format!("{path} {}", sub.get_name());
+                let help = sub.get_after_help().map(|h| h.to_string());
+                if !help.is_some_and(|h| h.contains("Examples:")) {
+                    missing.push(here.clone());
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "kubectl ray", &mut missing);
+        assert!(missing.is_empty(), "no examples: {missing:?}");
     }
 }

@@ -16,8 +16,40 @@ use crate::clis::kubectl::Target;
 
 use super::usage;
 
+const LIST_EXAMPLES: &str = "\
+Examples:
+  kubectl ray job list -c demo              # the jobs of RayCluster demo
+  kubectl ray job list -o json              # with their metadata, for scripts
+";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  kubectl ray job status raysubmit_XXXX -c demo
+  kubectl ray job status raysubmit_XXXX -o json
+";
+
+const LOGS_EXAMPLES: &str = "\
+Examples:
+  kubectl ray job logs raysubmit_XXXX             # what it printed so far
+  kubectl ray job logs raysubmit_XXXX --follow    # until it ends
+";
+
+const STOP_EXAMPLES: &str = "\
+Examples:
+  kubectl ray job stop raysubmit_XXXX -c demo
+  kubectl ray job stop raysubmit_XXXX --no-wait   # ask, do not wait
+";
+
+const JOB_EXAMPLES: &str = "\
+Examples:
+  kubectl ray job submit -c demo --working-dir . -- python train.py
+  kubectl ray job submit --name my-job --worker-replicas 2 --working-dir . -- python train.py
+  kubectl ray job list
+  kubectl ray job logs raysubmit_XXXX --follow
+";
+
 #[derive(clap::Args, Debug)]
-#[command(subcommand_required = true, arg_required_else_help = true)]
+#[command(subcommand_required = true, arg_required_else_help = true, after_help = JOB_EXAMPLES)]
 pub struct JobArgs {
     #[command(subcommand)]
     word: JobWord,
@@ -29,12 +61,16 @@ enum JobWord {
     #[command(after_help = submit::EXAMPLES)]
     Submit(Box<submit::SubmitArgs>),
     /// List the jobs of a RayCluster
+    #[command(after_help = LIST_EXAMPLES)]
     List(query::ListArgs),
     /// Show a job's status (exit 0 once it succeeded, 1 while it runs, 3 when it failed or stopped)
+    #[command(after_help = STATUS_EXAMPLES)]
     Status(query::IdArgs),
     /// Print a job's logs (--follow: until it ends)
+    #[command(after_help = LOGS_EXAMPLES)]
     Logs(query::LogsArgs),
     /// Stop a job and wait until it has stopped
+    #[command(after_help = STOP_EXAMPLES)]
     Stop(query::StopArgs),
 }
 

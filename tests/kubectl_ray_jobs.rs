@@ -765,14 +765,15 @@ struct Kube {
 }
 
 impl Kube {
-    fn start(head: &RayHead) -> Option<Kube> {
+    /// A private folder (kas.yaml naming the stand-in chart, HOME) around
+    /// `emu`; `None` (with the skip-or-fail note) without kubectl and helm.
+    fn over(emu: impl FnOnce() -> kas_emulator::kube::KubeEmulator) -> Option<Kube> {
         if !need::tools(
             &["kubectl", "helm"],
             "the end-to-end tests of job, log and session need them: `source .ci/setup-helm.sh`",
         ) {
             return None;
         }
-        let emu = kas_emulator::kube::KubeEmulator::start().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let root = kas_test_support::root();
         std::fs::write(
@@ -785,6 +786,13 @@ impl Kube {
             ),
         )
         .unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Some(Kube { emu: emu(), dir })
+    }
+
+    fn start(head: &RayHead) -> Option<Kube> {
+        let kube = Kube::over(|| kas_emulator::kube::KubeEmulator::start().unwrap())?;
+        let root = kas_test_support::root();
         let text = std::fs::read_to_string(root.join("yaml/k8s/local-cpu-only.yaml")).unwrap();
         let mut cluster: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
         cluster["metadata"]["name"] = "demo".into();
@@ -801,12 +809,10 @@ impl Kube {
         ))
         .unwrap();
         std::fs::write(
-            dir.path().join("demo.yaml"),
+            kube.dir.path().join("demo.yaml"),
             serde_yaml::to_string(&cluster).unwrap(),
         )
         .unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let kube = Kube { emu, dir };
         let out = kube.kray(&["+", "demo.yaml", "--timeout", "90s"]);
         assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
         Some(kube)
@@ -816,30 +822,12 @@ impl Kube {
     /// node), with `demo` made by `create cluster demo --worker-replicas 1
     /// --wait`.
     fn backed(venv: &Path) -> Option<Kube> {
-        if !need::tools(
-            &["kubectl", "helm"],
-            "the end-to-end tests of job, log and session need them: `source .ci/setup-helm.sh`",
-        ) {
-            return None;
-        }
-        let emu = kas_emulator::kube::KubeEmulator::start()
-            .unwrap()
-            .with_ray(&venv.join("ray"))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let root = kas_test_support::root();
-        std::fs::write(
-            dir.path().join("kas.yaml"),
-            format!(
-                "ray:\n  operator:\n    chart: {}\n    values: {}\n",
-                root.join("tests/fixtures/charts/kuberay-operator")
-                    .display(),
-                root.join("yaml/k8s/ray-operator.yaml").display()
-            ),
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let kube = Kube { emu, dir };
+        let kube = Kube::over(|| {
+            kas_emulator::kube::KubeEmulator::start()
+                .unwrap()
+                .with_ray(&venv.join("ray"))
+                .unwrap()
+        })?;
         let out = kube.kray(&["++"]);
         assert_eq!(out.status.code(), Some(0), "{:?}", text_of(&out));
         // KubeRay's own way to make it: one worker, real Ray nodes.

@@ -340,6 +340,20 @@ pub struct Tool<A: 'static, O: 'static> {
 }
 
 /// Which options of `command` consume the next word.
+/// `argv` parsed by `command` into `A`; else clap's message printed and
+/// the exit status to end with: 0 after `--help`/`--version`, 2 (usage).
+pub fn parse<A: clap::FromArgMatches>(command: clap::Command, argv: &[OsString]) -> Result<A, u8> {
+    let printed = |e: clap::Error, code: u8| {
+        let _ = e.print();
+        code
+    };
+    let matches = command.try_get_matches_from(argv).map_err(|e| {
+        let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+        printed(e, code)
+    })?;
+    A::from_arg_matches(&matches).map_err(|e| printed(e, EXIT_USAGE))
+}
+
 fn takes_value(command: &clap::Command) -> impl Fn(&str) -> bool + '_ {
     |flag: &str| {
         command.get_arguments().any(|a| {
@@ -467,19 +481,9 @@ where
         }
         let takes_value = takes_value(&command);
         let split = split_op(self.ops, argv, takes_value);
-        let matches = match command.clone().try_get_matches_from(&split.rest) {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = e.print();
-                return if e.use_stderr() { EXIT_USAGE } else { 0 };
-            }
-        };
-        let args = match A::from_arg_matches(&matches) {
+        let args: A = match parse(command.clone(), &split.rest) {
             Ok(a) => a,
-            Err(e) => {
-                let _ = e.print();
-                return EXIT_USAGE;
-            }
+            Err(code) => return code,
         };
         let symbols: Vec<&str> = self.ops.iter().map(|s| s.symbol).collect();
         let op = match (split.op, split.second) {

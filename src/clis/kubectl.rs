@@ -134,21 +134,7 @@ impl<'a> Kubectl<'a> {
         selector: Option<&str>,
         ns: Ns<'_>,
     ) -> Result<Option<Vec<T>>> {
-        let mut words = vec!["get".to_string(), resource.to_string()];
-        if let Some(sel) = selector {
-            words.push(format!("--selector={sel}"));
-        }
-        words.push("--output=json".into());
-        let cmd = self.query(words, ns);
-        let out = self.run.run(&cmd)?;
-        if out.success() {
-            let list: List<T> = parse(&cmd, &out.stdout)?;
-            return Ok(Some(list.items));
-        }
-        if is_unknown_kind(&out) {
-            return Ok(None);
-        }
-        Err(failed(&cmd, out))
+        self.list_all(resource, selector, None, ns)
     }
 }
 

@@ -21,9 +21,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{CommandFactory, FromArgMatches};
+use clap::CommandFactory;
 
-use crate::app::cli::{Common, Ctx, EXIT_USAGE, Format, VERSION};
+use crate::app::cli::{self, Common, Ctx, Format, VERSION};
 use crate::app::driver;
 use crate::clis::kubectl::Target;
 
@@ -239,19 +239,9 @@ fn run<F>(argv: &[OsString], make_ctx: F) -> u8
 where
     F: FnOnce(&Common) -> Result<Ctx>,
 {
-    let matches = match Cli::command().try_get_matches_from(argv) {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { 0 };
-        }
-    };
-    let cli = match Cli::from_arg_matches(&matches) {
+    let cli: Cli = match cli::parse(Cli::command(), argv) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let global = cli.global;
     let target = global.target();

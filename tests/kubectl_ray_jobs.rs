@@ -178,6 +178,13 @@ fn kray(cwd: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `kubectl ray job submit --address ADDRESS REST...` in `cwd`.
+fn submit_to(cwd: &Path, address: &str, rest: &[&str]) -> Output {
+    let mut args = vec!["job", "submit", "--address", address];
+    args.extend(rest);
+    kray(cwd, &args)
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -250,13 +257,10 @@ fn jobs_on_a_real_ray_head() {
 
     // Submit and follow: the job's output streams, exit 0.
     let excludes = r#"{"excludes": ["*.tmp"]}"#;
-    let out = kray(
+    let out = submit_to(
         w,
+        a,
         &[
-            "job",
-            "submit",
-            "--address",
-            a,
             "--working-dir",
             "job",
             "--runtime-env-json",
@@ -280,13 +284,10 @@ fn jobs_on_a_real_ray_head() {
         "Ray names it {ray_name}; we said:\n{stderr}"
     );
     // Submitting the same folder again finds the package there.
-    let out = kray(
+    let out = submit_to(
         w,
+        a,
         &[
-            "job",
-            "submit",
-            "--address",
-            a,
             "--working-dir",
             "job",
             "--runtime-env-json",
@@ -309,30 +310,18 @@ fn jobs_on_a_real_ray_head() {
         &w.join("job/greet.py"),
         "import os\nprint(os.environ['GREETING'])\n",
     );
-    let out = kray(
+    let out = submit_to(
         w,
-        &[
-            "job",
-            "submit",
-            "--address",
-            a,
-            "--runtime-env",
-            "env.yaml",
-            "--",
-            "python",
-            "greet.py",
-        ],
+        a,
+        &["--runtime-env", "env.yaml", "--", "python", "greet.py"],
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("hello from the runtime env"), "{stdout}");
-    let out = kray(
+    let out = submit_to(
         w,
+        a,
         &[
-            "job",
-            "submit",
-            "--address",
-            a,
             "--runtime-env",
             "env.yaml",
             "--runtime-env-json",
@@ -344,20 +333,7 @@ fn jobs_on_a_real_ray_head() {
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
 
     // A job that raises: non-zero, with Ray's message; its traceback printed.
-    let out = kray(
-        w,
-        &[
-            "job",
-            "submit",
-            "--address",
-            a,
-            "--working-dir",
-            "job",
-            "--",
-            "python",
-            "fail.py",
-        ],
-    );
+    let out = submit_to(w, a, &["--working-dir", "job", "--", "python", "fail.py"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
     assert!(stdout.contains("ValueError: boom from the job"), "{stdout}");
@@ -367,13 +343,10 @@ fn jobs_on_a_real_ray_head() {
     );
 
     // --no-wait: the id at once; then status, logs and list see the job.
-    let out = kray(
+    let out = submit_to(
         w,
+        a,
         &[
-            "job",
-            "submit",
-            "--address",
-            a,
             "--working-dir",
             "job",
             "--no-wait",
@@ -422,13 +395,10 @@ fn jobs_on_a_real_ray_head() {
     );
 
     // Stop: a sleeping job ends STOPPED; following it says so, non-zero.
-    let out = kray(
+    let out = submit_to(
         w,
+        a,
         &[
-            "job",
-            "submit",
-            "--address",
-            a,
             "--working-dir",
             "job",
             "--no-wait",

@@ -65,15 +65,8 @@ fn accepts(port: u16) -> bool {
 }
 
 /// Polls `check` every 100 ms for up to `limit`.
-fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    check()
+fn within(limit: Duration, check: impl FnMut() -> bool) -> bool {
+    kas_test_support::within(limit, Duration::from_millis(100), check)
 }
 
 fn pid_alive(pid: i32) -> bool {

@@ -924,15 +924,9 @@ fn version_on(port: u16) -> Option<String> {
     ok.then_some(answer)
 }
 
-fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
+/// Polls `check` every 200 ms for up to `limit`.
+fn within(limit: Duration, check: impl FnMut() -> bool) -> bool {
+    kas_test_support::within(limit, Duration::from_millis(200), check)
 }
 
 /// A `kubectl ray session` running in the background, ended (with its

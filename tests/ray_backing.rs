@@ -63,15 +63,9 @@ fn http_get(port: u16, path: &str) -> String {
         .unwrap_or_default()
 }
 
-fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    check()
+/// Polls `check` every 500 ms for up to `limit`.
+fn within(limit: Duration, check: impl FnMut() -> bool) -> bool {
+    kas_test_support::within(limit, Duration::from_millis(500), check)
 }
 
 fn stdout(out: &Output) -> String {

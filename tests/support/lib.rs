@@ -19,6 +19,7 @@ pub mod world;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// The repository's root folder (where `Cargo.toml` of kas-infra is).
 pub fn root() -> PathBuf {
@@ -48,4 +49,17 @@ pub fn bin(name: &str) -> PathBuf {
     let dir = test.parent().and_then(|deps| deps.parent());
     dir.expect("the test runs from target/<profile>/deps")
         .join(name)
+}
+
+/// Whether `check` holds within `limit`, asked every `every` (and once
+/// more at the end, so a slow last poll is not lost).
+pub fn within(limit: Duration, every: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(every);
+    }
+    check()
 }

@@ -599,3 +599,50 @@ fn completion_offers_kuberay_words_clusters_and_groups() {
     assert!(complete(&["delete", ""]).contains(&"demo".to_string()));
     assert!(complete(&["get", ""]).contains(&"node".to_string()));
 }
+
+#[test]
+fn kubectls_other_connection_flags_reach_every_call() {
+    let Some(w) = World::new() else { return };
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(w.emu.kubeconfig()).unwrap()).unwrap();
+    let user = config["users"][0]["name"].as_str().unwrap().to_string();
+    let cluster = config["clusters"][0]["name"].as_str().unwrap().to_string();
+    w.kubectl_calls();
+    let args = [
+        "get",
+        "cluster",
+        "--user",
+        &user,
+        "--cluster",
+        &cluster,
+        "--request-timeout",
+        "30s",
+    ];
+    assert_eq!(w.code(&args), 0);
+    let argv = w.kubectl.argv();
+    assert!(!argv.is_empty());
+    for line in argv.lines() {
+        assert!(
+            line.contains(&format!("--user={user}"))
+                && line.contains(&format!("--cluster={cluster}"))
+                && line.contains("--request-timeout=30s"),
+            "{line}"
+        );
+    }
+    // A server that is not there: kubectl was told so, and fails.
+    assert_eq!(
+        w.code(&["get", "cluster", "--server", "https://127.0.0.1:1"]),
+        3
+    );
+    // A token on the command line is refused before any kubectl runs, and
+    // not repeated.
+    w.kubectl_calls();
+    let out = w.kubectl_ray(&["get", "cluster", "--token", "s3cret-token"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--user NAME") && !said.contains("s3cret"),
+        "{said}"
+    );
+    assert_eq!(w.kubectl_calls(), 0);
+}

@@ -137,6 +137,7 @@ impl Typed {
             kubeconfig: self.values.get("kubeconfig").map(PathBuf::from),
             context: self.values.get("context").cloned(),
             namespace: self.values.get("namespace").cloned(),
+            connection: Vec::new(),
         }
     }
 }

@@ -29,6 +29,10 @@ pub struct Target {
     /// The namespace (default: the context's)
     #[arg(long, short = 'n', value_name = "NAME")]
     pub namespace: Option<String>,
+    /// kubectl's other connection flags (`--cluster=NAME`, `--user=NAME`,
+    /// `--server=URL`, `--as=USER`, ...), given to every call as they are.
+    #[arg(skip)]
+    pub connection: Vec<String>,
 }
 
 /// Which namespace a call works in.
@@ -65,6 +69,7 @@ impl<'a> Kubectl<'a> {
             cmd = cmd.arg(format!("--kubeconfig={}", path.display()));
         }
         cmd = cmd.opt("--context", self.target.context.as_deref());
+        cmd = cmd.args(self.target.connection.iter().cloned());
         match ns {
             Ns::Current => cmd.opt("--namespace", self.target.namespace.as_deref()),
             Ns::Named(name) => cmd.arg(format!("--namespace={name}")),
@@ -393,6 +398,7 @@ mod tests {
             kubeconfig: Some("/k/config".into()),
             context: Some("lab".into()),
             namespace: Some("team".into()),
+            connection: Vec::new(),
         };
         let k = Kubectl::new(&runner, &target);
         let line = |ns| k.query(["get", "pods"], ns).to_string();
@@ -411,6 +417,15 @@ mod tests {
         assert_eq!(
             line(Ns::Cluster),
             "kubectl get pods --kubeconfig=/k/config --context=lab"
+        );
+        let target = Target {
+            connection: vec!["--user=ops".into(), "--as=admin".into()],
+            ..target
+        };
+        let k = Kubectl::new(&runner, &target);
+        assert_eq!(
+            k.query(["get", "pods"], Ns::Cluster).to_string(),
+            "kubectl get pods --kubeconfig=/k/config --context=lab --user=ops --as=admin"
         );
     }
 

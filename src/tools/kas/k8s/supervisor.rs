@@ -65,6 +65,7 @@ fn run(spec_json: &str) -> Result<()> {
             kubeconfig: spec.kubeconfig.clone(),
             context: spec.context.clone(),
             namespace: Some(spec.namespace.clone()),
+            connection: Vec::new(),
         },
         cluster: Some(spec.cluster.clone()),
         yes: false,

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::CommandFactory;
 
-use crate::app::cli::{self, Common, Ctx, Format, VERSION};
+use crate::app::cli::{self, Common, Ctx, EXIT_USAGE, Format, VERSION};
 use crate::app::driver;
 use crate::clis::kubectl::Target;
 
@@ -93,6 +93,170 @@ pub struct Global {
     /// The project file (default: the nearest kas.yaml above this folder, or $KAS_CONFIG)
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// kubectl's other connection flags, which KubeRay's plugin takes from
+/// kubectl's own set: each is handed to every kubectl call as given. A
+/// token or password on the command line would show in `ps` and in our
+/// `--verbose` lines, so those are refused with where to put them instead.
+#[derive(clap::Args, Clone, Debug, Default)]
+#[command(next_help_heading = "kubectl connection flags")]
+pub struct Connection {
+    /// The kubeconfig cluster to use
+    #[arg(
+        id = "kubectl-cluster",
+        long = "cluster",
+        value_name = "NAME",
+        global = true
+    )]
+    cluster: Option<String>,
+    /// The kubeconfig user to use
+    #[arg(id = "kubectl-user", long = "user", value_name = "NAME", global = true)]
+    user: Option<String>,
+    /// The API server's address and port
+    #[arg(
+        id = "kubectl-server",
+        long = "server",
+        short = 's',
+        value_name = "URL",
+        global = true
+    )]
+    server: Option<String>,
+    /// The user to impersonate
+    #[arg(
+        id = "kubectl-as-user",
+        long = "as",
+        value_name = "USER",
+        global = true
+    )]
+    as_user: Option<String>,
+    /// A group to impersonate (repeatable)
+    #[arg(
+        id = "kubectl-as-group",
+        long = "as-group",
+        value_name = "GROUP",
+        global = true
+    )]
+    as_group: Vec<String>,
+    /// The UID to impersonate
+    #[arg(
+        id = "kubectl-as-uid",
+        long = "as-uid",
+        value_name = "UID",
+        global = true
+    )]
+    as_uid: Option<String>,
+    /// A CA certificate file for the API server
+    #[arg(
+        id = "kubectl-certificate-authority",
+        long = "certificate-authority",
+        value_name = "FILE",
+        global = true
+    )]
+    certificate_authority: Option<PathBuf>,
+    /// A client certificate file for TLS
+    #[arg(
+        id = "kubectl-client-certificate",
+        long = "client-certificate",
+        value_name = "FILE",
+        global = true
+    )]
+    client_certificate: Option<PathBuf>,
+    /// A client key file for TLS
+    #[arg(
+        id = "kubectl-client-key",
+        long = "client-key",
+        value_name = "FILE",
+        global = true
+    )]
+    client_key: Option<PathBuf>,
+    /// Do not check the API server's certificate
+    #[arg(
+        id = "kubectl-insecure-skip-tls-verify",
+        long = "insecure-skip-tls-verify",
+        global = true
+    )]
+    insecure_skip_tls_verify: bool,
+    /// The server name for the API server's certificate
+    #[arg(
+        id = "kubectl-tls-server-name",
+        long = "tls-server-name",
+        value_name = "NAME",
+        global = true
+    )]
+    tls_server_name: Option<String>,
+    /// How long one API request may take (kubectl's --request-timeout)
+    #[arg(
+        id = "kubectl-request-timeout",
+        long = "request-timeout",
+        value_name = "DURATION",
+        global = true
+    )]
+    request_timeout: Option<String>,
+    #[arg(
+        id = "kubectl-token",
+        long = "token",
+        value_name = "TOKEN",
+        global = true,
+        hide = true
+    )]
+    token: Option<String>,
+    #[arg(
+        id = "kubectl-username",
+        long = "username",
+        value_name = "NAME",
+        global = true,
+        hide = true
+    )]
+    username: Option<String>,
+    #[arg(
+        id = "kubectl-password",
+        long = "password",
+        value_name = "PASSWORD",
+        global = true,
+        hide = true
+    )]
+    password: Option<String>,
+}
+
+impl Connection {
+    /// The flags for kubectl, `--name=value` each; a usage error for a
+    /// secret given on the command line.
+    fn flags(&self) -> Result<Vec<String>, String> {
+        if self.token.is_some() || self.password.is_some() || self.username.is_some() {
+            return Err(
+                "--token, --username and --password would show in the process list: \
+                 put the credentials in your kubeconfig (a user entry) and pass --user NAME"
+                    .into(),
+            );
+        }
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let mut out = Vec::new();
+        let valued = [
+            ("cluster", self.cluster.clone()),
+            ("user", self.user.clone()),
+            ("server", self.server.clone()),
+            ("as", self.as_user.clone()),
+            ("as-uid", self.as_uid.clone()),
+            ("certificate-authority", path(&self.certificate_authority)),
+            ("client-certificate", path(&self.client_certificate)),
+            ("client-key", path(&self.client_key)),
+            ("tls-server-name", self.tls_server_name.clone()),
+            ("request-timeout", self.request_timeout.clone()),
+        ];
+        for (flag, value) in valued {
+            if let Some(v) = value {
+                out.push(format!("--{flag}={v}"));
+            }
+        }
+        out.extend(self.as_group.iter().map(|g| format!("--as-group={g}")));
+        if self.insecure_skip_tls_verify {
+            out.push("--insecure-skip-tls-verify".into());
+        }
+        Ok(out)
+    }
 }
 
 impl Global {
@@ -101,6 +265,7 @@ impl Global {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             namespace: self.namespace.clone(),
+            connection: self.connection.flags().unwrap_or_default(),
         }
     }
 
@@ -201,6 +366,22 @@ const TAKES_VALUE: &[&str] = &[
     "-o",
     "--output",
     "--timeout",
+    // kubectl's other connection flags (Connection)
+    "--cluster",
+    "--user",
+    "-s",
+    "--server",
+    "--as",
+    "--as-group",
+    "--as-uid",
+    "--certificate-authority",
+    "--client-certificate",
+    "--client-key",
+    "--tls-server-name",
+    "--request-timeout",
+    "--token",
+    "--username",
+    "--password",
 ];
 
 /// The first word that is no flag and no flag's value; `None` when an
@@ -244,6 +425,10 @@ where
         Err(code) => return code,
     };
     let global = cli.global;
+    if let Err(e) = global.connection.flags() {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
     let target = global.target();
     match cli.word {
         Word::Get(args) => get::run(args, target, &global.common(false), make_ctx),
@@ -303,6 +488,10 @@ mod tests {
             Some("session")
         );
         assert_eq!(first(&["+", "log"]), None);
+        assert_eq!(
+            first(&["--user", "ops", "-s", "https://k:6443", "get", "cluster"]).as_deref(),
+            Some("get")
+        );
         assert_eq!(first(&["up", "f.yaml"]).as_deref(), Some("up"));
     }
 

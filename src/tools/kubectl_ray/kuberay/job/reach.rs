@@ -20,7 +20,7 @@ use crate::ray::{forward, head, pick};
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Reach {
     /// The RayCluster whose dashboard to use (default: the only one in the namespace; asks when there are several)
-    #[arg(long, short = 'c', value_name = "CLUSTER")]
+    #[arg(long = "ray-cluster", short = 'c', value_name = "CLUSTER")]
     pub cluster: Option<String>,
     /// Ray Dashboard base URL (e.g. http://127.0.0.1:8265); skips port-forwarding
     #[arg(long, value_name = "URL")]

@@ -107,18 +107,21 @@ impl Emulator {
     }
 }
 
+/// The pids in /proc now.
+fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
 /// Resident memory of `pid` and all its descendants, in KiB.
 fn tree_rss_kib(pid: u32) -> u64 {
     let mut parent: HashMap<u32, u32> = HashMap::new();
     let mut rss: HashMap<u32, u64> = HashMap::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(p) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for p in pids() {
         let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
         for line in status.lines() {
             if let Some(v) = line.strip_prefix("PPid:") {
@@ -152,14 +155,7 @@ fn tree_rss_kib(pid: u32) -> u64 {
 fn ray_processes(root: &Path) -> Vec<u32> {
     let marker = format!("KAS_EMULATOR_RAY_NODE={}", root.display());
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(p) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for p in pids() {
         let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
         if stat
             .rsplit_once(')')

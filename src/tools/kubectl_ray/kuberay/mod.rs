@@ -260,12 +260,14 @@ impl Connection {
 }
 
 impl Global {
-    pub fn target(&self) -> Target {
+    /// Where kubectl connects: these flags and `connection`, kubectl's
+    /// other flags as [`Connection::flags`] spelled them.
+    pub fn target(&self, connection: Vec<String>) -> Target {
         Target {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             namespace: self.namespace.clone(),
-            connection: self.connection.flags().unwrap_or_default(),
+            connection,
         }
     }
 
@@ -425,11 +427,13 @@ where
         Err(code) => return code,
     };
     let global = cli.global;
-    if let Err(e) = global.connection.flags() {
-        eprintln!("error: {e}");
-        return EXIT_USAGE;
-    }
-    let target = global.target();
+    let target = match global.connection.flags() {
+        Ok(connection) => global.target(connection),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     match cli.word {
         Word::Get(args) => get::run(args, target, &global.common(false), make_ctx),
         Word::Create(args) => create::run(args, target, &global.common(false), make_ctx),

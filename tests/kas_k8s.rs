@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kas_test_support::kube_world::KubeWorld;
-use kas_test_support::{free_port, need, root};
+use kas_test_support::{free_port, need, root, terminal};
 
 const LOCAL: &str = "yaml/k8s/local-cpu-only.yaml";
 /// How long any one command may take before the test gives up on it.
@@ -803,13 +803,8 @@ fn jlab_and_tboard_start_on_the_head_pod_and_open_their_urls() {
 /// Runs `kubectl kas ARGS` on a terminal (util-linux `script` makes one),
 /// typing `typed`; returns what the terminal showed and the exit status.
 fn on_a_terminal(w: &World, args: &[&str], env: &[(&str, &str)], typed: &str) -> (String, i32) {
-    let line = std::iter::once(env!("CARGO_BIN_EXE_kubectl-kas"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = w.command("script");
-    cmd.args(["-qec", &line, "/dev/null"]);
+    let program = Path::new(env!("CARGO_BIN_EXE_kubectl-kas"));
+    let mut cmd = terminal::script_in(w.command("script"), program, args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -829,7 +824,10 @@ fn on_a_terminal(w: &World, args: &[&str], env: &[(&str, &str)], typed: &str) ->
         Err(_) => {
             // SAFETY: the child this test started.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            panic!("`{line}` on a terminal did not finish");
+            panic!(
+                "`kubectl kas {}` on a terminal did not finish",
+                args.join(" ")
+            );
         }
     };
     drop(stdin);

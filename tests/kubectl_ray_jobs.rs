@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kas_test_support::table::rows;
-use kas_test_support::{bin, free_port, need};
+use kas_test_support::{bin, free_port, need, terminal};
 
 /// The job every cluster runs: Ray's view of the cluster it landed on.
 const SCRIPT: &str = "import ray\nray.init()\nprint('resources', ray.cluster_resources())\n";
@@ -476,13 +476,9 @@ fn jobs_on_a_real_ray_head() {
         Some(0)
     );
 
-    let line = std::iter::once(bin("kubectl-ray").display().to_string())
-        .chain(submit("kray-tty"))
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
+    let tty_args = submit("kray-tty");
+    let tty_args: Vec<&str> = tty_args.iter().map(String::as_str).collect();
+    let mut child = terminal::script(&bin("kubectl-ray"), &tty_args)
         .current_dir(w)
         .env("PATH", "/usr/bin:/bin")
         .env("KAS_POLL_MS", "200")

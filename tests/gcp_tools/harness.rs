@@ -2,9 +2,10 @@
 //! project's kas.yaml, and the real gcloud behind a wrapper on PATH that
 //! counts its runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kas_test_support::terminal;
 use serde_json::Value;
 
 use crate::emulator::gcp::{GcpEmulator, HUMAN};
@@ -129,13 +130,7 @@ impl Cloud {
             eprintln!("skipped: {message}");
             return None;
         }
-        let line = std::iter::once(bin(tool))
-            .chain(args.iter().copied())
-            .map(|a| format!("'{a}'"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut cmd = Command::new("script");
-        cmd.args(["-qec", &line, "/dev/null"]);
+        let cmd = terminal::script(Path::new(&bin(tool)), args);
         let out = self.prepare(cmd, &[]).output().expect("script runs");
         Some(Run {
             code: out.status.code().unwrap_or(-1),

@@ -4,7 +4,8 @@
 //! [`kube_answers`]), a Kubernetes world over the emulator
 //! ([`kube_world`], feature `kube-world`), a PATH whose CLIs record their arguments
 //! ([`recorder`]), the publish-wheel sandbox ([`wheel`]) and the rows of
-//! `kubectl ray get` tables ([`table`]).
+//! `kubectl ray get` tables ([`table`]) and a terminal to type into
+//! ([`terminal`]).
 
 pub mod kube_answers;
 #[cfg(feature = "kube-world")]
@@ -14,6 +15,7 @@ pub mod openapi;
 pub mod recorder;
 pub mod shared;
 pub mod table;
+pub mod terminal;
 pub mod wheel;
 pub mod world;
 

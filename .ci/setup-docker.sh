@@ -42,8 +42,9 @@ dockerd \
   >"$kas_docker_dir/dockerd.log" 2>&1 &
 kas_dockerd_pid=$!
 # Stopping: dockerd stops its containers and containerd first (bounded:
-# after 20 s it is killed).
-on_exit "kill $kas_dockerd_pid 2>/dev/null; for _ in \$(seq 100); do kill -0 $kas_dockerd_pid 2>/dev/null || break; sleep 0.2; done; kill -9 $kas_dockerd_pid 2>/dev/null; wait $kas_dockerd_pid 2>/dev/null; rm -rf '$kas_docker_dir/data' '$kas_docker_dir/exec'"
+# after 20 s it is killed). A killed dockerd leaves its data root
+# bind-mounted on itself, which rm cannot remove: unmount it first.
+on_exit "kill $kas_dockerd_pid 2>/dev/null; for _ in \$(seq 100); do kill -0 $kas_dockerd_pid 2>/dev/null || break; sleep 0.2; done; kill -9 $kas_dockerd_pid 2>/dev/null; wait $kas_dockerd_pid 2>/dev/null; umount '$kas_docker_dir/data' 2>/dev/null; rm -rf '$kas_docker_dir/data' '$kas_docker_dir/exec'"
 export DOCKER_HOST="unix://$kas_docker_dir/docker.sock"
 
 kas_docker_ready=

@@ -33,9 +33,10 @@ fn admin_state(c: &Cloud) -> Value {
 #[test]
 fn up_status_down_round_trip_with_a_person_logged_in() {
     let c = Cloud::new();
-    assert_eq!(c.run(TOOL, &["="]).code, 1);
-    c.reset_counts();
-    let up = c.run(TOOL, &["+"]);
+    let (status, gcloud) = c.run_costed(TOOL, &["="]);
+    assert_eq!(status.code, 1, "{status}");
+    assert_eq!(gcloud, 0, "without a key file `=` asks gcloud nothing");
+    let (up, _) = c.run_costed(TOOL, &["+"]);
     assert!(up.ok(), "{up}");
     let policy_writes = c
         .mutations()
@@ -71,7 +72,9 @@ fn up_status_down_round_trip_with_a_person_logged_in() {
         & 0o777;
     assert_eq!(mode, 0o600, "the key file is readable by its owner only");
     assert!(c.emu.human_revoked(HUMAN), "the person's login was revoked");
-    assert!(c.run(TOOL, &["="]).ok());
+    let (status, gcloud) = c.run_costed(TOOL, &["="]);
+    assert!(status.ok(), "{status}");
+    assert_eq!(gcloud, 1, "is the key file's key still the account's?");
     let env = c.run(TOOL, &["env"]);
     assert!(
         env.stdout
@@ -88,7 +91,7 @@ fn up_status_down_round_trip_with_a_person_logged_in() {
     );
 
     c.human_logs_in();
-    let down = c.run(TOOL, &["-"]);
+    let (down, _) = c.run_costed(TOOL, &["-"]);
     assert!(down.ok(), "{down}");
     assert_eq!(
         admin_state(&c)["roles"],

@@ -19,12 +19,14 @@ fn repositories(c: &Cloud) -> Value {
 #[test]
 fn up_status_down_round_trip() {
     let c = Cloud::new();
-    assert_eq!(c.run(TOOL, &["="]).code, 1);
-    let up = c.run(TOOL, &["+"]);
+    let (status, gcloud) = c.run_costed(TOOL, &["="]);
+    assert_eq!(status.code, 1, "{status}");
+    assert_eq!(gcloud, 1, "status of an empty project asks gcloud once");
+    let (up, _) = c.run_costed(TOOL, &["+"]);
     assert!(up.ok(), "{up}");
     assert_eq!(c.emu.repository("images").unwrap()["format"], "DOCKER");
     assert_eq!(c.emu.repository("wheels").unwrap()["format"], "PYTHON");
-    assert!(c.run(TOOL, &["="]).ok());
+    assert!(c.run_costed(TOOL, &["="]).0.ok());
     c.reset_counts();
     assert!(c.run(TOOL, &["+"]).ok());
     assert_eq!(
@@ -32,7 +34,7 @@ fn up_status_down_round_trip() {
         Vec::<String>::new(),
         "+ again changes nothing"
     );
-    let down = c.run(TOOL, &["-"]);
+    let (down, _) = c.run_costed(TOOL, &["-"]);
     assert!(down.ok(), "{down}");
     assert!(c.emu.repositories().is_empty());
     c.reset_counts();

@@ -13,14 +13,16 @@ fn cloud_with_networks(networks: &[&str]) -> Cloud {
 #[test]
 fn plus_adds_mine_and_keeps_the_others() {
     let c = cloud_with_networks(&OTHERS);
-    assert_eq!(c.run(TOOL, &["=", "--cidr", ME]).code, 1);
-    let up = c.run(TOOL, &["+", "--cidr", ME]);
+    let (status, gcloud) = c.run_costed(TOOL, &["=", "--cidr", ME]);
+    assert_eq!(status.code, 1, "{status}");
+    assert_eq!(gcloud, 1, "one read of the cluster's networks");
+    let (up, _) = c.run_costed(TOOL, &["+", "--cidr", ME]);
     assert!(up.ok(), "{up}");
     assert_eq!(
         c.emu.authorized_networks("x-ray"),
         [OTHERS[0], OTHERS[1], ME]
     );
-    assert!(c.run(TOOL, &["=", "--cidr", ME]).ok());
+    assert!(c.run_costed(TOOL, &["=", "--cidr", ME]).0.ok());
     c.reset_counts();
     assert!(c.run(TOOL, &["+", "--cidr", ME]).ok());
     assert_eq!(c.mutations(), Vec::<String>::new());
@@ -29,7 +31,7 @@ fn plus_adds_mine_and_keeps_the_others() {
 #[test]
 fn minus_drops_mine_only() {
     let c = cloud_with_networks(&[OTHERS[0], ME, OTHERS[1]]);
-    let down = c.run(TOOL, &["--cidr", ME, "-"]);
+    let (down, _) = c.run_costed(TOOL, &["--cidr", ME, "-"]);
     assert!(down.ok(), "{down}");
     assert_eq!(c.emu.authorized_networks("x-ray"), OTHERS);
     c.reset_counts();

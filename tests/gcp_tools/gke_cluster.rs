@@ -27,14 +27,10 @@ fn cluster_and_rule(c: &Cloud) -> Value {
 #[test]
 fn up_status_down_round_trip() {
     let c = Cloud::new();
-    let status = c.run(TOOL, &["="]);
+    let (status, gcloud) = c.run_costed(TOOL, &["="]);
     assert_eq!(status.code, 1, "{status}");
-    assert_eq!(
-        c.gcloud_runs(),
-        1,
-        "status of an empty project asks gcloud once"
-    );
-    let up = c.run(TOOL, UP);
+    assert_eq!(gcloud, 1, "status of an empty project asks gcloud once");
+    let (up, _) = c.run_costed(TOOL, UP);
     assert!(up.ok(), "{up}");
     // Without a terminal, gcloud's lines are passed on plainly.
     assert!(up.stderr.contains("\n>   Created ["), "{up}");
@@ -88,7 +84,12 @@ fn up_status_down_round_trip() {
         json!(["x-ray"]),
         "short kubeconfig names"
     );
-    assert!(c.run(TOOL, &["="]).ok());
+    let (status, gcloud) = c.run_costed(TOOL, &["="]);
+    assert!(status.ok(), "{status}");
+    assert_eq!(
+        gcloud, 2,
+        "the cluster and, once it exists, its firewall rule"
+    );
     c.reset_counts();
     let again = c.run(TOOL, &["+"]);
     assert!(again.ok(), "{again}");
@@ -97,7 +98,7 @@ fn up_status_down_round_trip() {
         Vec::<String>::new(),
         "+ again changes nothing"
     );
-    let down = c.run(TOOL, &["-"]);
+    let (down, _) = c.run_costed(TOOL, &["-"]);
     assert!(down.ok(), "{down}");
     assert!(c.emu.cluster("x-ray").is_none() && c.emu.firewall("x-ray-default").is_none());
     assert_eq!(

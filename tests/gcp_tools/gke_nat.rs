@@ -14,8 +14,10 @@ fn router_and_nat(c: &Cloud) -> Value {
 #[test]
 fn up_status_down_round_trip() {
     let c = Cloud::new();
-    assert_eq!(c.run(TOOL, &["="]).code, 1);
-    let up = c.run(TOOL, &["+"]);
+    let (status, gcloud) = c.run_costed(TOOL, &["="]);
+    assert_eq!(status.code, 1, "{status}");
+    assert_eq!(gcloud, 1, "status of an empty project asks gcloud once");
+    let (up, _) = c.run_costed(TOOL, &["+"]);
     assert!(up.ok(), "{up}");
     let router = c.emu.router(ROUTER).expect("router created");
     assert!(
@@ -31,11 +33,11 @@ fn up_status_down_round_trip() {
         nat["sourceSubnetworkIpRangesToNat"],
         "ALL_SUBNETWORKS_ALL_IP_RANGES"
     );
-    assert!(c.run(TOOL, &["="]).ok());
+    assert!(c.run_costed(TOOL, &["="]).0.ok());
     c.reset_counts();
     assert!(c.run(TOOL, &["+"]).ok());
     assert_eq!(c.mutations(), Vec::<String>::new());
-    let down = c.run(TOOL, &["-"]);
+    let (down, _) = c.run_costed(TOOL, &["-"]);
     assert!(down.ok(), "{down}");
     assert!(c.emu.routers().is_empty());
     c.reset_counts();

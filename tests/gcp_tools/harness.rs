@@ -163,6 +163,22 @@ impl Cloud {
             .unwrap_or(0)
     }
 
+    /// Runs `tool ARGS` from zeroed counts and prints what it cost as a
+    /// row of the README's cost table (`--nocapture` shows them): gcloud
+    /// processes and API requests (token exchanges left out). Returns the
+    /// run and its gcloud processes.
+    pub fn run_costed(&self, tool: &str, args: &[&str]) -> (Run, usize) {
+        self.reset_counts();
+        let run = self.run(tool, args);
+        let gcloud = self.gcloud_runs();
+        println!(
+            "| `{tool}` | `{}` | {gcloud} | {} |",
+            args.join(" "),
+            self.api_requests()
+        );
+        (run, gcloud)
+    }
+
     pub fn reset_counts(&self) {
         let _ = std::fs::remove_file(&self.gcloud_log);
         self.emu.clear_log();

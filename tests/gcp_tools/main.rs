@@ -10,7 +10,6 @@ use kas_emulator as emulator;
 
 mod harness;
 
-mod counts;
 mod faults;
 
 mod admin_service_account;

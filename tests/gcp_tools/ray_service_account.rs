@@ -37,8 +37,8 @@ fn up_needs_the_autoscaler_account_and_creates_nothing_without_it() {
 fn up_status_down_round_trip() {
     let c = Cloud::new();
     with_autoscaler(&c);
-    assert_eq!(c.run(TOOL, &["="]).code, 1);
-    let up = c.run(TOOL, &["+"]);
+    assert_eq!(c.run_costed(TOOL, &["="]).0.code, 1);
+    let (up, _) = c.run_costed(TOOL, &["+"]);
     assert!(up.ok(), "{up}");
     let state = accounts_and_roles(&c);
     assert_eq!(
@@ -54,11 +54,16 @@ fn up_status_down_round_trip() {
         .service_account("ray-registry-reader-sa@test-project.iam.gserviceaccount.com")
         .unwrap();
     assert_eq!(reader["displayName"], "Ray registry reader service account");
-    assert!(c.run(TOOL, &["="]).ok());
+    let (status, gcloud) = c.run_costed(TOOL, &["="]);
+    assert!(status.ok(), "{status}");
+    assert_eq!(
+        gcloud, 2,
+        "accounts and the IAM policy: two reads, side by side"
+    );
     c.reset_counts();
     assert!(c.run(TOOL, &["+"]).ok());
     assert_eq!(c.mutations(), Vec::<String>::new());
-    let down = c.run(TOOL, &["-"]);
+    let (down, _) = c.run_costed(TOOL, &["-"]);
     assert!(down.ok(), "{down}");
     assert_eq!(
         accounts_and_roles(&c),

@@ -1304,6 +1304,56 @@ fn job_log_and_session_on_the_emulator_backed_by_real_ray() {
     // job submit through kubectl port-forward to the real head's dashboard.
     kube.submit_script();
 
+    // Through the same way in: a job that raises fails with Ray's message;
+    // --no-wait gives the id at once, and status and logs find the job.
+    write(&d.join("job/fail.py"), "raise ValueError('boom on demo')\n");
+    let out = kube.kray(&[
+        "job",
+        "submit",
+        "-c",
+        "demo",
+        "--working-dir",
+        "job",
+        "--",
+        "python",
+        "fail.py",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("ValueError: boom on demo"), "{stdout}");
+    assert!(
+        stderr.contains("failed: Job entrypoint command failed with exit code 1"),
+        "{stderr}"
+    );
+    let out = kube.kray(&[
+        "job",
+        "submit",
+        "-c",
+        "demo",
+        "--no-wait",
+        "--working-dir",
+        "job",
+        "--",
+        "python",
+        "script.py",
+    ]);
+    let (id, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let id = id.trim();
+    assert!(!id.is_empty() && !id.contains('\n'), "the id alone: {id:?}");
+    let mut status = String::new();
+    assert!(
+        within(Duration::from_secs(120), || {
+            let out = kube.kray(&["job", "status", id, "-c", "demo"]);
+            status = text(&out).0;
+            out.status.code() == Some(0)
+        }),
+        "job {id} never succeeded: {status}"
+    );
+    assert!(status.contains(&format!("{id}: SUCCEEDED")), "{status}");
+    let logs = kube.stdout(&["job", "logs", id, "-c", "demo"]);
+    assert!(logs.contains("resources {"), "{logs}");
+
     // KubeRay's --name: a generated RayJob (1 CPU head, no workers) whose
     // real head runs the job.
     let out = kube.kray(&[

@@ -339,7 +339,6 @@ pub struct Tool<A: 'static, O: 'static> {
     pub run: Run<A, O>,
 }
 
-/// Which options of `command` consume the next word.
 /// `argv` parsed by `command` into `A`; else clap's message printed and
 /// the exit status to end with: 0 after `--help`/`--version`, 2 (usage).
 pub fn parse<A: clap::FromArgMatches>(command: clap::Command, argv: &[OsString]) -> Result<A, u8> {
@@ -354,7 +353,8 @@ pub fn parse<A: clap::FromArgMatches>(command: clap::Command, argv: &[OsString])
     A::from_arg_matches(&matches).map_err(|e| printed(e, EXIT_USAGE))
 }
 
-fn takes_value(command: &clap::Command) -> impl Fn(&str) -> bool + '_ {
+/// Which options of `command` consume the next word.
+pub fn takes_value(command: &clap::Command) -> impl Fn(&str) -> bool + '_ {
     |flag: &str| {
         command.get_arguments().any(|a| {
             a.get_action().takes_values()

@@ -357,38 +357,15 @@ where
     Some(run(argv, make_ctx))
 }
 
-/// The flags (of either grammar) that take the next word as their value.
-const TAKES_VALUE: &[&str] = &[
-    "-n",
-    "--namespace",
-    "--context",
-    "--kubeconfig",
-    "--config",
-    "--configuration",
-    "-o",
-    "--output",
-    "--timeout",
-    // kubectl's other connection flags (Connection)
-    "--cluster",
-    "--user",
-    "-s",
-    "--server",
-    "--as",
-    "--as-group",
-    "--as-uid",
-    "--certificate-authority",
-    "--client-certificate",
-    "--client-key",
-    "--tls-server-name",
-    "--request-timeout",
-    "--token",
-    "--username",
-    "--password",
-];
+/// The symbol grammar's flags that take the next word as their value and
+/// KubeRay's global ones do not have (those are read from [`Cli`]).
+const SYMBOL_GRAMMAR_TAKES_VALUE: &[&str] = &["--configuration", "-o", "--output", "--timeout"];
 
 /// The first word that is no flag and no flag's value; `None` when an
 /// operation symbol of the other grammar comes first.
 fn first_word(argv: &[OsString]) -> Option<String> {
+    // Built only when a flag's value may follow.
+    let kuberay = std::cell::OnceCell::new();
     let mut words = argv.iter().skip(1).map(|a| a.to_string_lossy());
     while let Some(word) = words.next() {
         if ["-", "--", "+", "++", "=", "=="].contains(&word.as_ref()) {
@@ -397,7 +374,12 @@ fn first_word(argv: &[OsString]) -> Option<String> {
         if !word.starts_with('-') {
             return Some(word.into_owned());
         }
-        if !word.contains('=') && TAKES_VALUE.contains(&word.as_ref()) {
+        if word.contains('=') {
+            continue;
+        }
+        if SYMBOL_GRAMMAR_TAKES_VALUE.contains(&word.as_ref())
+            || cli::takes_value(kuberay.get_or_init(Cli::command))(&word)
+        {
             words.next();
         }
     }
@@ -496,6 +478,11 @@ mod tests {
             first(&["--user", "ops", "-s", "https://k:6443", "get", "cluster"]).as_deref(),
             Some("get")
         );
+        assert_eq!(
+            first(&["--as-group", "g", "--client-key", "k.pem", "log", "a"]).as_deref(),
+            Some("log")
+        );
+        assert_eq!(first(&["--configuration", "get", "+"]), None);
         assert_eq!(first(&["up", "f.yaml"]).as_deref(), Some("up"));
     }
 

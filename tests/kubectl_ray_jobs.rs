@@ -185,6 +185,18 @@ fn submit_to(cwd: &Path, address: &str, rest: &[&str]) -> Output {
     kray(cwd, &args)
 }
 
+/// A followed job whose script raised: exit 3, the traceback (with
+/// `exception`) printed, Ray's message in the error.
+fn raised(out: &Output, exception: &str) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains(exception), "{stdout}");
+    assert!(
+        stderr.contains("failed: Job entrypoint command failed with exit code 1"),
+        "{stderr}"
+    );
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -334,13 +346,7 @@ fn jobs_on_a_real_ray_head() {
 
     // A job that raises: non-zero, with Ray's message; its traceback printed.
     let out = submit_to(w, a, &["--working-dir", "job", "--", "python", "fail.py"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
-    assert!(stdout.contains("ValueError: boom from the job"), "{stdout}");
-    assert!(
-        stderr.contains("failed: Job entrypoint command failed with exit code 1"),
-        "{stderr}"
-    );
+    raised(&out, "ValueError: boom from the job");
 
     // --no-wait: the id at once; then status, logs and list see the job.
     let out = submit_to(
@@ -476,9 +482,7 @@ fn jobs_on_a_real_ray_head() {
         Some(0)
     );
 
-    let tty_args = submit("kray-tty");
-    let tty_args: Vec<&str> = tty_args.iter().map(String::as_str).collect();
-    let mut child = terminal::script(&bin("kubectl-ray"), &tty_args)
+    let mut child = terminal::script(&bin("kubectl-ray"), &submit("kray-tty"))
         .current_dir(w)
         .env("PATH", "/usr/bin:/bin")
         .env("KAS_POLL_MS", "200")
@@ -850,18 +854,15 @@ impl Kube {
 
     /// `job submit -c demo --working-dir job -- python script.py`, which
     /// must succeed and print the cluster's resources; its stdout, stderr.
+    /// `kubectl ray job submit -c demo REST...`.
+    fn submit_on_demo(&self, rest: &[&str]) -> Output {
+        let mut args = vec!["job", "submit", "-c", "demo"];
+        args.extend(rest);
+        self.kray(&args)
+    }
+
     fn submit_script(&self) -> (String, String) {
-        let out = self.kray(&[
-            "job",
-            "submit",
-            "-c",
-            "demo",
-            "--working-dir",
-            "job",
-            "--",
-            "python",
-            "script.py",
-        ]);
+        let out = self.submit_on_demo(&["--working-dir", "job", "--", "python", "script.py"]);
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
         assert!(stdout.contains("resources {"), "{stdout}");
@@ -1307,29 +1308,9 @@ fn job_log_and_session_on_the_emulator_backed_by_real_ray() {
     // Through the same way in: a job that raises fails with Ray's message;
     // --no-wait gives the id at once, and status and logs find the job.
     write(&d.join("job/fail.py"), "raise ValueError('boom on demo')\n");
-    let out = kube.kray(&[
-        "job",
-        "submit",
-        "-c",
-        "demo",
-        "--working-dir",
-        "job",
-        "--",
-        "python",
-        "fail.py",
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
-    assert!(stdout.contains("ValueError: boom on demo"), "{stdout}");
-    assert!(
-        stderr.contains("failed: Job entrypoint command failed with exit code 1"),
-        "{stderr}"
-    );
-    let out = kube.kray(&[
-        "job",
-        "submit",
-        "-c",
-        "demo",
+    let out = kube.submit_on_demo(&["--working-dir", "job", "--", "python", "fail.py"]);
+    raised(&out, "ValueError: boom on demo");
+    let out = kube.submit_on_demo(&[
         "--no-wait",
         "--working-dir",
         "job",

@@ -130,7 +130,7 @@ impl Cloud {
             eprintln!("skipped: {message}");
             return None;
         }
-        let cmd = terminal::script(Path::new(&bin(tool)), args);
+        let cmd = terminal::script(Path::new(bin(tool)), args);
         let out = self.prepare(cmd, &[]).output().expect("script runs");
         Some(Run {
             code: out.status.code().unwrap_or(-1),

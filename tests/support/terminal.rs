@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// `script` running `program ARGS` on a terminal.
-pub fn script(program: &Path, args: &[&str]) -> Command {
+pub fn script(program: &Path, args: &[impl AsRef<str>]) -> Command {
     script_in(Command::new("script"), program, args)
 }
 
@@ -16,9 +16,9 @@ pub fn script(program: &Path, args: &[&str]) -> Command {
 /// process. A shell left waiting would get a typed Ctrl-C too, and dash
 /// (`/bin/sh`, which `script` uses when `SHELL` is unset) then ends itself
 /// with it, so the run would exit 130 whatever the program did.
-pub fn script_in(mut cmd: Command, program: &Path, args: &[&str]) -> Command {
+pub fn script_in(mut cmd: Command, program: &Path, args: &[impl AsRef<str>]) -> Command {
     let line = std::iter::once(program.to_string_lossy().as_ref())
-        .chain(args.iter().copied())
+        .chain(args.iter().map(AsRef::as_ref))
         .map(quoted)
         .collect::<Vec<_>>()
         .join(" ");
